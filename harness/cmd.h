@@ -1,0 +1,11 @@
+/*
+ * cmd.h - the subcommands of the heapbench binary.  Each takes the
+ * arguments after `heapbench` (argv[0] is the command name) and returns
+ * the process exit status (DESIGN §2).
+ */
+#ifndef HB_CMD_H
+#define HB_CMD_H
+
+int cmd_trace(int argc, char **argv);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * main.c - the heapbench command line: dispatch to subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "util.h"
+
+#ifndef HB_VERSION
+#define HB_VERSION "0.1.0"
+#endif
+#ifndef HB_GIT
+#define HB_GIT "unknown"
+#endif
+
+static const char usage[] =
+	"usage: heapbench COMMAND [ARGS...]\n"
+	"\n"
+	"heapbench replays allocation traces against allocators and reports\n"
+	"throughput, latency, utilization and fragmentation.\n"
+	"\n"
+	"commands:\n"
+	"  trace stats [--json] TRACE...     what a trace asks of an allocator\n"
+	"  trace convert IN OUT              between .trace, .hbt and .rep (+ .zst/.gz)\n"
+	"  trace lint TRACE...               every problem, with op number and line\n"
+	"  trace gen --pattern P --ops N [--seed S] -o OUT\n"
+	"                                    deterministic synthetic traces\n"
+	"  run CONFIG.yaml                   a suite from a YAML config     (not yet)\n"
+	"  replay [-a NAME]... TRACE...      replay traces against backends  (not yet)\n"
+	"  record -o OUT [--] COMMAND...     record a program's allocations  (not yet)\n"
+	"  compare BASELINE NEW              regression gate                 (not yet)\n"
+	"  plot RESULTS [-o DIR]             gnuplot charts                  (not yet)\n"
+	"  list                              backends and their versions     (not yet)\n"
+	"\n"
+	"`heapbench COMMAND --help` tells more.  Exit status: 0 ok, 1 a job failed or\n"
+	"a problem was found, 2 bad usage or bad input.\n";
+
+int main(int argc, char **argv)
+{
+	static const char *const planned[] = {"run", "replay", "record", "compare", "plot", "list"};
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return HB_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return HB_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("heapbench %s (git %s)\n", HB_VERSION, HB_GIT);
+		return HB_EXIT_OK;
+	}
+	if (!strcmp(cmd, "trace"))
+		return cmd_trace(argc - 1, argv + 1);
+	for (size_t i = 0; i < HB_ARRAY_LEN(planned); i++)
+		if (!strcmp(cmd, planned[i])) {
+			hb_error("%s: not implemented in this version yet", cmd);
+			return HB_EXIT_USAGE;
+		}
+	hb_error("unknown command '%s' (see heapbench --help)", cmd);
+	return HB_EXIT_USAGE;
+}

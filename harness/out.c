@@ -1,0 +1,221 @@
+/*
+ * out.c - atomic, optionally compressed output files (see out.h).
+ */
+#include "out.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define OUT_CHUNK (1u << 18)
+/* zstd level for traces: near the size of level 19 at several times the
+ * speed on op records, which compress extremely well anyway. */
+#define OUT_ZSTD_LEVEL 9
+
+struct out {
+	char *path, *tmp;
+	int fd;
+	enum trace_compression comp;
+	ZSTD_CCtx *zstd;
+	z_stream *zlib;
+	unsigned char *cbuf;
+	int failed;
+};
+
+/* The temporary file the signal handler must remove (one at a time). */
+static char *volatile pending_tmp;
+static struct sigaction old_actions[3];
+static const int cleanup_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_signal(int sig)
+{
+	char *tmp = pending_tmp;
+	if (tmp)
+		unlink(tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void guard_tmp(char *tmp)
+{
+	pending_tmp = tmp;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(cleanup_signals[i], &sa, &old_actions[i]);
+}
+
+static void unguard_tmp(void)
+{
+	for (int i = 0; i < 3; i++)
+		sigaction(cleanup_signals[i], &old_actions[i], NULL);
+	pending_tmp = NULL;
+}
+
+struct out *out_open(const char *path, enum trace_compression comp)
+{
+	struct out *o = xcalloc(1, sizeof *o);
+	o->path = xstrdup(path);
+	o->comp = comp;
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
+	o->tmp = xmalloc(strlen(path) + 16);
+	sprintf(o->tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+	o->fd = mkstemp(o->tmp);
+	if (o->fd < 0) {
+		hb_error("%s: cannot create: %s", path, strerror(errno));
+		free(o->tmp);
+		free(o->path);
+		free(o);
+		return NULL;
+	}
+	guard_tmp(o->tmp);
+	/* mkstemp makes 0600; give the file the mode a plain creat() would */
+	mode_t mask = umask(0);
+	umask(mask);
+	fchmod(o->fd, 0666 & ~mask);
+	if (comp != TRACE_COMP_NONE)
+		o->cbuf = xmalloc(OUT_CHUNK);
+	if (comp == TRACE_COMP_ZSTD) {
+		o->zstd = ZSTD_createCCtx();
+		if (!o->zstd)
+			hb_oom();
+		ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_compressionLevel, OUT_ZSTD_LEVEL);
+		ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_checksumFlag, 1);
+	} else if (comp == TRACE_COMP_GZIP) {
+		o->zlib = xcalloc(1, sizeof *o->zlib);
+		if (deflateInit2(o->zlib, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			hb_oom();
+	}
+	return o;
+}
+
+static int raw_write(struct out *o, const void *data, size_t n)
+{
+	const char *p = data;
+	while (n) {
+		ssize_t w = write(o->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			hb_error("%s: write error: %s", o->path, strerror(errno));
+			o->failed = 1;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Runs the compressor over data (or flushes it when end is set). */
+static int compress_chunk(struct out *o, const void *data, size_t n, int end)
+{
+	if (o->zstd) {
+		ZSTD_inBuffer in = {data, n, 0};
+		size_t left;
+		do {
+			ZSTD_outBuffer ob = {o->cbuf, OUT_CHUNK, 0};
+			left = ZSTD_compressStream2(o->zstd, &ob, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+			if (ZSTD_isError(left)) {
+				hb_error("%s: zstd: %s", o->path, ZSTD_getErrorName(left));
+				return -1;
+			}
+			if (raw_write(o, o->cbuf, ob.pos) < 0)
+				return -1;
+		} while (end ? left != 0 : in.pos < in.size);
+		return 0;
+	}
+	z_stream *z = o->zlib;
+	z->next_in = (unsigned char *)data;
+	z->avail_in = (unsigned)n;
+	int r;
+	do {
+		z->next_out = o->cbuf;
+		z->avail_out = OUT_CHUNK;
+		r = deflate(z, end ? Z_FINISH : Z_NO_FLUSH);
+		if (r == Z_STREAM_ERROR) {
+			hb_error("%s: gzip: deflate failed", o->path);
+			return -1;
+		}
+		if (raw_write(o, o->cbuf, OUT_CHUNK - z->avail_out) < 0)
+			return -1;
+	} while (end ? r != Z_STREAM_END : z->avail_in > 0 || z->avail_out == 0);
+	return 0;
+}
+
+int out_write(struct out *o, const void *data, size_t n)
+{
+	if (o->failed)
+		return -1;
+	if (o->comp == TRACE_COMP_NONE)
+		return raw_write(o, data, n);
+	const char *p = data;
+	while (n) {
+		/* zlib counts in unsigned int */
+		size_t part = n < (1u << 30) ? n : (1u << 30);
+		if (compress_chunk(o, p, part, 0) < 0) {
+			o->failed = 1;
+			return -1;
+		}
+		p += part;
+		n -= part;
+	}
+	return 0;
+}
+
+static void out_release(struct out *o)
+{
+	if (o->zstd)
+		ZSTD_freeCCtx(o->zstd);
+	if (o->zlib) {
+		deflateEnd(o->zlib);
+		free(o->zlib);
+	}
+	free(o->cbuf);
+	free(o->tmp);
+	free(o->path);
+	free(o);
+}
+
+int out_commit(struct out *o)
+{
+	if (!o->failed && o->comp != TRACE_COMP_NONE && compress_chunk(o, "", 0, 1) < 0)
+		o->failed = 1;
+	if (!o->failed && close(o->fd) < 0) {
+		hb_error("%s: write error: %s", o->path, strerror(errno));
+		o->fd = -1;
+		o->failed = 1;
+	} else if (!o->failed) {
+		o->fd = -1;
+		if (rename(o->tmp, o->path) < 0) {
+			hb_error("%s: cannot rename into place: %s", o->path, strerror(errno));
+			o->failed = 1;
+		}
+	}
+	if (o->failed) {
+		out_abort(o);
+		return -1;
+	}
+	unguard_tmp();
+	out_release(o);
+	return 0;
+}
+
+void out_abort(struct out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	unlink(o->tmp);
+	unguard_tmp();
+	out_release(o);
+}

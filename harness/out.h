@@ -1,0 +1,28 @@
+/*
+ * out.h - an output file that appears whole or not at all.
+ *
+ * Bytes go (optionally zstd- or gzip-compressed) to a temporary file in the
+ * destination's directory; out_commit renames it into place, out_abort
+ * removes it.  While an output is open, SIGINT, SIGTERM and SIGHUP remove
+ * the temporary file before the process dies, so an interrupted command
+ * never leaves a partial file behind.
+ */
+#ifndef HB_OUT_H
+#define HB_OUT_H
+
+#include <stddef.h>
+
+#include "trace.h"
+
+struct out;
+
+/* Opens a temporary file next to path.  NULL on error (reported). */
+struct out *out_open(const char *path, enum trace_compression comp);
+/* 0 or -1 (reported); after an error, out_abort is the only valid call. */
+int out_write(struct out *o, const void *data, size_t n);
+/* Flushes, closes and renames into place.  Frees o.  0 or -1 (reported). */
+int out_commit(struct out *o);
+/* Removes the temporary file and frees o. */
+void out_abort(struct out *o);
+
+#endif

@@ -1,0 +1,560 @@
+/*
+ * trace.c - the trace object: loading by content, the id-remapping
+ * builder, the semantic verifier, metadata and the source-line map.
+ *
+ * Builder structures (all O(max live blocks)):
+ *   - an open-addressing hash map (linear probing, backward-shift deletion)
+ *     from live source id to dense id;
+ *   - a binary min-heap of free dense ids below the high-water mark, so an
+ *     allocation always takes the lowest id not live (O(log n)).
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hbt.h"
+#include "src.h"
+
+/* ---- Lifecycle ---------------------------------------------------------- */
+
+struct trace *trace_new(const char *path)
+{
+	struct trace *t = xcalloc(1, sizeof *t);
+	t->path = xstrdup(path ? path : "");
+	t->nthreads = 1;
+	return t;
+}
+
+void trace_free(struct trace *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nmeta; i++) {
+		free(t->meta[i].key);
+		free(t->meta[i].value);
+	}
+	free(t->meta);
+	free(t->marks);
+	free(t->owned);
+	free(t->blob);
+	if (t->map)
+		munmap(t->map, t->maplen);
+	free(t->path);
+	free(t);
+}
+
+/* ---- Metadata and lines ------------------------------------------------- */
+
+const char *trace_meta_get(const struct trace *t, const char *key)
+{
+	for (size_t i = 0; i < t->nmeta; i++)
+		if (!strcmp(t->meta[i].key, key))
+			return t->meta[i].value;
+	return NULL;
+}
+
+void trace_meta_set(struct trace *t, const char *key, const char *value)
+{
+	for (size_t i = 0; i < t->nmeta; i++)
+		if (!strcmp(t->meta[i].key, key)) {
+			free(t->meta[i].value);
+			t->meta[i].value = xstrdup(value);
+			return;
+		}
+	xgrow((void **)&t->meta, &t->capmeta, t->nmeta + 1, sizeof *t->meta);
+	t->meta[t->nmeta].key = xstrdup(key);
+	t->meta[t->nmeta].value = xstrdup(value);
+	t->nmeta++;
+}
+
+void trace_meta_del(struct trace *t, const char *key)
+{
+	for (size_t i = 0; i < t->nmeta; i++)
+		if (!strcmp(t->meta[i].key, key)) {
+			free(t->meta[i].key);
+			free(t->meta[i].value);
+			memmove(&t->meta[i], &t->meta[i + 1], (t->nmeta - i - 1) * sizeof *t->meta);
+			t->nmeta--;
+			return;
+		}
+}
+
+uint64_t trace_line(const struct trace *t, uint64_t i)
+{
+	if (!t->has_lines || t->nmarks == 0)
+		return 0;
+	/* the last mark at or before op i */
+	size_t lo = 0, hi = t->nmarks;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->marks[mid].op <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return t->marks[lo].line + (i - t->marks[lo].op);
+}
+
+static void trace_mark_line(struct trace *t, uint64_t op, uint64_t line)
+{
+	if (t->nmarks) {
+		const struct trace_linemark *m = &t->marks[t->nmarks - 1];
+		if (m->line + (op - m->op) == line)
+			return;
+	}
+	xgrow((void **)&t->marks, &t->capmarks, t->nmarks + 1, sizeof *t->marks);
+	t->marks[t->nmarks++] = (struct trace_linemark){op, line};
+}
+
+const char *trace_format_name(const struct trace *t, char *buf, size_t len)
+{
+	static const char *const dialects[] = {
+		[REP_NONE] = "rep",
+		[REP_CSAPP2002] = "rep-csapp2002",
+		[REP_CMU2010] = "rep-cmu2010",
+		[REP_CMU2016] = "rep-cmu2016",
+	};
+	const char *base = t->format == TRACE_FMT_HBT   ? "hbt"
+			   : t->format == TRACE_FMT_TEXT ? "text"
+							 : dialects[t->rep_dialect];
+	const char *comp = t->compression == TRACE_COMP_ZSTD   ? "+zst"
+			   : t->compression == TRACE_COMP_GZIP ? "+gz"
+							       : "";
+	snprintf(buf, len, "%s%s", base, comp);
+	return buf;
+}
+
+/* ---- Loading ------------------------------------------------------------ */
+
+/* Maps an uncompressed .hbt file; only the header is read now. */
+static int trace_map_hbt(struct trace *t, int fd, size_t size, struct diag *d)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP, "cannot map: %s", strerror(errno));
+	t->map = p;
+	t->maplen = size;
+	return trace_open_hbt_image(t, p, size, d);
+}
+
+struct trace *trace_load(const char *path, struct diag *d)
+{
+	struct trace *t = trace_new(path);
+	struct src s;
+	if (src_open(&s, path, d) < 0)
+		goto fail;
+	t->compression = s.comp;
+
+	long n = src_peek(&s, HBT_MAGIC_LEN);
+	if (n < 0)
+		goto fail_src;
+	if (n == HBT_MAGIC_LEN && hbt_is_magic(s.buf + s.pos)) {
+		t->format = TRACE_FMT_HBT;
+		struct stat st;
+		if (s.comp == TRACE_COMP_NONE && fstat(s.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (trace_map_hbt(t, s.fd, (size_t)st.st_size, d) < 0)
+				goto fail_src;
+		} else {
+			size_t len;
+			if (src_slurp(&s, &t->blob, &len) < 0 ||
+			    trace_open_hbt_image(t, t->blob, len, d) < 0)
+				goto fail_src;
+		}
+	} else if (trace_read_text(t, &s, d) < 0) {
+		goto fail_src;
+	}
+	src_close(&s);
+	return t;
+fail_src:
+	src_close(&s);
+fail:
+	trace_free(t);
+	return NULL;
+}
+
+struct trace *trace_load_verified(const char *path, struct diag *d)
+{
+	struct trace *t = trace_load(path, d);
+	if (t && t->format == TRACE_FMT_HBT && trace_verify(t, d) < 0) {
+		trace_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* ---- Verification ------------------------------------------------------- */
+
+/* Checks what one op says about itself, independent of the others.
+ * Returns NULL if fine, else what is wrong (in buf). */
+static const char *op_check_static(const struct trace_op *op, char *buf, size_t len)
+{
+	if (op->kind >= TRACE_NKINDS)
+		return snprintf(buf, len, "unknown op kind %u", op->kind), buf;
+	if (op->flags & ~TRACE_F_ALL)
+		return snprintf(buf, len, "unknown flags 0x%x", op->flags), buf;
+	if ((op->flags & TRACE_F_REALLOC_NULL) && op->kind != TRACE_ALLOC)
+		return snprintf(buf, len, "realloc-of-NULL flag on a non-alloc op"), buf;
+	if ((op->flags & TRACE_F_REALLOC_ZERO) && (op->kind != TRACE_FREE || op->id == TRACE_ID_NULL))
+		return snprintf(buf, len, "realloc-to-zero flag on a non-free op"), buf;
+	if (op->size > TRACE_SIZE_MAX)
+		return snprintf(buf, len, "size %" PRIu64 " exceeds the largest request (%" PRIu64 ")",
+				op->size, TRACE_SIZE_MAX), buf;
+	switch (op->kind) {
+	case TRACE_CALLOC: {
+		uint64_t total;
+		if (__builtin_mul_overflow(op->arg, op->size, &total) || total > TRACE_SIZE_MAX)
+			return snprintf(buf, len, "calloc(%" PRIu64 ", %" PRIu64 ") overflows",
+					op->arg, op->size), buf;
+		break;
+	}
+	case TRACE_MEMALIGN:
+		if (op->arg == 0 || (op->arg & (op->arg - 1)) || op->arg > TRACE_ALIGN_MAX)
+			return snprintf(buf, len, "alignment %" PRIu64 " is not a power of two up to 2^40",
+					op->arg), buf;
+		break;
+	case TRACE_REALLOC:
+		if (op->size == 0)
+			return snprintf(buf, len, "realloc to size 0 must be stored as a free"), buf;
+		/* fall through */
+	default:
+		if (op->arg != 0)
+			return snprintf(buf, len, "unexpected argument %" PRIu64, op->arg), buf;
+	}
+	if (op->kind == TRACE_FREE && op->size != 0)
+		return snprintf(buf, len, "free with a size"), buf;
+	return NULL;
+}
+
+int trace_verify(const struct trace *t, struct diag *d)
+{
+	uint64_t *live = xcalloc((size_t)t->nids / 64 + 1, sizeof *live);
+	uint64_t *bytes = xcalloc((size_t)t->nids + 1, sizeof *bytes);
+	uint64_t live_bytes = 0;
+	int rc = 0;
+	char why[160];
+	for (uint64_t i = 0; i < t->nops; i++) {
+		const struct trace_op *op = &t->ops[i];
+		uint64_t line = trace_line(t, i);
+		const char *err = op_check_static(op, why, sizeof why);
+		if (!err && op->thread >= t->nthreads)
+			err = (snprintf(why, sizeof why, "thread %u out of range (%u threads)",
+					op->thread, t->nthreads), why);
+		if (!err && op->id != TRACE_ID_NULL && op->id >= t->nids)
+			err = (snprintf(why, sizeof why, "id %u out of range (%u ids)", op->id, t->nids), why);
+		if (!err && op->id == TRACE_ID_NULL && op->kind != TRACE_FREE)
+			err = "NULL id on an op that is not a free";
+		if (err) {
+			if ((rc = diag_error(d, line, i, "%s", err)) < 0)
+				break;
+			continue;
+		}
+		if (op->id == TRACE_ID_NULL)
+			continue;
+		uint64_t bit = 1ull << (op->id % 64), *w = &live[op->id / 64];
+		bool is_live = *w & bit;
+		if (trace_op_allocates(op) && is_live) {
+			rc = diag_error(d, line, i, "allocation of id %u which is already live", op->id);
+		} else if (!trace_op_allocates(op) && !is_live) {
+			rc = diag_error(d, line, i, "%s of id %u which is not live",
+					op->kind == TRACE_FREE ? "free" : "realloc", op->id);
+		} else {
+			uint64_t nb = trace_op_bytes(op);
+			live_bytes -= bytes[op->id];
+			if (__builtin_add_overflow(live_bytes, nb, &live_bytes)) {
+				rc = diag_error(d, line, i, "live bytes overflow 64 bits");
+				live_bytes -= nb;
+			}
+			bytes[op->id] = nb;
+			if (op->kind == TRACE_FREE) {
+				*w &= ~bit;
+				bytes[op->id] = 0;
+			} else {
+				*w |= bit;
+			}
+		}
+		if (rc < 0)
+			break;
+	}
+	free(live);
+	free(bytes);
+	return rc < 0 || (d->lint && d->errors) ? -1 : 0;
+}
+
+/* ---- Builder ------------------------------------------------------------ */
+
+/* The live block's size sits next to its key: one cache miss per op. */
+struct idmap_slot {
+	uint64_t key;  /* source id + 1; 0 = empty */
+	uint64_t size; /* bytes live in the block */
+	uint32_t val;  /* dense id */
+};
+
+struct trace_builder {
+	struct trace *t;
+	struct diag *d;
+	struct idmap_slot *map;
+	size_t mapcap, mapused;     /* mapcap is a power of two */
+	uint32_t *heap;             /* free dense ids, min-heap */
+	size_t nheap, capheap;
+	uint64_t live_bytes, peak_live_bytes;
+	uint32_t hiwater;           /* ids 0..hiwater-1 have been used */
+	uint64_t allocations;
+	bool sequential, canonical;
+};
+
+static size_t idmap_hash(uint64_t key, size_t cap)
+{
+	/* Fibonacci hashing: spreads sequential ids over the table */
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+static struct idmap_slot *idmap_find(struct trace_builder *b, uint64_t key)
+{
+	size_t i = idmap_hash(key, b->mapcap);
+	while (b->map[i].key && b->map[i].key != key)
+		i = (i + 1) & (b->mapcap - 1);
+	return &b->map[i];
+}
+
+static void idmap_grow(struct trace_builder *b)
+{
+	struct idmap_slot *old = b->map;
+	size_t oldcap = b->mapcap;
+	b->mapcap = oldcap ? oldcap * 2 : 1024;
+	b->map = xcalloc(b->mapcap, sizeof *b->map);
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*idmap_find(b, old[i].key) = old[i];
+	free(old);
+}
+
+/* Removes a slot, shifting later members of its probe run back so that
+ * lookups never need tombstones. */
+static void idmap_delete(struct trace_builder *b, struct idmap_slot *s)
+{
+	size_t mask = b->mapcap - 1, hole = (size_t)(s - b->map), i = hole;
+	for (;;) {
+		i = (i + 1) & mask;
+		if (!b->map[i].key)
+			break;
+		size_t home = idmap_hash(b->map[i].key, b->mapcap);
+		/* move i into the hole unless its home lies cyclically in (hole, i] */
+		if (((i - home) & mask) >= ((i - hole) & mask)) {
+			b->map[hole] = b->map[i];
+			hole = i;
+		}
+	}
+	b->map[hole].key = 0;
+	b->mapused--;
+}
+
+static void heap_push(struct trace_builder *b, uint32_t v)
+{
+	xgrow((void **)&b->heap, &b->capheap, b->nheap + 1, sizeof *b->heap);
+	size_t i = b->nheap++;
+	while (i > 0 && b->heap[(i - 1) / 2] > v) {
+		b->heap[i] = b->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	b->heap[i] = v;
+}
+
+static uint32_t heap_pop(struct trace_builder *b)
+{
+	uint32_t top = b->heap[0], v = b->heap[--b->nheap];
+	size_t i = 0, n = b->nheap;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && b->heap[c + 1] < b->heap[c])
+			c++;
+		if (b->heap[c] >= v)
+			break;
+		b->heap[i] = b->heap[c];
+		i = c;
+	}
+	b->heap[i] = v;
+	return top;
+}
+
+struct trace_builder *trace_builder_new(struct trace *t, struct diag *d)
+{
+	struct trace_builder *b = xcalloc(1, sizeof *b);
+	b->t = t;
+	b->d = d;
+	b->sequential = b->canonical = true;
+	t->has_lines = true;
+	idmap_grow(b);
+	return b;
+}
+
+uint64_t trace_builder_allocations(const struct trace_builder *b)
+{
+	return b->allocations;
+}
+
+uint64_t trace_builder_peak_live(const struct trace_builder *b)
+{
+	return b->peak_live_bytes;
+}
+
+void trace_builder_prefetch(const struct trace_builder *b, int64_t id)
+{
+	__builtin_prefetch(&b->map[idmap_hash((uint64_t)id + 1, b->mapcap)]);
+}
+
+bool trace_builder_live(const struct trace_builder *b, int64_t id)
+{
+	return id >= 0 && idmap_find((struct trace_builder *)b, (uint64_t)id + 1)->key;
+}
+
+static int builder_error(struct trace_builder *b, const struct trace_srcop *s, const char *fmt,
+			 ...) HB_PRINTF(3, 4);
+
+static int builder_error(struct trace_builder *b, const struct trace_srcop *s, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return diag_error(b->d, s->line, s->opno, "%s", msg);
+}
+
+static void builder_append(struct trace_builder *b, const struct trace_srcop *s,
+			   const struct trace_op *op)
+{
+	struct trace *t = b->t;
+	if (t->nops == t->capops) {
+		xgrow((void **)&t->owned, &t->capops, t->nops + 1, sizeof *t->owned);
+		t->ops = t->owned;
+	}
+	if (s->line)
+		trace_mark_line(t, t->nops, s->line);
+	t->owned[t->nops++] = *op;
+	if (op->thread >= t->nthreads)
+		t->nthreads = op->thread + 1u;
+}
+
+int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
+{
+	struct trace_op op = {.size = s->size, .arg = s->arg, .thread = (uint16_t)s->thread};
+	char why[160];
+
+	if (s->thread >= TRACE_THREADS_MAX)
+		return builder_error(b, s, "thread %" PRIu32 " out of range (at most %d threads)",
+				     s->thread, TRACE_THREADS_MAX);
+	if (s->id < -1 || (s->id == -1 && s->kind != 'f'))
+		return builder_error(b, s, "invalid id %" PRId64, s->id);
+	if (s->id == -1) {
+		op.kind = TRACE_FREE;
+		op.id = TRACE_ID_NULL;
+		op.size = 0;
+		builder_append(b, s, &op);
+		return 0;
+	}
+	uint64_t key = (uint64_t)s->id + 1;
+	if (key == 0)
+		return builder_error(b, s, "id %" PRId64 " out of range", s->id);
+	struct idmap_slot *slot = idmap_find(b, key);
+	bool live = slot->key != 0;
+	bool allocates;
+
+	switch (s->kind) {
+	case 'a': op.kind = TRACE_ALLOC; allocates = true; break;
+	case 'c': op.kind = TRACE_CALLOC; allocates = true; break;
+	case 'm': op.kind = TRACE_MEMALIGN; allocates = true; break;
+	case 'r':
+		if (!live) { /* realloc(NULL, n) is malloc(n) */
+			op.kind = TRACE_ALLOC;
+			op.flags = TRACE_F_REALLOC_NULL;
+			allocates = true;
+		} else if (s->size == 0) { /* realloc(p, 0) frees p */
+			op.kind = TRACE_FREE;
+			op.flags = TRACE_F_REALLOC_ZERO;
+			allocates = false;
+		} else {
+			op.kind = TRACE_REALLOC;
+			allocates = false;
+		}
+		break;
+	case 'f':
+		op.kind = TRACE_FREE;
+		allocates = false;
+		break;
+	default:
+		return builder_error(b, s, "unknown op '%c'", s->kind);
+	}
+
+	const char *err = op_check_static(&op, why, sizeof why);
+	if (err)
+		return builder_error(b, s, "%s", err);
+	if (allocates && live)
+		return builder_error(b, s, "allocation of id %" PRId64 " which is already live", s->id);
+	if (!allocates && !live)
+		return builder_error(b, s, "free of id %" PRId64 " which is not live", s->id);
+
+	uint32_t id;
+	if (allocates) {
+		if (b->nheap)
+			id = heap_pop(b);
+		else if (b->hiwater == TRACE_ID_NULL)
+			return builder_error(b, s, "more than 2^32-1 live blocks");
+		else
+			id = b->hiwater++;
+		if ((uint64_t)s->id != b->allocations)
+			b->sequential = false;
+		b->allocations++;
+		if ((uint64_t)s->id != id)
+			b->canonical = false;
+		if (b->mapused + 1 > b->mapcap / 2) {
+			idmap_grow(b);
+			slot = idmap_find(b, key);
+		}
+		slot->key = key;
+		slot->val = id;
+		slot->size = 0;
+		b->mapused++;
+	} else {
+		id = slot->val;
+	}
+	op.id = id;
+
+	uint64_t nb = trace_op_bytes(&op), lb = b->live_bytes - slot->size;
+	if (__builtin_add_overflow(lb, nb, &lb))
+		return builder_error(b, s, "live bytes overflow 64 bits");
+	b->live_bytes = lb;
+	if (lb > b->peak_live_bytes)
+		b->peak_live_bytes = lb;
+	slot->size = nb;
+	if (op.kind == TRACE_FREE) {
+		idmap_delete(b, slot);
+		heap_push(b, id);
+	}
+	builder_append(b, s, &op);
+	return 0;
+}
+
+void trace_builder_finish(struct trace_builder *b)
+{
+	struct trace *t = b->t;
+	t->nids = b->hiwater;
+	/* A trace whose source numbered allocations 0, 1, 2, ... (the CMU
+	 * convention) keeps that numbering on output; see trace_write. */
+	if (b->sequential && !b->canonical)
+		trace_meta_set(t, "ids", "sequential");
+	else
+		trace_meta_del(t, "ids");
+	free(b->map);
+	free(b->heap);
+	free(b);
+}

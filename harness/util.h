@@ -1,0 +1,50 @@
+/*
+ * util.h - small helpers shared by the whole harness: checked allocation,
+ * the one error-reporting function, growable byte buffers.
+ *
+ * Error convention for the harness: functions return 0 on success and -1 on
+ * failure after reporting the failure themselves (through hb_error or a
+ * struct diag); callers only propagate -1.  Out-of-memory in the harness
+ * itself is fatal (hb_oom), since no measurement survives it.
+ */
+#ifndef HB_UTIL_H
+#define HB_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define HB_NORETURN __attribute__((noreturn))
+#define HB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Exit statuses (DESIGN §2). */
+enum { HB_EXIT_OK = 0, HB_EXIT_FAIL = 1, HB_EXIT_USAGE = 2 };
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Grow *p (holding *cap elements of elem bytes) to hold at least need. */
+void xgrow(void **p, size_t *cap, size_t need, size_t elem);
+char *xstrdup(const char *s);
+HB_NORETURN void hb_oom(void);
+
+/* "heapbench: <message>" on stderr, one line. */
+void hb_error(const char *fmt, ...) HB_PRINTF(1, 2);
+void hb_verror(const char *fmt, va_list ap) HB_PRINTF(1, 0);
+
+/* A growable byte buffer; text writers build output in one. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_append(struct buf *b, const void *data, size_t n);
+void buf_printf(struct buf *b, const char *fmt, ...) HB_PRINTF(2, 3);
+/* Appends the decimal digits of v; faster than printf on hot paths. */
+void buf_u64(struct buf *b, uint64_t v);
+void buf_free(struct buf *b);
+
+/* Parses a whole decimal string into *out; 0 on success, -1 otherwise. */
+int parse_u64(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# tests/bench_parse.sh BUILD - `make bench-parse`: generates a ~20 MB text trace
+# (2 million ops, plateau pattern) and its .hbt twin under build/bench/, then
+# prints the text reader's MB/s and the .hbt open time (bench_parse.c).
+# Goals (issue 2): text >= 100 MB/s; .hbt open bounded by mmap, no per-op work.
+set -eu
+B=${1:-build}
+D=build/bench
+mkdir -p "$D"
+if [ ! -f "$D/parse-2m.trace" ]; then
+	"$B/heapbench" trace gen --pattern plateau --ops 2000000 --seed 1 -o "$D/parse-2m.trace"
+	"$B/heapbench" trace convert "$D/parse-2m.trace" "$D/parse-2m.hbt"
+fi
+"$B/tests/bench_parse" "$D/parse-2m.trace" "$D/parse-2m.hbt"
