@@ -297,11 +297,77 @@ struct idmap_slot {
 	uint32_t val;  /* dense id */
 };
 
+struct idmap {
+	struct idmap_slot *slots;
+	size_t cap, used;           /* cap is a power of two, used <= cap/2 */
+};
+
+static size_t idmap_hash(uint64_t key, size_t cap)
+{
+	/* Fibonacci hashing: spreads sequential and strided ids alike */
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+static struct idmap_slot *idmap_find(const struct idmap *m, uint64_t key)
+{
+	size_t i = idmap_hash(key, m->cap);
+	while (m->slots[i].key && m->slots[i].key != key)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+static void idmap_grow(struct idmap *m)
+{
+	struct idmap_slot *old = m->slots;
+	size_t oldcap = m->cap;
+	m->cap = oldcap ? oldcap * 2 : 1024;
+	m->slots = xcalloc(m->cap, sizeof *m->slots);
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*idmap_find(m, old[i].key) = old[i];
+	free(old);
+}
+
+/* Claims the empty slot found for key (growing first if need be). */
+static struct idmap_slot *idmap_insert(struct idmap *m, struct idmap_slot *s, uint64_t key)
+{
+	if (m->used + 1 > m->cap / 2) {
+		idmap_grow(m);
+		s = idmap_find(m, key);
+	}
+	s->key = key;
+	s->size = 0;
+	m->used++;
+	return s;
+}
+
+/* Removes a slot, shifting later members of its probe run back so that
+ * lookups never need tombstones. */
+static void idmap_delete(struct idmap *m, struct idmap_slot *s)
+{
+	size_t mask = m->cap - 1, hole = (size_t)(s - m->slots), i = hole;
+	for (;;) {
+		i = (i + 1) & mask;
+		if (!m->slots[i].key)
+			break;
+		size_t home = idmap_hash(m->slots[i].key, m->cap);
+		/* move i into the hole unless its home lies cyclically in (hole, i] */
+		if (((i - home) & mask) >= ((i - hole) & mask)) {
+			m->slots[hole] = m->slots[i];
+			hole = i;
+		}
+	}
+	m->slots[hole].key = 0;
+	m->used--;
+}
+
 struct trace_builder {
 	struct trace *t;
 	struct diag *d;
-	struct idmap_slot *map;
-	size_t mapcap, mapused;     /* mapcap is a power of two */
+	struct idmap ids;           /* live source id -> dense id */
+	struct idmap threads;       /* source thread -> dense thread */
+	uint64_t last_thread;       /* one-entry cache: most ops repeat it */
+	uint16_t last_dense;
 	uint32_t *heap;             /* free dense ids, min-heap */
 	size_t nheap, capheap;
 	uint64_t live_bytes, peak_live_bytes;
@@ -309,52 +375,6 @@ struct trace_builder {
 	uint64_t allocations;
 	bool sequential, canonical;
 };
-
-static size_t idmap_hash(uint64_t key, size_t cap)
-{
-	/* Fibonacci hashing: spreads sequential ids over the table */
-	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
-}
-
-static struct idmap_slot *idmap_find(struct trace_builder *b, uint64_t key)
-{
-	size_t i = idmap_hash(key, b->mapcap);
-	while (b->map[i].key && b->map[i].key != key)
-		i = (i + 1) & (b->mapcap - 1);
-	return &b->map[i];
-}
-
-static void idmap_grow(struct trace_builder *b)
-{
-	struct idmap_slot *old = b->map;
-	size_t oldcap = b->mapcap;
-	b->mapcap = oldcap ? oldcap * 2 : 1024;
-	b->map = xcalloc(b->mapcap, sizeof *b->map);
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].key)
-			*idmap_find(b, old[i].key) = old[i];
-	free(old);
-}
-
-/* Removes a slot, shifting later members of its probe run back so that
- * lookups never need tombstones. */
-static void idmap_delete(struct trace_builder *b, struct idmap_slot *s)
-{
-	size_t mask = b->mapcap - 1, hole = (size_t)(s - b->map), i = hole;
-	for (;;) {
-		i = (i + 1) & mask;
-		if (!b->map[i].key)
-			break;
-		size_t home = idmap_hash(b->map[i].key, b->mapcap);
-		/* move i into the hole unless its home lies cyclically in (hole, i] */
-		if (((i - home) & mask) >= ((i - hole) & mask)) {
-			b->map[hole] = b->map[i];
-			hole = i;
-		}
-	}
-	b->map[hole].key = 0;
-	b->mapused--;
-}
 
 static void heap_push(struct trace_builder *b, uint32_t v)
 {
@@ -393,7 +413,9 @@ struct trace_builder *trace_builder_new(struct trace *t, struct diag *d)
 	b->d = d;
 	b->sequential = b->canonical = true;
 	t->has_lines = true;
-	idmap_grow(b);
+	idmap_grow(&b->ids);
+	idmap_grow(&b->threads);
+	b->last_thread = UINT64_MAX;
 	return b;
 }
 
@@ -409,12 +431,12 @@ uint64_t trace_builder_peak_live(const struct trace_builder *b)
 
 void trace_builder_prefetch(const struct trace_builder *b, int64_t id)
 {
-	__builtin_prefetch(&b->map[idmap_hash((uint64_t)id + 1, b->mapcap)]);
+	__builtin_prefetch(&b->ids.slots[idmap_hash((uint64_t)id + 1, b->ids.cap)]);
 }
 
 bool trace_builder_live(const struct trace_builder *b, int64_t id)
 {
-	return id >= 0 && idmap_find((struct trace_builder *)b, (uint64_t)id + 1)->key;
+	return id >= 0 && idmap_find(&b->ids, (uint64_t)id + 1)->key;
 }
 
 static int builder_error(struct trace_builder *b, const struct trace_srcop *s, const char *fmt,
@@ -447,12 +469,23 @@ static void builder_append(struct trace_builder *b, const struct trace_srcop *s,
 
 int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 {
-	struct trace_op op = {.size = s->size, .arg = s->arg, .thread = (uint16_t)s->thread};
+	struct trace_op op = {.size = s->size, .arg = s->arg};
 	char why[160];
 
-	if (s->thread >= TRACE_THREADS_MAX)
-		return builder_error(b, s, "thread %" PRIu32 " out of range (at most %d threads)",
-				     s->thread, TRACE_THREADS_MAX);
+	if (s->thread != b->last_thread) {
+		/* threads are numbered densely in order of first appearance */
+		struct idmap_slot *ts = idmap_find(&b->threads, s->thread + 1);
+		if (!ts->key) {
+			if (b->threads.used >= TRACE_THREADS_MAX)
+				return builder_error(b, s, "more than %d threads", TRACE_THREADS_MAX);
+			uint32_t dense = (uint32_t)b->threads.used;
+			ts = idmap_insert(&b->threads, ts, s->thread + 1);
+			ts->val = dense;
+		}
+		b->last_thread = s->thread;
+		b->last_dense = (uint16_t)ts->val;
+	}
+	op.thread = b->last_dense;
 	if (s->id < -1 || (s->id == -1 && s->kind != 'f'))
 		return builder_error(b, s, "invalid id %" PRId64, s->id);
 	if (s->id == -1) {
@@ -465,7 +498,7 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 	uint64_t key = (uint64_t)s->id + 1;
 	if (key == 0)
 		return builder_error(b, s, "id %" PRId64 " out of range", s->id);
-	struct idmap_slot *slot = idmap_find(b, key);
+	struct idmap_slot *slot = idmap_find(&b->ids, key);
 	bool live = slot->key != 0;
 	bool allocates;
 
@@ -516,14 +549,8 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 		b->allocations++;
 		if ((uint64_t)s->id != id)
 			b->canonical = false;
-		if (b->mapused + 1 > b->mapcap / 2) {
-			idmap_grow(b);
-			slot = idmap_find(b, key);
-		}
-		slot->key = key;
+		slot = idmap_insert(&b->ids, slot, key);
 		slot->val = id;
-		slot->size = 0;
-		b->mapused++;
 	} else {
 		id = slot->val;
 	}
@@ -537,7 +564,7 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 		b->peak_live_bytes = lb;
 	slot->size = nb;
 	if (op.kind == TRACE_FREE) {
-		idmap_delete(b, slot);
+		idmap_delete(&b->ids, slot);
 		heap_push(b, id);
 	}
 	builder_append(b, s, &op);
@@ -554,7 +581,8 @@ void trace_builder_finish(struct trace_builder *b)
 		trace_meta_set(t, "ids", "sequential");
 	else
 		trace_meta_del(t, "ids");
-	free(b->map);
+	free(b->ids.slots);
+	free(b->threads.slots);
 	free(b->heap);
 	free(b);
 }

@@ -149,7 +149,7 @@ struct trace_srcop {
 	char kind;          /* 'a' 'c' 'm' 'r' 'f' */
 	int64_t id;         /* -1 = NULL */
 	uint64_t size, arg; /* as in struct trace_op */
-	uint32_t thread;
+	uint64_t thread;    /* any label (an OS tid, say); renumbered densely */
 	uint64_t line;      /* 1-based source line, or 0 */
 	uint64_t opno;      /* op number for messages (the N-th op of the source) */
 };

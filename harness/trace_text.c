@@ -115,7 +115,7 @@ static const char *num_field_name(char kind, int field)
 }
 
 /* Parses one op line (thread prefix already consumed) and queues it. */
-static int text_op_parse(struct text_reader *r, const char *p, uint32_t thread)
+static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 {
 	struct trace_srcop op = {.kind = *p, .thread = thread, .line = r->s->line, .opno = r->opno};
 	int nfields;
@@ -184,7 +184,7 @@ static int text_op_parse(struct text_reader *r, const char *p, uint32_t thread)
 	return r->nbatch == TEXT_BATCH ? text_flush(r) : 0;
 }
 
-static int text_op(struct text_reader *r, const char *p, uint32_t thread)
+static int text_op(struct text_reader *r, const char *p, uint64_t thread)
 {
 	int rc = text_op_parse(r, p, thread);
 	r->opno++;
@@ -322,25 +322,24 @@ static int read_native(struct text_reader *r, char *line)
 				return -1;
 			continue;
 		}
-		uint32_t thread = 0;
+		uint64_t thread = 0;
 		if (*p >= '0' && *p <= '9') { /* thread prefix "T:" */
-			uint64_t tid;
 			const char *q = p;
 			while (*q >= '0' && *q <= '9')
 				q++;
 			if (*q != ':') {
 				if (text_error(r, "expected an op letter or a thread prefix 'N:'") < 0)
 					return -1;
+				r->opno++;
 				continue;
 			}
 			*(char *)q = ' ';
-			if (parse_num(&p, &tid, NULL) != NUM_OK || tid >= TRACE_THREADS_MAX) {
-				if (text_error(r, "thread id out of range (at most %d threads)",
-					       TRACE_THREADS_MAX) < 0)
+			if (parse_num(&p, &thread, NULL) != NUM_OK || thread == UINT64_MAX) {
+				if (text_error(r, "thread id overflows 64 bits") < 0)
 					return -1;
+				r->opno++;
 				continue;
 			}
-			thread = (uint32_t)tid;
 			p = skip_ws(p);
 		}
 		if (text_op(r, p, thread) < 0)

@@ -110,6 +110,13 @@ check "stats of two traces exits 0" 0 "$rc"
 check_has "readable stats show peak live" "$out" "peak 896 (at op 3)"
 check_has "readable stats show the second trace" "$out" "mixed.trace (text)"
 
+# OS thread ids are renumbered densely, in order of first appearance
+printf '31337: a 0 8\n4242: a 1 16\n31337: f 0\n4242: f 1\n' >"$T/tids.trace"
+run "$HB" trace stats --json "$T/tids.trace"
+check_has "two OS thread ids make 2 threads" "$out" '"threads":2,'
+"$HB" trace convert "$T/tids.trace" "$T/tids2.trace"
+check "threads are written densely" "$(printf '# heapbench-trace: 1\n0: a 0 8\n1: a 1 16\n0: f 0\n1: f 1')" "$(cat "$T/tids2.trace")"
+
 # ---- CMU quirks are accepted, with warnings where the file is odd ----------------
 printf '1\n2\n3\n0\r\na 0 16\r\na 1\r\nf -1\r\nf 0\r\n' >"$T/quirks.rep"
 run "$HB" trace stats --json "$T/quirks.rep"
