@@ -71,8 +71,9 @@ static json_t *stats_json(const struct trace *t, const struct trace_stats *st)
 		if (!st->hist[k])
 			continue;
 		uint64_t lo = k ? (uint64_t)1 << (k - 1) : 0, hi = k ? lo * 2 - 1 : 0;
-		json_array_append_new(hist, json_pack("{sIsIsI}", "lo", (json_int_t)lo, "hi",
-						      (json_int_t)hi, "count", (json_int_t)st->hist[k]));
+		json_array_append_new(hist,
+				      json_pack("{sIsIsI}", "lo", (json_int_t)lo, "hi",
+						(json_int_t)hi, "count", (json_int_t)st->hist[k]));
 	}
 	json_object_set_new(sz, "histogram", hist);
 	json_object_set_new(o, "sizes", sz);
@@ -81,7 +82,8 @@ static json_t *stats_json(const struct trace *t, const struct trace_stats *st)
 	json_object_set_new(o, "realloc_nulls", json_integer((json_int_t)st->realloc_nulls));
 	json_object_set_new(o, "realloc_zeros", json_integer((json_int_t)st->realloc_zeros));
 	json_object_set_new(o, "peak_live_op", json_integer((json_int_t)st->peak_live_op));
-	json_object_set_new(o, "final_live_blocks", json_integer((json_int_t)st->final_live_blocks));
+	json_object_set_new(o, "final_live_blocks",
+			    json_integer((json_int_t)st->final_live_blocks));
 	json_object_set_new(o, "requested_bytes", json_integer((json_int_t)st->requested_bytes));
 	json_t *meta = json_object();
 	for (size_t i = 0; i < t->nmeta; i++)
@@ -113,8 +115,9 @@ static void stats_print(const struct trace *t, const struct trace_stats *st)
 	       group(st->ops, a), st->kinds[TRACE_ALLOC], st->kinds[TRACE_CALLOC],
 	       st->kinds[TRACE_MEMALIGN], st->kinds[TRACE_REALLOC], st->kinds[TRACE_FREE]);
 	if (st->free_nulls || st->realloc_nulls || st->realloc_zeros)
-		printf("  spelled as       %" PRIu64 " free(NULL), %" PRIu64 " realloc(NULL, n), %" PRIu64
-		       " realloc(p, 0)\n", st->free_nulls, st->realloc_nulls, st->realloc_zeros);
+		printf("  spelled as       %" PRIu64 " free(NULL), %" PRIu64
+		       " realloc(NULL, n), %" PRIu64 " realloc(p, 0)\n",
+		       st->free_nulls, st->realloc_nulls, st->realloc_zeros);
 	printf("  ids, threads     %s ids, %u thread%s\n", group(st->ids, a), st->threads,
 	       st->threads == 1 ? "" : "s");
 	printf("  live bytes       peak %s (at op %" PRIu64 "), final %s\n",
@@ -205,7 +208,8 @@ static int cmd_convert(int argc, char **argv)
 	enum trace_compression comp;
 	if (trace_outfmt_from_name(argv[2], &fmt, &comp) < 0) {
 		hb_error("%s: unknown output format: name it .trace, .hbt or .rep "
-			 "(optionally followed by .zst or .gz)", argv[2]);
+			 "(optionally followed by .zst or .gz)",
+			 argv[2]);
 		return HB_EXIT_USAGE;
 	}
 	struct diag d;
@@ -272,14 +276,18 @@ static int cmd_gen(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'n':
 			if (parse_u64(optarg, &nops) < 0 || nops == 0 || nops > (1ull << 32)) {
-				hb_error("trace gen: --ops must be a number from 1 to 2^32, not '%s'", optarg);
+				hb_error("trace gen: --ops must be a number from 1 to 2^32, not "
+					 "'%s'",
+					 optarg);
 				return HB_EXIT_USAGE;
 			}
 			have_ops = true;
 			break;
 		case 's':
 			if (parse_u64(optarg, &seed) < 0) {
-				hb_error("trace gen: --seed must be a non-negative integer, not '%s'", optarg);
+				hb_error("trace gen: --seed must be a non-negative integer, not "
+					 "'%s'",
+					 optarg);
 				return HB_EXIT_USAGE;
 			}
 			break;
@@ -295,7 +303,8 @@ static int cmd_gen(int argc, char **argv)
 	enum trace_compression comp;
 	if (trace_outfmt_from_name(out, &fmt, &comp) < 0) {
 		hb_error("%s: unknown output format: name it .trace, .hbt or .rep "
-			 "(optionally followed by .zst or .gz)", out);
+			 "(optionally followed by .zst or .gz)",
+			 out);
 		return HB_EXIT_USAGE;
 	}
 	struct trace *t = trace_generate(pattern, nops, seed);
@@ -313,7 +322,10 @@ int cmd_trace(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} subs[] = {{"stats", cmd_stats}, {"convert", cmd_convert}, {"lint", cmd_lint}, {"gen", cmd_gen}};
+	} subs[] = {{"stats", cmd_stats},
+		    {"convert", cmd_convert},
+		    {"lint", cmd_lint},
+		    {"gen", cmd_gen}};
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(trace_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? HB_EXIT_USAGE : HB_EXIT_OK;

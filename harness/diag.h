@@ -19,32 +19,29 @@
 
 #include "util.h"
 
-#define DIAG_NO_LINE 0          /* line numbers are 1-based; 0 = unknown */
-#define DIAG_NO_OP UINT64_MAX
+#define DIAG_NO_LINE 0 /* line numbers are 1-based; 0 = unknown */
+#define DIAG_NO_OP   UINT64_MAX
 
 /* How many warnings of one file are printed before they are only counted. */
 #define DIAG_MAX_WARNINGS 5
 
 struct diag {
 	const char *file;
-	bool lint;           /* keep going after errors */
-	bool quiet;          /* count, print nothing (tests, probes) */
+	bool lint;  /* keep going after errors */
+	bool quiet; /* count, print nothing (tests, probes) */
 	unsigned long errors;
 	unsigned long warnings;
-	char last[512];      /* the last message, for tests and callers */
+	char last[512]; /* the last message, for tests and callers */
 };
 
 void diag_init(struct diag *d, const char *file, bool lint);
 
 /* Reports an error.  Returns -1 if the reader must stop (strict mode), 0 if
  * it may skip the op and continue (lint mode). */
-int diag_error(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
-	HB_PRINTF(4, 5);
+int diag_error(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...) HB_PRINTF(4, 5);
 /* An error after which no reader can go on (I/O, bad header): always -1. */
-int diag_fatal(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
-	HB_PRINTF(4, 5);
-void diag_warn(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
-	HB_PRINTF(4, 5);
+int diag_fatal(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...) HB_PRINTF(4, 5);
+void diag_warn(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...) HB_PRINTF(4, 5);
 /* Prints "N more warnings" if some were suppressed. */
 void diag_finish(struct diag *d);
 

@@ -65,16 +65,19 @@ int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct 
 			       (uint64_t)h.record_size, (uint64_t)sizeof(struct trace_op));
 	if (h.flags != 0)
 		return hbt_bad(d, "unknown .hbt flags 0x%" PRIx32, h.flags);
-	if (h.meta_offset < h.header_size || h.meta_offset > len || h.meta_size > len - h.meta_offset)
-		return hbt_bad(d, "metadata block out of bounds (offset %" PRIu64 ", size %" PRIu64 ")",
-			       h.meta_offset, h.meta_size);
+	if (h.meta_offset < h.header_size || h.meta_offset > len ||
+	    h.meta_size > len - h.meta_offset)
+		return hbt_bad(
+			d, "metadata block out of bounds (offset %" PRIu64 ", size %" PRIu64 ")",
+			h.meta_offset, h.meta_size);
 	if (h.ops_offset % 8 || h.ops_offset < h.meta_offset + h.meta_size || h.ops_offset > len)
 		return hbt_bad(d, "bad op offset %" PRIu64 " (file is %" PRIu64 " bytes)",
 			       h.ops_offset, (uint64_t)len);
 	uint64_t room = (len - h.ops_offset) / sizeof(struct trace_op);
 	if (h.op_count > room)
-		return hbt_bad(d, "truncated: header declares %" PRIu64 " ops, the file holds %" PRIu64,
-			       h.op_count, room);
+		return hbt_bad(
+			d, "truncated: header declares %" PRIu64 " ops, the file holds %" PRIu64,
+			h.op_count, room);
 	if (h.op_count < room || (len - h.ops_offset) % sizeof(struct trace_op))
 		return hbt_bad(d, "trailing data after %" PRIu64 " ops (file is %" PRIu64 " bytes)",
 			       h.op_count, (uint64_t)len);

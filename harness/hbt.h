@@ -26,9 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HBT_MAGIC "\x89HBT\r\n\x1a\n"
-#define HBT_MAGIC_LEN 8
-#define HBT_VERSION 1
+#define HBT_MAGIC       "\x89HBT\r\n\x1a\n"
+#define HBT_MAGIC_LEN   8
+#define HBT_VERSION     1
 #define HBT_HEADER_SIZE 64
 
 struct hbt_header {

@@ -93,7 +93,8 @@ struct out *out_open(const char *path, enum trace_compression comp)
 		ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_checksumFlag, 1);
 	} else if (comp == TRACE_COMP_GZIP) {
 		o->zlib = xcalloc(1, sizeof *o->zlib);
-		if (deflateInit2(o->zlib, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		if (deflateInit2(o->zlib, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK)
 			hb_oom();
 	}
 	return o;
@@ -125,7 +126,8 @@ static int compress_chunk(struct out *o, const void *data, size_t n, int end)
 		size_t left;
 		do {
 			ZSTD_outBuffer ob = {o->cbuf, OUT_CHUNK, 0};
-			left = ZSTD_compressStream2(o->zstd, &ob, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+			left = ZSTD_compressStream2(o->zstd, &ob, &in,
+						    end ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(left)) {
 				hb_error("%s: zstd: %s", o->path, ZSTD_getErrorName(left));
 				return -1;

@@ -98,7 +98,8 @@ static long fill_gzip(struct src *s)
 		if (r == Z_STREAM_END)
 			s->zlib_end = true;
 		else if (r != Z_OK && r != Z_BUF_ERROR)
-			return src_fail(s, "corrupt gzip data: %s", z->msg ? z->msg : "inflate failed");
+			return src_fail(s, "corrupt gzip data: %s",
+					z->msg ? z->msg : "inflate failed");
 	}
 	return (long)(s->cap - s->len - z->avail_out);
 }

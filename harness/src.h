@@ -16,7 +16,7 @@
 #include "diag.h"
 #include "trace.h"
 
-#define SRC_CHUNK (1u << 20)
+#define SRC_CHUNK    (1u << 20)
 #define SRC_MAX_LINE (1u << 20)
 
 struct src {
@@ -24,19 +24,19 @@ struct src {
 	struct diag *d;
 	int fd;
 	enum trace_compression comp;
-	void *zstd;           /* ZSTD_DStream */
-	void *zlib;           /* z_stream */
-	size_t zret;          /* last ZSTD_decompressStream hint: 0 = frame done */
-	bool zlib_end;        /* gzip member complete */
-	unsigned char *in;    /* compressed input buffer */
+	void *zstd;        /* ZSTD_DStream */
+	void *zlib;        /* z_stream */
+	size_t zret;       /* last ZSTD_decompressStream hint: 0 = frame done */
+	bool zlib_end;     /* gzip member complete */
+	unsigned char *in; /* compressed input buffer */
 	size_t in_pos, in_len;
 	bool in_eof;
 
-	char *buf;            /* decompressed bytes [pos, len) not yet consumed */
+	char *buf; /* decompressed bytes [pos, len) not yet consumed */
 	size_t pos, len, cap;
-	bool eof;             /* no more bytes after buf[len) */
-	uint64_t line;        /* number of the last line returned */
-	uint64_t total;       /* decompressed bytes delivered so far */
+	bool eof;       /* no more bytes after buf[len) */
+	uint64_t line;  /* number of the last line returned */
+	uint64_t total; /* decompressed bytes delivered so far */
 };
 
 /* Opens path (a regular file).  Reports and returns -1 on a missing file,

@@ -122,7 +122,7 @@ const char *trace_format_name(const struct trace *t, char *buf, size_t len)
 		[REP_CMU2010] = "rep-cmu2010",
 		[REP_CMU2016] = "rep-cmu2016",
 	};
-	const char *base = t->format == TRACE_FMT_HBT   ? "hbt"
+	const char *base = t->format == TRACE_FMT_HBT    ? "hbt"
 			   : t->format == TRACE_FMT_TEXT ? "text"
 							 : dialects[t->rep_dialect];
 	const char *comp = t->compression == TRACE_COMP_ZSTD   ? "+zst"
@@ -194,42 +194,55 @@ struct trace *trace_load_verified(const char *path, struct diag *d)
 
 /* Checks what one op says about itself, independent of the others.
  * Returns NULL if fine, else what is wrong (in buf). */
+static const char *say(char *buf, size_t len, const char *fmt, ...) HB_PRINTF(3, 4);
+
+static const char *say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
 static const char *op_check_static(const struct trace_op *op, char *buf, size_t len)
 {
 	if (op->kind >= TRACE_NKINDS)
-		return snprintf(buf, len, "unknown op kind %u", op->kind), buf;
+		return say(buf, len, "unknown op kind %u", op->kind);
 	if (op->flags & ~TRACE_F_ALL)
-		return snprintf(buf, len, "unknown flags 0x%x", op->flags), buf;
+		return say(buf, len, "unknown flags 0x%x", op->flags);
 	if ((op->flags & TRACE_F_REALLOC_NULL) && op->kind != TRACE_ALLOC)
-		return snprintf(buf, len, "realloc-of-NULL flag on a non-alloc op"), buf;
-	if ((op->flags & TRACE_F_REALLOC_ZERO) && (op->kind != TRACE_FREE || op->id == TRACE_ID_NULL))
-		return snprintf(buf, len, "realloc-to-zero flag on a non-free op"), buf;
+		return say(buf, len, "realloc-of-NULL flag on a non-alloc op");
+	if ((op->flags & TRACE_F_REALLOC_ZERO) &&
+	    (op->kind != TRACE_FREE || op->id == TRACE_ID_NULL))
+		return say(buf, len, "realloc-to-zero flag on a non-free op");
 	if (op->size > TRACE_SIZE_MAX)
-		return snprintf(buf, len, "size %" PRIu64 " exceeds the largest request (%" PRIu64 ")",
-				op->size, TRACE_SIZE_MAX), buf;
+		return say(buf, len, "size %" PRIu64 " exceeds the largest request (%" PRIu64 ")",
+			   op->size, TRACE_SIZE_MAX);
 	switch (op->kind) {
 	case TRACE_CALLOC: {
 		uint64_t total;
 		if (__builtin_mul_overflow(op->arg, op->size, &total) || total > TRACE_SIZE_MAX)
-			return snprintf(buf, len, "calloc(%" PRIu64 ", %" PRIu64 ") overflows",
-					op->arg, op->size), buf;
+			return say(buf, len, "calloc(%" PRIu64 ", %" PRIu64 ") overflows", op->arg,
+				   op->size);
 		break;
 	}
 	case TRACE_MEMALIGN:
 		if (op->arg == 0 || (op->arg & (op->arg - 1)) || op->arg > TRACE_ALIGN_MAX)
-			return snprintf(buf, len, "alignment %" PRIu64 " is not a power of two up to 2^40",
-					op->arg), buf;
+			return say(buf, len,
+				   "alignment %" PRIu64 " is not a power of two up to 2^40",
+				   op->arg);
 		break;
 	case TRACE_REALLOC:
 		if (op->size == 0)
-			return snprintf(buf, len, "realloc to size 0 must be stored as a free"), buf;
+			return say(buf, len, "realloc to size 0 must be stored as a free");
 		/* fall through */
 	default:
 		if (op->arg != 0)
-			return snprintf(buf, len, "unexpected argument %" PRIu64, op->arg), buf;
+			return say(buf, len, "unexpected argument %" PRIu64, op->arg);
 	}
 	if (op->kind == TRACE_FREE && op->size != 0)
-		return snprintf(buf, len, "free with a size"), buf;
+		return say(buf, len, "free with a size");
 	return NULL;
 }
 
@@ -245,10 +258,10 @@ int trace_verify(const struct trace *t, struct diag *d)
 		uint64_t line = trace_line(t, i);
 		const char *err = op_check_static(op, why, sizeof why);
 		if (!err && op->thread >= t->nthreads)
-			err = (snprintf(why, sizeof why, "thread %u out of range (%u threads)",
-					op->thread, t->nthreads), why);
+			err = say(why, sizeof why, "thread %u out of range (%u threads)",
+				  op->thread, t->nthreads);
 		if (!err && op->id != TRACE_ID_NULL && op->id >= t->nids)
-			err = (snprintf(why, sizeof why, "id %u out of range (%u ids)", op->id, t->nids), why);
+			err = say(why, sizeof why, "id %u out of range (%u ids)", op->id, t->nids);
 		if (!err && op->id == TRACE_ID_NULL && op->kind != TRACE_FREE)
 			err = "NULL id on an op that is not a free";
 		if (err) {
@@ -261,7 +274,8 @@ int trace_verify(const struct trace *t, struct diag *d)
 		uint64_t bit = 1ull << (op->id % 64), *w = &live[op->id / 64];
 		bool is_live = *w & bit;
 		if (trace_op_allocates(op) && is_live) {
-			rc = diag_error(d, line, i, "allocation of id %u which is already live", op->id);
+			rc = diag_error(d, line, i, "allocation of id %u which is already live",
+					op->id);
 		} else if (!trace_op_allocates(op) && !is_live) {
 			rc = diag_error(d, line, i, "%s of id %u which is not live",
 					op->kind == TRACE_FREE ? "free" : "realloc", op->id);
@@ -299,7 +313,7 @@ struct idmap_slot {
 
 struct idmap {
 	struct idmap_slot *slots;
-	size_t cap, used;           /* cap is a power of two, used <= cap/2 */
+	size_t cap, used; /* cap is a power of two, used <= cap/2 */
 };
 
 static size_t idmap_hash(uint64_t key, size_t cap)
@@ -364,14 +378,14 @@ static void idmap_delete(struct idmap *m, struct idmap_slot *s)
 struct trace_builder {
 	struct trace *t;
 	struct diag *d;
-	struct idmap ids;           /* live source id -> dense id */
-	struct idmap threads;       /* source thread -> dense thread */
-	uint64_t last_thread;       /* one-entry cache: most ops repeat it */
+	struct idmap ids;     /* live source id -> dense id */
+	struct idmap threads; /* source thread -> dense thread */
+	uint64_t last_thread; /* one-entry cache: most ops repeat it */
 	uint16_t last_dense;
-	uint32_t *heap;             /* free dense ids, min-heap */
+	uint32_t *heap; /* free dense ids, min-heap */
 	size_t nheap, capheap;
 	uint64_t live_bytes, peak_live_bytes;
-	uint32_t hiwater;           /* ids 0..hiwater-1 have been used */
+	uint32_t hiwater; /* ids 0..hiwater-1 have been used */
 	uint64_t allocations;
 	bool sequential, canonical;
 };
@@ -439,8 +453,8 @@ bool trace_builder_live(const struct trace_builder *b, int64_t id)
 	return id >= 0 && idmap_find(&b->ids, (uint64_t)id + 1)->key;
 }
 
-static int builder_error(struct trace_builder *b, const struct trace_srcop *s, const char *fmt,
-			 ...) HB_PRINTF(3, 4);
+static int builder_error(struct trace_builder *b, const struct trace_srcop *s, const char *fmt, ...)
+	HB_PRINTF(3, 4);
 
 static int builder_error(struct trace_builder *b, const struct trace_srcop *s, const char *fmt, ...)
 {
@@ -477,7 +491,8 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 		struct idmap_slot *ts = idmap_find(&b->threads, s->thread + 1);
 		if (!ts->key) {
 			if (b->threads.used >= TRACE_THREADS_MAX)
-				return builder_error(b, s, "more than %d threads", TRACE_THREADS_MAX);
+				return builder_error(b, s, "more than %d threads",
+						     TRACE_THREADS_MAX);
 			uint32_t dense = (uint32_t)b->threads.used;
 			ts = idmap_insert(&b->threads, ts, s->thread + 1);
 			ts->val = dense;
@@ -503,9 +518,18 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 	bool allocates;
 
 	switch (s->kind) {
-	case 'a': op.kind = TRACE_ALLOC; allocates = true; break;
-	case 'c': op.kind = TRACE_CALLOC; allocates = true; break;
-	case 'm': op.kind = TRACE_MEMALIGN; allocates = true; break;
+	case 'a':
+		op.kind = TRACE_ALLOC;
+		allocates = true;
+		break;
+	case 'c':
+		op.kind = TRACE_CALLOC;
+		allocates = true;
+		break;
+	case 'm':
+		op.kind = TRACE_MEMALIGN;
+		allocates = true;
+		break;
 	case 'r':
 		if (!live) { /* realloc(NULL, n) is malloc(n) */
 			op.kind = TRACE_ALLOC;
@@ -524,15 +548,15 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 		op.kind = TRACE_FREE;
 		allocates = false;
 		break;
-	default:
-		return builder_error(b, s, "unknown op '%c'", s->kind);
+	default: return builder_error(b, s, "unknown op '%c'", s->kind);
 	}
 
 	const char *err = op_check_static(&op, why, sizeof why);
 	if (err)
 		return builder_error(b, s, "%s", err);
 	if (allocates && live)
-		return builder_error(b, s, "allocation of id %" PRId64 " which is already live", s->id);
+		return builder_error(b, s, "allocation of id %" PRId64 " which is already live",
+				     s->id);
 	if (!allocates && !live)
 		return builder_error(b, s, "free of id %" PRId64 " which is not live", s->id);
 

@@ -27,11 +27,11 @@
 /* ---- Records ------------------------------------------------------------ */
 
 enum trace_kind {
-	TRACE_ALLOC = 0,   /* malloc(size) */
-	TRACE_CALLOC = 1,  /* calloc(arg = nmemb, size) */
-	TRACE_MEMALIGN = 2,/* aligned allocation: arg = alignment (power of two) */
-	TRACE_REALLOC = 3, /* realloc(live block, size), size > 0 */
-	TRACE_FREE = 4,    /* free(block), or free(NULL) when id == TRACE_ID_NULL */
+	TRACE_ALLOC = 0,    /* malloc(size) */
+	TRACE_CALLOC = 1,   /* calloc(arg = nmemb, size) */
+	TRACE_MEMALIGN = 2, /* aligned allocation: arg = alignment (power of two) */
+	TRACE_REALLOC = 3,  /* realloc(live block, size), size > 0 */
+	TRACE_FREE = 4,     /* free(block), or free(NULL) when id == TRACE_ID_NULL */
 	TRACE_NKINDS
 };
 
@@ -42,7 +42,7 @@ enum {
 	TRACE_F_ALL = 3
 };
 
-#define TRACE_ID_NULL UINT32_MAX
+#define TRACE_ID_NULL     UINT32_MAX
 #define TRACE_THREADS_MAX 65536
 /* Largest request a C library can satisfy (PTRDIFF_MAX on LP64). */
 #define TRACE_SIZE_MAX ((uint64_t)INT64_MAX)
@@ -93,25 +93,25 @@ struct trace {
 	enum trace_format format;
 	enum trace_compression compression;
 	enum rep_dialect rep_dialect;
-	bool has_lines;           /* ops map to source lines (text formats) */
+	bool has_lines; /* ops map to source lines (text formats) */
 
 	const struct trace_op *ops;
 	uint64_t nops;
-	uint32_t nids;            /* ids are 0..nids-1 */
-	uint32_t nthreads;        /* threads are 0..nthreads-1; >= 1 if nops */
+	uint32_t nids;     /* ids are 0..nids-1 */
+	uint32_t nthreads; /* threads are 0..nthreads-1; >= 1 if nops */
 
-	struct trace_meta *meta;  /* `# key: value` lines, in order */
+	struct trace_meta *meta; /* `# key: value` lines, in order */
 	size_t nmeta, capmeta;
 
 	struct trace_linemark *marks;
 	size_t nmarks, capmarks;
 
 	/* storage: exactly one of these holds the ops */
-	struct trace_op *owned;   /* malloc'd array (text readers, builders) */
+	struct trace_op *owned; /* malloc'd array (text readers, builders) */
 	size_t capops;
-	void *map;                /* mmap of a whole .hbt file */
+	void *map; /* mmap of a whole .hbt file */
 	size_t maplen;
-	void *blob;               /* decompressed .hbt image */
+	void *blob; /* decompressed .hbt image */
 };
 
 /* Loads any supported trace, chosen by content.  Validates what the format
@@ -182,8 +182,7 @@ enum trace_outfmt { TRACE_OUT_TEXT, TRACE_OUT_REP, TRACE_OUT_HBT };
 
 /* Picks format and compression from a file name: .trace, .hbt, .rep, each
  * optionally followed by .zst or .gz.  -1 if the name says neither. */
-int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt,
-			   enum trace_compression *comp);
+int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt, enum trace_compression *comp);
 
 /* Writes t to path atomically (a temporary file renamed into place; nothing
  * is left behind on failure or on SIGINT/SIGTERM).  0 or -1 (reported). */

@@ -104,8 +104,7 @@ static uint64_t size_draw(struct rng *r, enum pattern p)
 static uint64_t target(enum pattern p, uint64_t i, uint64_t n, uint64_t peak)
 {
 	switch (p) {
-	case P_RAMP:
-		return peak * i / n;
+	case P_RAMP: return peak * i / n;
 	case P_PEAK: {
 		/* 4 phases: rise over 70% of a phase, fall to 10% in the rest */
 		uint64_t len = n / 4 ? n / 4 : 1, pos = i % len, rise = len * 7 / 10;
@@ -117,8 +116,7 @@ static uint64_t target(enum pattern p, uint64_t i, uint64_t n, uint64_t peak)
 		uint64_t rise = n / 10 ? n / 10 : 1;
 		return i < rise ? peak * i / rise : peak;
 	}
-	default:
-		return peak / 2;
+	default: return peak / 2;
 	}
 }
 
@@ -137,7 +135,8 @@ struct trace *trace_generate(const char *pattern, uint64_t nops, uint64_t seed)
 			p = i;
 	if (p < 0) {
 		hb_error("unknown pattern '%s' (known: ramp, peak, plateau, random-uniform, "
-			 "random-exponential)", pattern);
+			 "random-exponential)",
+			 pattern);
 		return NULL;
 	}
 
@@ -147,8 +146,9 @@ struct trace *trace_generate(const char *pattern, uint64_t nops, uint64_t seed)
 		r.s[i] = splitmix64(&x);
 
 	char desc[160];
-	snprintf(desc, sizeof desc, "heapbench trace gen --pattern %s --ops %" PRIu64 " --seed %" PRIu64,
-		 pattern, nops, seed);
+	snprintf(desc, sizeof desc,
+		 "heapbench trace gen --pattern %s --ops %" PRIu64 " --seed %" PRIu64, pattern,
+		 nops, seed);
 	struct trace *t = trace_new("");
 	trace_meta_set(t, "generator", desc);
 
@@ -186,12 +186,14 @@ struct trace *trace_generate(const char *pattern, uint64_t nops, uint64_t seed)
 				op.arg = aligns[rng_below(&r, HB_ARRAY_LEN(aligns))];
 			}
 			xgrow((void **)&live, &caplive, nlive + 1, sizeof *live);
-			live[nlive++] = (struct live){op.id, op.kind == 'c' ? op.arg * op.size : op.size};
+			live[nlive++] =
+				(struct live){op.id, op.kind == 'c' ? op.arg * op.size : op.size};
 		} else {
 			/* mostly short-lived blocks (among the 16 newest), some old */
-			size_t k = program && rng_pct(&r, 60)
-					   ? nlive - 1 - (size_t)rng_below(&r, nlive < 16 ? nlive : 16)
-					   : (size_t)rng_below(&r, nlive);
+			size_t k =
+				program && rng_pct(&r, 60)
+					? nlive - 1 - (size_t)rng_below(&r, nlive < 16 ? nlive : 16)
+					: (size_t)rng_below(&r, nlive);
 			op.kind = 'f';
 			op.id = live[k].id;
 			live[k] = live[--nlive];

@@ -23,15 +23,15 @@
 
 struct trace_stats {
 	uint64_t ops;
-	uint64_t kinds[TRACE_NKINDS];  /* allocs, callocs, memaligns, reallocs, frees */
-	uint64_t free_nulls;           /* frees of NULL (counted in frees) */
-	uint64_t realloc_nulls;        /* realloc(NULL, n) (counted in allocs) */
-	uint64_t realloc_zeros;        /* realloc(p, 0) (counted in frees) */
+	uint64_t kinds[TRACE_NKINDS]; /* allocs, callocs, memaligns, reallocs, frees */
+	uint64_t free_nulls;          /* frees of NULL (counted in frees) */
+	uint64_t realloc_nulls;       /* realloc(NULL, n) (counted in allocs) */
+	uint64_t realloc_zeros;       /* realloc(p, 0) (counted in frees) */
 	uint32_t ids, threads;
 	uint64_t peak_live_bytes, peak_live_op;
 	uint64_t final_live_bytes, final_live_blocks;
 	uint64_t max_live_blocks;
-	uint64_t requested_bytes;      /* sum of all size samples */
+	uint64_t requested_bytes; /* sum of all size samples */
 	uint64_t nsizes, size_min, size_median, size_p99, size_max;
 	uint64_t hist[TRACE_STATS_BUCKETS];
 };

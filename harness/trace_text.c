@@ -15,7 +15,7 @@
 #include "trace.h"
 
 #define TEXT_VERSION 1
-#define TEXT_BATCH 32
+#define TEXT_BATCH   32
 
 /* ---- Tokens ------------------------------------------------------------- */
 
@@ -47,7 +47,8 @@ static int parse_num(const char **pp, uint64_t *v, bool *neg)
 	uint64_t x = 0;
 	int rc = NUM_OK;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (__builtin_mul_overflow(x, 10, &x) || __builtin_add_overflow(x, (uint64_t)(*p - '0'), &x))
+		if (__builtin_mul_overflow(x, 10, &x) ||
+		    __builtin_add_overflow(x, (uint64_t)(*p - '0'), &x))
 			rc = NUM_OVERFLOW;
 	}
 	/* a number must end at a blank, a comment or the end of the line */
@@ -66,13 +67,13 @@ struct text_reader {
 	struct diag *d;
 	struct trace_builder *b;
 	bool rep;
-	uint64_t rep_num_ids;      /* rep: ids must be below this */
-	uint64_t rep_ids_line;     /* the header line that declared it */
-	uint64_t prev_size;        /* rep quirk: `a id` means the previous size */
+	uint64_t rep_num_ids;  /* rep: ids must be below this */
+	uint64_t rep_ids_line; /* the header line that declared it */
+	uint64_t prev_size;    /* rep quirk: `a id` means the previous size */
 	bool have_prev_size;
 	struct trace_srcop batch[TEXT_BATCH]; /* parsed, not yet added */
 	unsigned nbatch;
-	uint64_t opno;             /* op lines seen, good or bad */
+	uint64_t opno; /* op lines seen, good or bad */
 };
 
 /* Number of the op line being parsed: in lint mode a bad op keeps its
@@ -108,8 +109,10 @@ static int text_error(struct text_reader *r, const char *fmt, ...)
 
 static const char *num_field_name(char kind, int field)
 {
-	static const char *const names[][3] = {
-		{"id", "size", ""}, {"id", "nmemb", "size"}, {"id", "alignment", "size"}, {"id", "", ""}};
+	static const char *const names[][3] = {{"id", "size", ""},
+					       {"id", "nmemb", "size"},
+					       {"id", "alignment", "size"},
+					       {"id", "", ""}};
 	int k = kind == 'c' ? 1 : kind == 'm' ? 2 : kind == 'f' ? 3 : 0;
 	return names[k][field];
 }
@@ -120,11 +123,12 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 	struct trace_srcop op = {.kind = *p, .thread = thread, .line = r->s->line, .opno = r->opno};
 	int nfields;
 	switch (op.kind) {
-	case 'a': case 'r': nfields = 2; break;
-	case 'c': case 'm': nfields = 3; break;
+	case 'a':
+	case 'r': nfields = 2; break;
+	case 'c':
+	case 'm': nfields = 3; break;
 	case 'f': nfields = 1; break;
-	default:
-		return text_error(r, "unknown op '%c' (expected a, c, m, r or f)", *p);
+	default: return text_error(r, "unknown op '%c' (expected a, c, m, r or f)", *p);
 	}
 	p++;
 	if (*p && *p != ' ' && *p != '\t')
@@ -138,14 +142,17 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 			return text_error(r, "%s overflows 64 bits", num_field_name(op.kind, i));
 		if (rc == NUM_NONE) {
 			const char *q = skip_ws(p);
-			if (r->rep && i == 1 && (op.kind == 'a' || op.kind == 'r') && (!*q || *q == '#')) {
+			if (r->rep && i == 1 && (op.kind == 'a' || op.kind == 'r') &&
+			    (!*q || *q == '#')) {
 				/* The CMU drivers' fscanf left the previous size in
 				 * place when a size was missing; keep that meaning. */
 				if (!r->have_prev_size)
-					return text_error(r, "missing size and no previous size to reuse");
+					return text_error(
+						r, "missing size and no previous size to reuse");
 				diag_warn(r->d, r->s->line, text_opno(r),
 					  "missing size; using the previous size %" PRIu64
-					  " as the CMU drivers do", r->prev_size);
+					  " as the CMU drivers do",
+					  r->prev_size);
 				v[1] = r->prev_size;
 				break;
 			}
@@ -161,7 +168,9 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 
 	if (neg) {
 		if (v[0] != 1 || op.kind != 'f')
-			return text_error(r, "negative id -%" PRIu64 " (only `f -1`, free(NULL), is allowed)", v[0]);
+			return text_error(
+				r, "negative id -%" PRIu64 " (only `f -1`, free(NULL), is allowed)",
+				v[0]);
 		op.id = -1;
 	} else if (v[0] > INT64_MAX) {
 		return text_error(r, "id %" PRIu64 " out of range", v[0]);
@@ -169,12 +178,19 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 		op.id = (int64_t)v[0];
 	}
 	if (r->rep && op.id >= 0 && v[0] >= r->rep_num_ids)
-		return text_error(r, "id %" PRIu64 " out of range: header line %" PRIu64
-			" declares num_ids %" PRIu64, v[0], r->rep_ids_line, r->rep_num_ids);
+		return text_error(r,
+				  "id %" PRIu64 " out of range: header line %" PRIu64
+				  " declares num_ids %" PRIu64,
+				  v[0], r->rep_ids_line, r->rep_num_ids);
 
 	switch (op.kind) {
-	case 'a': case 'r': op.size = v[1]; break;
-	case 'c': case 'm': op.arg = v[1]; op.size = v[2]; break;
+	case 'a':
+	case 'r': op.size = v[1]; break;
+	case 'c':
+	case 'm':
+		op.arg = v[1];
+		op.size = v[2];
+		break;
 	}
 	if (nfields >= 2) {
 		r->prev_size = v[nfields - 1];
@@ -224,7 +240,8 @@ static int read_rep(struct text_reader *r, char *line)
 			if (rc != NUM_OK)
 				return diag_fatal(r->d, r->s->line, DIAG_NO_OP,
 						  "rep header: %s for %s (header line %d)",
-						  rc == NUM_OVERFLOW ? "number overflows" : "expected a number",
+						  rc == NUM_OVERFLOW ? "number overflows"
+								     : "expected a number",
 						  names[nh], nh + 1);
 			hline[nh++] = r->s->line;
 		}
@@ -236,7 +253,8 @@ static int read_rep(struct text_reader *r, char *line)
 		return -1;
 	if (nh < 4)
 		return diag_fatal(r->d, r->s->line, DIAG_NO_OP,
-				  "truncated rep header: %d of 4 numbers (missing %s)", nh, names[nh]);
+				  "truncated rep header: %d of 4 numbers (missing %s)", nh,
+				  names[nh]);
 	r->rep_num_ids = h[1];
 	r->rep_ids_line = hline[1];
 
@@ -257,15 +275,17 @@ static int read_rep(struct text_reader *r, char *line)
 		return -1;
 	if (extra)
 		diag_warn(r->d, extra_line, DIAG_NO_OP,
-			  "%" PRIu64 " line%s after the declared num_ops (%" PRIu64 ") ignored", extra,
-			  extra == 1 ? "" : "s", h[2]);
+			  "%" PRIu64 " line%s after the declared num_ops (%" PRIu64 ") ignored",
+			  extra, extra == 1 ? "" : "s", h[2]);
 	if (r->t->nops < h[2] && r->d->errors == 0)
 		return diag_fatal(r->d, hline[2], DIAG_NO_OP,
-				  "header declares num_ops %" PRIu64 " but the file has %" PRIu64 " ops",
+				  "header declares num_ops %" PRIu64 " but the file has %" PRIu64
+				  " ops",
 				  h[2], r->t->nops);
 
 	char hdr[128];
-	snprintf(hdr, sizeof hdr, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64, h[0], h[1], h[2], h[3]);
+	snprintf(hdr, sizeof hdr, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64, h[0], h[1], h[2],
+		 h[3]);
 	r->t->format = TRACE_FMT_REP;
 	r->t->rep_dialect = rep_guess_dialect(h, trace_builder_peak_live(r->b));
 	trace_meta_set(r->t, "rep-header", hdr);
@@ -299,7 +319,8 @@ static int text_comment(struct text_reader *r, const char *p)
 		uint64_t ver;
 		if (parse_u64(value, &ver) < 0 || ver != TEXT_VERSION)
 			return diag_fatal(r->d, r->s->line, DIAG_NO_OP,
-					  "unsupported heapbench text trace version '%s' (this heapbench reads %d)",
+					  "unsupported heapbench text trace version '%s' (this "
+					  "heapbench reads %d)",
 					  value, TEXT_VERSION);
 		return 0;
 	}
@@ -328,7 +349,8 @@ static int read_native(struct text_reader *r, char *line)
 			while (*q >= '0' && *q <= '9')
 				q++;
 			if (*q != ':') {
-				if (text_error(r, "expected an op letter or a thread prefix 'N:'") < 0)
+				if (text_error(r, "expected an op letter or a thread prefix 'N:'") <
+				    0)
 					return -1;
 				r->opno++;
 				continue;

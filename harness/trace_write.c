@@ -26,8 +26,7 @@
 
 #define FLUSH_AT (1u << 20)
 
-int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt,
-			   enum trace_compression *comp)
+int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt, enum trace_compression *comp)
 {
 	static const struct {
 		const char *ext;
@@ -58,7 +57,7 @@ int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt,
  * trace with sequential source ids, the allocation counter. */
 struct idnames {
 	bool sequential;
-	uint64_t *name;   /* per dense id, when sequential */
+	uint64_t *name; /* per dense id, when sequential */
 	uint64_t next;
 };
 
@@ -186,21 +185,23 @@ static int write_rep(const struct trace *t, struct out *o)
 			 t->path, lossy_calloc);
 	if (lossy_align)
 		hb_error("%s: warning: .rep has no aligned allocation: %" PRIu64
-			 " memalign ops written as `a` (alignment dropped)", t->path, lossy_align);
+			 " memalign ops written as `a` (alignment dropped)",
+			 t->path, lossy_align);
 	if (t->nthreads > 1)
 		hb_error("%s: warning: .rep has no threads: thread ids of %u threads dropped",
 			 t->path, t->nthreads);
 	if (big)
 		hb_error("%s: warning: %" PRIu64 " sizes exceed 2^31-1, which the CMU drivers "
-			 "read as int", t->path, big);
+			 "read as int",
+			 t->path, big);
 
 	struct idnames names;
 	idnames_init(&names, t);
 	uint64_t h[4] = {1, names.sequential ? allocations : t->nids, t->nops, 0};
 	uint64_t old[4];
 	const char *hdr = trace_meta_get(t, "rep-header");
-	if (hdr && sscanf(hdr, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
-			  &old[0], &old[1], &old[2], &old[3]) == 4) {
+	if (hdr && sscanf(hdr, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &old[0], &old[1],
+			  &old[2], &old[3]) == 4) {
 		h[0] = old[0];
 		h[3] = old[3];
 		if (old[1] >= h[1]) /* a header may declare more ids than used */
@@ -210,7 +211,8 @@ static int write_rep(const struct trace *t, struct out *o)
 	}
 
 	struct buf b = {0};
-	buf_printf(&b, "%" PRIu64 "\n%" PRIu64 "\n%" PRIu64 "\n%" PRIu64 "\n", h[0], h[1], h[2], h[3]);
+	buf_printf(&b, "%" PRIu64 "\n%" PRIu64 "\n%" PRIu64 "\n%" PRIu64 "\n", h[0], h[1], h[2],
+		   h[3]);
 	int rc = 0;
 	for (uint64_t i = 0; i < t->nops && rc == 0; i++) {
 		op_line(&b, &t->ops[i], idnames_of(&names, &t->ops[i]), true);
@@ -263,7 +265,8 @@ int trace_write(const struct trace *t, const char *path)
 	enum trace_compression comp;
 	if (trace_outfmt_from_name(path, &fmt, &comp) < 0) {
 		hb_error("%s: unknown output format: name it .trace, .hbt or .rep "
-			 "(optionally followed by .zst or .gz)", path);
+			 "(optionally followed by .zst or .gz)",
+			 path);
 		return -1;
 	}
 	struct out *o = out_open(path, comp);

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define HB_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define HB_NORETURN __attribute__((noreturn))
+#define HB_NORETURN     __attribute__((noreturn))
 #define HB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exit statuses (DESIGN §2). */
