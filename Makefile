@@ -5,6 +5,7 @@
 #   make debug        build/asan/heapbench: -O1, AddressSanitizer + UBSan
 #   make SANITIZE=1   the same as `make debug` for any target
 #   make bench-parse  text parse MB/s and .hbt load time on a ~20 MB trace
+#   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
 #   make format       clang-format every source file
 #   make clean
 
@@ -45,7 +46,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench-parse deps format clean
+.PHONY: all debug test test-unit bench-parse deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench
 
@@ -104,6 +105,14 @@ test-unit: $(UNIT_BIN) $(TOOL_BIN)
 bench-parse: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench_parse.sh build
+
+# ---- Fuzzing (clang + libFuzzer) ----------------------------------------------
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(WARN)
+fuzz: build/fuzz/fuzz_trace
+build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(wildcard harness/*.h) | build/.deps-ok
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_trace.c \
+		$(filter-out harness/main.c,$(HARNESS_SRC)) $(LDLIBS)
 
 format:
 	clang-format -i harness/*.[ch] tests/unit/*.[ch] tests/tools/*.c

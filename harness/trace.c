@@ -380,7 +380,7 @@ struct trace_builder {
 	struct diag *d;
 	struct idmap ids;     /* live source id -> dense id */
 	struct idmap threads; /* source thread -> dense thread */
-	uint64_t last_thread; /* one-entry cache: most ops repeat it */
+	uint64_t last_thread; /* one-entry cache (UINT64_MAX: empty) */
 	uint16_t last_dense;
 	uint32_t *heap; /* free dense ids, min-heap */
 	size_t nheap, capheap;
@@ -486,6 +486,8 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 	struct trace_op op = {.size = s->size, .arg = s->arg};
 	char why[160];
 
+	if (s->thread == UINT64_MAX) /* the map's key is label + 1 */
+		return builder_error(b, s, "thread label %" PRIu64 " is reserved", s->thread);
 	if (s->thread != b->last_thread) {
 		/* threads are numbered densely in order of first appearance */
 		struct idmap_slot *ts = idmap_find(&b->threads, s->thread + 1);

@@ -97,8 +97,13 @@ static int text_flush(struct text_reader *r)
 
 static int text_error(struct text_reader *r, const char *fmt, ...) HB_PRINTF(2, 3);
 
+/* Reports a problem of the line being parsed.  The ops queued before it
+ * are added first, so that problems come out in line order and strict
+ * mode stops at the first one. */
 static int text_error(struct text_reader *r, const char *fmt, ...)
 {
+	if (text_flush(r) < 0)
+		return -1;
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
@@ -128,7 +133,9 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 	case 'c':
 	case 'm': nfields = 3; break;
 	case 'f': nfields = 1; break;
-	default: return text_error(r, "unknown op '%c' (expected a, c, m, r or f)", *p);
+	default:
+		return text_error(r, "unknown op '%c' (expected %s)", *p,
+				  r->rep ? "a, r or f" : "a, c, m, r or f");
 	}
 	p++;
 	if (*p && *p != ' ' && *p != '\t')
@@ -149,6 +156,8 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 				if (!r->have_prev_size)
 					return text_error(
 						r, "missing size and no previous size to reuse");
+				if (text_flush(r) < 0)
+					return -1;
 				diag_warn(r->d, r->s->line, text_opno(r),
 					  "missing size; using the previous size %" PRIu64
 					  " as the CMU drivers do",
@@ -356,7 +365,7 @@ static int read_native(struct text_reader *r, char *line)
 				continue;
 			}
 			*(char *)q = ' ';
-			if (parse_num(&p, &thread, NULL) != NUM_OK || thread == UINT64_MAX) {
+			if (parse_num(&p, &thread, NULL) != NUM_OK) {
 				if (text_error(r, "thread id overflows 64 bits") < 0)
 					return -1;
 				r->opno++;
