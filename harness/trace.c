@@ -517,41 +517,26 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 		return builder_error(b, s, "id %" PRId64 " out of range", s->id);
 	struct idmap_slot *slot = idmap_find(&b->ids, key);
 	bool live = slot->key != 0;
-	bool allocates;
 
 	switch (s->kind) {
-	case 'a':
-		op.kind = TRACE_ALLOC;
-		allocates = true;
-		break;
-	case 'c':
-		op.kind = TRACE_CALLOC;
-		allocates = true;
-		break;
-	case 'm':
-		op.kind = TRACE_MEMALIGN;
-		allocates = true;
-		break;
+	case 'a': op.kind = TRACE_ALLOC; break;
+	case 'c': op.kind = TRACE_CALLOC; break;
+	case 'm': op.kind = TRACE_MEMALIGN; break;
+	case 'f': op.kind = TRACE_FREE; break;
 	case 'r':
 		if (!live) { /* realloc(NULL, n) is malloc(n) */
 			op.kind = TRACE_ALLOC;
 			op.flags = TRACE_F_REALLOC_NULL;
-			allocates = true;
 		} else if (s->size == 0) { /* realloc(p, 0) frees p */
 			op.kind = TRACE_FREE;
 			op.flags = TRACE_F_REALLOC_ZERO;
-			allocates = false;
 		} else {
 			op.kind = TRACE_REALLOC;
-			allocates = false;
 		}
-		break;
-	case 'f':
-		op.kind = TRACE_FREE;
-		allocates = false;
 		break;
 	default: return builder_error(b, s, "unknown op '%c'", s->kind);
 	}
+	bool allocates = trace_op_allocates(&op);
 
 	const char *err = op_check_static(&op, why, sizeof why);
 	if (err)
