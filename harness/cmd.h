@@ -7,5 +7,6 @@
 #define HB_CMD_H
 
 int cmd_trace(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

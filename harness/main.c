@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "job.h"
 #include "util.h"
 
 #ifndef HB_VERSION
@@ -27,7 +28,7 @@ static const char usage[] =
 	"  trace gen --pattern P --ops N [--seed S] -o OUT\n"
 	"                                    deterministic synthetic traces\n"
 	"  run CONFIG.yaml                   a suite from a YAML config     (not yet)\n"
-	"  replay [-a NAME]... TRACE...      replay traces against backends  (not yet)\n"
+	"  replay [-a NAME]... TRACE...      replay traces against backends\n"
 	"  record -o OUT [--] COMMAND...     record a program's allocations  (not yet)\n"
 	"  compare BASELINE NEW              regression gate                 (not yet)\n"
 	"  plot RESULTS [-o DIR]             gnuplot charts                  (not yet)\n"
@@ -38,7 +39,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const char *const planned[] = {"run", "replay", "record", "compare", "plot", "list"};
+	static const char *const planned[] = {"run", "record", "compare", "plot", "list"};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return HB_EXIT_USAGE;
@@ -54,6 +55,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "__worker")) /* internal: one job, see harness/job.h */
+		return job_worker_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < HB_ARRAY_LEN(planned); i++)
 		if (!strcmp(cmd, planned[i])) {
 			hb_error("%s: not implemented in this version yet", cmd);

@@ -27,6 +27,7 @@ struct out {
 	z_stream *zlib;
 	unsigned char *cbuf;
 	int failed;
+	int wrapped; /* out_wrap_fd: no temporary file, no rename, no close */
 };
 
 /* The temporary file the signal handler must remove (one at a time). */
@@ -97,6 +98,16 @@ struct out *out_open(const char *path, enum trace_compression comp)
 		    Z_OK)
 			hb_oom();
 	}
+	return o;
+}
+
+struct out *out_wrap_fd(int fd, const char *name)
+{
+	struct out *o = xcalloc(1, sizeof *o);
+	o->path = xstrdup(name);
+	o->tmp = xstrdup("");
+	o->fd = fd;
+	o->wrapped = 1;
 	return o;
 }
 
@@ -191,6 +202,11 @@ static void out_release(struct out *o)
 
 int out_commit(struct out *o)
 {
+	if (o->wrapped) {
+		int failed = o->failed;
+		out_release(o);
+		return failed ? -1 : 0;
+	}
 	if (!o->failed && o->comp != TRACE_COMP_NONE && compress_chunk(o, "", 0, 1) < 0)
 		o->failed = 1;
 	if (!o->failed && close(o->fd) < 0) {
@@ -215,6 +231,10 @@ int out_commit(struct out *o)
 
 void out_abort(struct out *o)
 {
+	if (o->wrapped) {
+		out_release(o);
+		return;
+	}
 	if (o->fd >= 0)
 		close(o->fd);
 	unlink(o->tmp);

@@ -18,6 +18,9 @@ struct out;
 
 /* Opens a temporary file next to path.  NULL on error (reported). */
 struct out *out_open(const char *path, enum trace_compression comp);
+/* Writes uncompressed to an open descriptor (a memfd, say), which stays
+ * open; commit and abort only release o. */
+struct out *out_wrap_fd(int fd, const char *name);
 /* 0 or -1 (reported); after an error, out_abort is the only valid call. */
 int out_write(struct out *o, const void *data, size_t n);
 /* Flushes, closes and renames into place.  Frees o.  0 or -1 (reported). */

@@ -187,6 +187,8 @@ int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt, enum trace_
 /* Writes t to path atomically (a temporary file renamed into place; nothing
  * is left behind on failure or on SIGINT/SIGTERM).  0 or -1 (reported). */
 int trace_write(const struct trace *t, const char *path);
+/* Writes t as an uncompressed .hbt image to an open descriptor. */
+int trace_write_hbt_fd(const struct trace *t, int fd);
 
 /* ---- Readers' internals, shared between trace*.c files ------------------ */
 

@@ -259,6 +259,16 @@ static int write_hbt(const struct trace *t, struct out *o)
 	return rc;
 }
 
+int trace_write_hbt_fd(const struct trace *t, int fd)
+{
+	struct out *o = out_wrap_fd(fd, t->path);
+	if (write_hbt(t, o) < 0) {
+		out_abort(o);
+		return -1;
+	}
+	return out_commit(o);
+}
+
 int trace_write(const struct trace *t, const char *path)
 {
 	enum trace_outfmt fmt;

@@ -1,0 +1,40 @@
+/*
+ * addrmap.h - an ordered map from addresses to 64-bit values, for the
+ * harness's checker (live blocks by address) and the simulated heap (live
+ * mappings).  A treap whose priorities hash the key: O(log n) expected per
+ * operation, deterministic.  Nodes live in one mmap'd pool that grows with
+ * mremap, so the map never calls malloc and never shares memory with the
+ * allocator under test.
+ */
+#ifndef HB_ADDRMAP_H
+#define HB_ADDRMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct addrmap_node;
+
+struct addrmap {
+	struct addrmap_node *nodes; /* nodes[0] is the nil sentinel */
+	uint32_t cap, next, free_head, root;
+	size_t count;
+};
+
+void addrmap_init(struct addrmap *m);
+void addrmap_destroy(struct addrmap *m);
+/* Removes every entry, keeping the pool. */
+void addrmap_clear(struct addrmap *m);
+
+/* 0, or -1 if key is present (nothing changes) or memory ran out. */
+int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val);
+/* 0 and *val (if val), or -1 if key is absent. */
+int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val);
+/* Bytes of memory the node pool holds (harness overhead accounting). */
+size_t addrmap_bytes(const struct addrmap *m);
+bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val);
+/* The entry with the largest key <= key / the smallest key >= key. */
+bool addrmap_floor(const struct addrmap *m, uintptr_t key, uintptr_t *k, uint64_t *val);
+bool addrmap_ceil(const struct addrmap *m, uintptr_t key, uintptr_t *k, uint64_t *val);
+
+#endif

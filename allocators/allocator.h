@@ -1,0 +1,106 @@
+/*
+ * allocator.h - the backend contract: one table of functions per backend.
+ *
+ * A backend is a `struct allocator` plus an opaque state that its init
+ * creates.  Built-in backends take all their memory from the simulated heap
+ * passed to init (allocators/heap.h), so their footprint is exact;
+ * process-wide backends (the system malloc, preloaded libraries) ignore it
+ * and report their footprint through `stats`.
+ *
+ * Error convention: backends never print and never exit.  Allocation
+ * functions return NULL when they cannot satisfy a request; init, free and
+ * check return 0 on success and -1 on failure with a message in the buffer
+ * they were given (why/errlen, at most ALLOC_ERRLEN bytes).
+ */
+#ifndef HB_ALLOCATOR_H
+#define HB_ALLOCATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct heap;
+
+#define ALLOC_ERRLEN 256
+
+/* One `key: value` option from the command line or a config. */
+struct backend_opt {
+	const char *key, *value;
+};
+
+struct backend_opts {
+	const struct backend_opt *v;
+	size_t n;
+};
+
+/* What a backend accepts: its options, for validation and --help. */
+struct allocator_option {
+	const char *key;
+	const char *doc;       /* one line: values and default */
+};
+
+/* Footprint as the backend knows it, sampled outside timed code. */
+struct alloc_stats {
+	uint64_t footprint;    /* bytes held from the system (or the heap) now */
+	uint64_t in_use;       /* bytes handed out incl. rounding; 0 = unknown */
+	const char *source;    /* how footprint was measured: "simulated-heap", "mallinfo2" */
+};
+
+enum {
+	ALLOC_F_SIMULATED = 1, /* draws every byte from the simulated heap */
+	ALLOC_F_PROCESS = 2,   /* is the process's malloc: the harness must not
+				  call malloc during a pass, nor free its memory */
+};
+
+struct allocator {
+	const char *name;        /* registry key: "first-fit", "system", ... */
+	const char *description; /* one line for `heapbench list` */
+	const struct allocator_option *options; /* {NULL} terminated; NULL = none */
+	unsigned flags;          /* ALLOC_F_* */
+
+	/* Creates a fresh state drawing from heap (NULL for process-wide
+	 * backends).  Options were checked against `options` already; init
+	 * validates their values. */
+	int (*init)(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		    size_t errlen);
+	/* Releases the state; the heap itself is destroyed by the caller. */
+	void (*fini)(void *state);
+
+	/* The C functions.  The harness never passes NULL to realloc/free
+	 * except to check free(NULL) is a no-op, never realloc(p, 0) (the
+	 * trace model turns that into a free), and passes memalign a power of
+	 * two.  NULL members: calloc = malloc + memset; memalign and
+	 * usable_size unsupported (a trace needing memalign fails the job). */
+	void *(*malloc)(void *state, size_t size);
+	void *(*calloc)(void *state, size_t nmemb, size_t size);
+	void *(*memalign)(void *state, size_t align, size_t size);
+	void *(*realloc)(void *state, void *ptr, size_t size);
+	/* 0, or -1 if ptr is not a block this backend handed out and still
+	 * owns (the heap is left unchanged, why says what was wrong). */
+	int (*free)(void *state, void *ptr, char *why, size_t len);
+
+	/* Bytes usable at ptr (>= the request): internal fragmentation. */
+	size_t (*usable_size)(void *state, void *ptr);
+	/* Walks every structure; 0 if every invariant holds, else -1 and
+	 * the first broken invariant in words. */
+	int (*check)(void *state, char *why, size_t len);
+	void (*stats)(void *state, struct alloc_stats *out);
+};
+
+/* ---- Registry ----------------------------------------------------------- */
+
+/* Every backend, NULL-terminated. */
+extern const struct allocator *const allocator_registry[];
+
+/* The backend called name, or NULL. */
+const struct allocator *allocator_find(const char *name);
+/* "first-fit, system" - the known names, for error messages. */
+const char *allocator_names(char *buf, size_t len);
+/* Checks every option key against a's list; -1 with a message naming the
+ * unknown key and the known ones. */
+int allocator_check_options(const struct allocator *a, const struct backend_opts *opts, char *err,
+			    size_t errlen);
+/* The value of key in opts, or NULL. */
+const char *backend_opt_get(const struct backend_opts *opts, const char *key);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * heap.c - the simulated heap (see heap.h).
+ *
+ * The break region is reserved once with MAP_NORESERVE; shrinking the break
+ * gives pages back (MADV_DONTNEED) so that the process's resident memory
+ * follows the simulated footprint.  Live mappings are kept in an addrmap
+ * (start -> size) so that heap_unmap and heap_contains can reject pointers
+ * the heap never handed out.
+ */
+#include "heap.h"
+
+#include <stdlib.h>
+
+#include "addrmap.h"
+#include "os.h"
+
+struct heap {
+	char *lo, *brk;
+	uint64_t limit;
+	uint64_t mapped, peak;
+	struct addrmap maps;
+};
+
+static uint64_t heap_footprint(const struct heap *h)
+{
+	return (uint64_t)(h->brk - h->lo) + h->mapped;
+}
+
+static void heap_note_peak(struct heap *h)
+{
+	uint64_t f = heap_footprint(h);
+	if (f > h->peak)
+		h->peak = f;
+}
+
+struct heap *heap_create(uint64_t limit)
+{
+	/* the heap's own record comes from mmap too: nothing here uses malloc */
+	struct heap *h = os_map(sizeof *h);
+	if (!h)
+		return NULL;
+	h->lo = h->brk = os_reserve(HEAP_RESERVE);
+	if (!h->lo) {
+		os_unmap(h, sizeof *h);
+		return NULL;
+	}
+	h->limit = limit;
+	addrmap_init(&h->maps);
+	return h;
+}
+
+void heap_destroy(struct heap *h)
+{
+	if (!h)
+		return;
+	/* walk the mappings through floor queries: no iteration API needed */
+	uintptr_t k;
+	uint64_t size;
+	while (addrmap_floor(&h->maps, UINTPTR_MAX, &k, &size)) {
+		addrmap_remove(&h->maps, k, NULL);
+		os_unmap((void *)k, (size_t)size);
+	}
+	addrmap_destroy(&h->maps);
+	os_unmap(h->lo, HEAP_RESERVE);
+	os_unmap(h, sizeof *h);
+}
+
+void *heap_sbrk(struct heap *h, intptr_t incr)
+{
+	char *old = h->brk;
+	if (incr < 0) {
+		if ((uintptr_t)(-incr) > (uintptr_t)(h->brk - h->lo))
+			return NULL;
+		/* return whole pages beyond the new break to the system */
+		uintptr_t keep = ((uintptr_t)(old + incr) + os_page_size() - 1) & ~(os_page_size() - 1);
+		if (keep < (uintptr_t)old)
+			os_discard((void *)keep, (size_t)((uintptr_t)old - keep));
+	} else {
+		if ((uintptr_t)incr > HEAP_RESERVE - (uintptr_t)(h->brk - h->lo))
+			return NULL;
+		if (h->limit && heap_footprint(h) + (uint64_t)incr > h->limit)
+			return NULL;
+	}
+	h->brk += incr;
+	heap_note_peak(h);
+	return old;
+}
+
+void *heap_lo(const struct heap *h)
+{
+	return h->lo;
+}
+
+void *heap_hi(const struct heap *h)
+{
+	return h->brk;
+}
+
+static uint64_t page_round(size_t size)
+{
+	return ((uint64_t)size + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1);
+}
+
+void *heap_map(struct heap *h, size_t size)
+{
+	uint64_t rounded = page_round(size);
+	if (size == 0 || rounded < size)
+		return NULL;
+	if (h->limit && heap_footprint(h) + rounded > h->limit)
+		return NULL;
+	void *p = os_map((size_t)rounded);
+	if (!p)
+		return NULL;
+	if (addrmap_insert(&h->maps, (uintptr_t)p, rounded) < 0) {
+		os_unmap(p, (size_t)rounded);
+		return NULL;
+	}
+	h->mapped += rounded;
+	heap_note_peak(h);
+	return p;
+}
+
+int heap_unmap(struct heap *h, void *p, size_t size)
+{
+	uint64_t have;
+	if (!addrmap_get(&h->maps, (uintptr_t)p, &have) || have != page_round(size))
+		return -1;
+	addrmap_remove(&h->maps, (uintptr_t)p, NULL);
+	os_unmap(p, (size_t)have);
+	h->mapped -= have;
+	return 0;
+}
+
+bool heap_contains(const struct heap *h, const void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p, end = a + n;
+	if (end < a)
+		return false;
+	if (a >= (uintptr_t)h->lo && end <= (uintptr_t)h->brk)
+		return true;
+	uintptr_t k;
+	uint64_t size;
+	return addrmap_floor(&h->maps, a, &k, &size) && end <= k + size;
+}
+
+void heap_usage(const struct heap *h, struct heap_usage *u)
+{
+	u->brk_bytes = (uint64_t)(h->brk - h->lo);
+	u->mapped_bytes = h->mapped;
+	u->footprint = heap_footprint(h);
+	u->peak_footprint = h->peak;
+	u->mappings = h->maps.count;
+	u->limit = h->limit;
+}

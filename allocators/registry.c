@@ -1,0 +1,68 @@
+/*
+ * registry.c - every backend by name, and option checking.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "allocator.h"
+
+extern const struct allocator first_fit_allocator;
+extern const struct allocator system_allocator;
+
+const struct allocator *const allocator_registry[] = {
+	&first_fit_allocator,
+	&system_allocator,
+	NULL,
+};
+
+const struct allocator *allocator_find(const char *name)
+{
+	for (size_t i = 0; allocator_registry[i]; i++)
+		if (!strcmp(allocator_registry[i]->name, name))
+			return allocator_registry[i];
+	return NULL;
+}
+
+const char *allocator_names(char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; allocator_registry[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+				      allocator_registry[i]->name);
+	return buf;
+}
+
+const char *backend_opt_get(const struct backend_opts *opts, const char *key)
+{
+	const char *v = NULL;
+	for (size_t i = 0; opts && i < opts->n; i++)
+		if (!strcmp(opts->v[i].key, key))
+			v = opts->v[i].value; /* the last one wins */
+	return v;
+}
+
+int allocator_check_options(const struct allocator *a, const struct backend_opts *opts, char *err,
+			    size_t errlen)
+{
+	for (size_t i = 0; opts && i < opts->n; i++) {
+		bool known = false;
+		for (const struct allocator_option *o = a->options; o && o->key; o++)
+			known |= !strcmp(o->key, opts->v[i].key);
+		if (known)
+			continue;
+		size_t n = (size_t)snprintf(err, errlen, "backend %s has no option '%s'", a->name,
+					    opts->v[i].key);
+		if (!a->options || !a->options[0].key) {
+			snprintf(err + n, errlen - n, " (it takes none)");
+		} else {
+			n += (size_t)snprintf(err + n, errlen - n, " (known:");
+			for (const struct allocator_option *o = a->options; o->key && n < errlen; o++)
+				n += (size_t)snprintf(err + n, errlen - n, " %s", o->key);
+			if (n < errlen)
+				snprintf(err + n, errlen - n, ")");
+		}
+		return -1;
+	}
+	return 0;
+}

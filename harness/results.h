@@ -1,0 +1,32 @@
+/*
+ * results.h - a job's result as the JSON object of DESIGN §6 (the fields
+ * of results.jsonl and `replay --json`) and as a row of the readable table.
+ */
+#ifndef HB_RESULTS_H
+#define HB_RESULTS_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "replay.h"
+
+struct job_id {
+	const char *trace;      /* short name */
+	const char *trace_path;
+	const char *backend;    /* name as the user gave it */
+	const struct replay_config *cfg;
+};
+
+json_t *result_json(const struct job_id *id, const struct replay_result *r);
+
+/* The readable table: header, one row per job, and the errors below. */
+void result_table_header(FILE *f);
+void result_table_row(FILE *f, const struct job_id *id, const struct replay_result *r);
+/* "trace x backend: status at op N (line L): message", for failed jobs. */
+void result_print_error(FILE *f, const struct job_id *id, const struct replay_result *r);
+
+/* The short name of a trace path: its file name without format and
+ * compression extensions. */
+void trace_short_name(const char *path, char *buf, size_t len);
+
+#endif
