@@ -33,12 +33,12 @@ CC ?= cc
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wno-format-nonliteral -Wvla -Werror
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-CPPFLAGS += -D_GNU_SOURCE -Iharness -DHB_GIT='"$(GIT_REV)"'
+CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -DHB_GIT='"$(GIT_REV)"'
 CFLAGS ?=
 CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDLIBS := -lzstd -lz -ljansson -lm
 
-HARNESS_SRC := $(wildcard harness/*.c)
+HARNESS_SRC := $(wildcard harness/*.c) $(wildcard allocators/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(B)/%.o,$(HARNESS_SRC))
 LIB_OBJ := $(filter-out $(B)/harness/main.o,$(HARNESS_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

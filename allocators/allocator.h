@@ -92,6 +92,10 @@ struct allocator {
 /* Every backend, NULL-terminated. */
 extern const struct allocator *const allocator_registry[];
 
+/* More backends that allocator_find knows but lists nowhere: the test
+ * programs' deliberately broken backends.  NULL-terminated; NULL = none. */
+extern const struct allocator *const *allocator_extra;
+
 /* The backend called name, or NULL. */
 const struct allocator *allocator_find(const char *name);
 /* "first-fit, system" - the known names, for error messages. */

@@ -15,11 +15,16 @@ const struct allocator *const allocator_registry[] = {
 	NULL,
 };
 
+const struct allocator *const *allocator_extra;
+
 const struct allocator *allocator_find(const char *name)
 {
 	for (size_t i = 0; allocator_registry[i]; i++)
 		if (!strcmp(allocator_registry[i]->name, name))
 			return allocator_registry[i];
+	for (size_t i = 0; allocator_extra && allocator_extra[i]; i++)
+		if (!strcmp(allocator_extra[i]->name, name))
+			return allocator_extra[i];
 	return NULL;
 }
 

@@ -202,4 +202,34 @@ else
 	fail "SIGINT during convert" "expected nothing or the complete file" "got exit $rc, files: $left"
 fi
 
+# ---- replay -------------------------------------------------------------------------
+run "$HB" replay --repeat 2 traces/examples/tiny.rep
+check "replay of tiny.rep exits 0" 0 "$rc"
+check_has "replay table row for first-fit" "$out" "tiny                     first-fit"
+check_has "first-fit utilization of tiny.rep is 1536/2000" "$(grep first-fit <<<"$out")" "76.8%"
+run "$HB" replay --json --repeat 1 -a first-fit traces/examples/tiny.rep
+check "replay --json exits 0" 0 "$rc"
+for field in '"trace":"tiny"' '"backend":"first-fit"' '"status":"ok"' '"peak_live_bytes":1536' \
+	'"peak_footprint_bytes":2000' '"footprint_source":"simulated-heap"' '"utilization":0.768' \
+	'"frag_peak":0.302' '"ops":12' '"repeat":1' '"mops":' '"ns_per_op":' '"timeline":['; do
+	check_has "replay --json has $field" "$out" "$field"
+done
+run "$HB" replay -a nosuch traces/examples/tiny.rep
+check "replay with an unknown backend exits 2" 2 "$rc"
+check_has "unknown backend lists the known ones" "$err" "unknown backend 'nosuch' (known: first-fit, system"
+run "$HB" replay -a first-fit:colour=blue traces/examples/tiny.rep
+check "replay with an unknown backend option exits 2" 2 "$rc"
+check_has "unknown option is named with the known ones" "$err" "backend first-fit has no option 'colour' (known: mmap_threshold min_split)"
+run "$HB" replay --check sometimes traces/examples/tiny.rep
+check "replay --check with a bad level exits 2" 2 "$rc"
+run "$HB" replay traces/examples/tiny.rep "$DATA/bad/rep-free-dead.rep"
+check "replay of a bad trace exits 2 before running anything" 2 "$rc"
+check "replay of a bad trace runs no job" "" "$out"
+run "$HB" replay -a first-fit --heap-limit 4KiB --repeat 0 traces/synthetic/peak.trace
+check "replay over the heap limit exits 1" 1 "$rc"
+check_has "heap exhaustion is status oom" "$out" "peak x first-fit: oom at op"
+run "$HB" replay -a first-fit --latency --repeat 0 --json traces/synthetic/ramp.trace
+check_has "latency pass reports percentiles per op kind" "$out" '"latency_ns":{"malloc":{"count":'
+check_has "latency pass reports the timer overhead" "$out" '"timer_overhead_ns":'
+
 echo "1..$n"

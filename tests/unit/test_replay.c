@@ -1,0 +1,504 @@
+/*
+ * test_replay.c - the replay engine: metric arithmetic on hand-computed
+ * layouts, the checker against deliberately broken backends, worker
+ * crashes and timeouts, and the real backends on every test trace.
+ *
+ * The broken backends wrap the system malloc and misbehave at a chosen
+ * call.  Jobs run in worker processes that re-execute this very program
+ * (`test_replay __worker ...`), which registers the broken backends through
+ * allocator_extra before anything else, so the worker finds them by name.
+ */
+/* cmocka.h needs these first */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocator.h"
+#include "job.h"
+#include "replay.h"
+#include "trace.h"
+
+/* ---- Broken backends ------------------------------------------------------ */
+
+static unsigned long calls; /* malloc-family calls so far in this process */
+
+static int sys_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		    size_t errlen)
+{
+	(void)heap, (void)opts, (void)err, (void)errlen;
+	*state = NULL;
+	calls = 0;
+	return 0;
+}
+
+static void sys_fini(void *state)
+{
+	(void)state;
+}
+
+static void *plain_malloc(void *state, size_t size)
+{
+	(void)state;
+	calls++;
+	return malloc(size ? size : 1);
+}
+
+static void *plain_realloc(void *state, void *p, size_t size)
+{
+	(void)state;
+	calls++;
+	return realloc(p, size);
+}
+
+static int plain_free(void *state, void *p, char *why, size_t len)
+{
+	(void)state, (void)why, (void)len;
+	free(p);
+	return 0;
+}
+
+static void *plain_memalign(void *state, size_t align, size_t size)
+{
+	(void)state;
+	void *p;
+	return posix_memalign(&p, align < 16 ? 16 : align, size) ? NULL : p;
+}
+
+/* the 3rd allocation returns the 2nd block + 16: an overlap */
+static void *last_block;
+static void *overlap_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size + 64);
+	if (calls == 3)
+		return (char *)last_block + 16;
+	last_block = p;
+	return p;
+}
+
+/* the 3rd allocation returns 32 bytes before the 2nd block: it contains it */
+static char arena[1 << 16] __attribute__((aligned(64)));
+static void *contain_malloc(void *state, size_t size)
+{
+	(void)state;
+	calls++;
+	if (calls == 2)
+		return arena + 1024;
+	if (calls == 3)
+		return arena + 1024 - 32;
+	return malloc(size ? size : 1);
+}
+
+static int contain_free(void *state, void *p, char *why, size_t len)
+{
+	if ((char *)p >= arena && (char *)p < arena + sizeof arena)
+		return 0;
+	return plain_free(state, p, why, len);
+}
+
+static void *misaligned_malloc(void *state, size_t size)
+{
+	char *p = plain_malloc(state, size + 16);
+	return calls == 2 ? p + 8 : p;
+}
+
+/* the 4th allocation scribbles over the first block */
+static void *first_block;
+static void *scribble_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 1)
+		first_block = p;
+	if (calls == 4)
+		((char *)first_block)[5] ^= 0x5a;
+	return p;
+}
+
+/* realloc that moves without copying */
+static void *lossy_realloc(void *state, void *p, size_t size)
+{
+	(void)p;
+	void *q = plain_malloc(state, size);
+	memset(q, 0, size);
+	return q; /* the old block leaks: the checker must stop first */
+}
+
+/* calloc that returns dirty memory */
+static void *dirty_calloc(void *state, size_t nmemb, size_t size)
+{
+	char *p = plain_malloc(state, nmemb * size);
+	memset(p, 0xaa, nmemb * size);
+	return p;
+}
+
+static void *null_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 5) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void *segv_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 4)
+		raise(SIGSEGV);
+	return p;
+}
+
+static unsigned long frees;
+static int abort_free(void *state, void *p, char *why, size_t len)
+{
+	if (++frees == 2)
+		abort();
+	return plain_free(state, p, why, len);
+}
+
+static void *loop_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 3)
+		for (volatile int spin = 1; spin;)
+			;
+	return p;
+}
+
+static int bad_check(void *state, char *why, size_t len)
+{
+	(void)state;
+	if (calls >= 3) {
+		snprintf(why, len, "free list corrupted (made up by the test)");
+		return -1;
+	}
+	return 0;
+}
+
+/* each broken backend is the plain one with some members overridden */
+#pragma GCC diagnostic ignored "-Woverride-init"
+#define BROKEN(id, ...)                                                                        \
+	static const struct allocator id = {                                                   \
+		.name = #id, .description = "broken on purpose", .flags = ALLOC_F_PROCESS,     \
+		.init = sys_init, .fini = sys_fini, .malloc = plain_malloc,                    \
+		.memalign = plain_memalign, .realloc = plain_realloc, .free = plain_free,      \
+		__VA_ARGS__}
+
+BROKEN(overlap, .malloc = overlap_malloc);
+BROKEN(contain, .malloc = contain_malloc, .free = contain_free);
+BROKEN(misaligned, .malloc = misaligned_malloc);
+BROKEN(scribble, .malloc = scribble_malloc);
+BROKEN(lossy, .realloc = lossy_realloc);
+BROKEN(dirty, .calloc = dirty_calloc);
+BROKEN(nullret, .malloc = null_malloc);
+BROKEN(segv, .malloc = segv_malloc);
+BROKEN(aborts, .free = abort_free);
+BROKEN(loops, .malloc = loop_malloc);
+BROKEN(badcheck, .check = bad_check);
+
+static const struct allocator *const broken[] = {
+	&overlap, &contain, &misaligned, &scribble, &lossy,    &dirty,
+	&nullret, &segv,    &aborts,     &loops,    &badcheck, NULL,
+};
+
+/* ---- Helpers --------------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static struct trace *text_trace(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	struct diag d;
+	diag_init(&d, path, false);
+	struct trace *t = trace_load_verified(path, &d);
+	assert_non_null(t);
+	return t;
+}
+
+static struct replay_config config(const char *backend)
+{
+	struct replay_config cfg = {.backend = allocator_find(backend), .check = CHECK_FULL,
+				    .repeat = 1, .alignment = 16, .sample_every = 1};
+	assert_non_null(cfg.backend);
+	return cfg;
+}
+
+static void run(const struct trace *t, const struct replay_config *cfg, double timeout,
+		struct replay_result *r)
+{
+	int fd = job_trace_fd(t);
+	assert_true(fd >= 0);
+	job_run(t, fd, cfg, timeout, r);
+	close(fd);
+}
+
+/* A job must end with this status at this op with this text in its error. */
+static void expect_failure(const char *backend, const struct trace *t, double timeout,
+			   enum replay_status status, uint64_t op, const char *text)
+{
+	struct replay_config cfg = config(backend);
+	static struct replay_result r;
+	run(t, &cfg, timeout, &r);
+	if (r.status != status || r.error_op != op || !strstr(r.error, text))
+		fail_msg("%s: expected %s at op %llu containing \"%s\"; got %s at op %lld: %s", backend,
+			 replay_status_names[status], (unsigned long long)op, text,
+			 replay_status_names[r.status], (long long)r.error_op, r.error);
+}
+
+/* Eight allocations of varied sizes, a realloc and a calloc, then frees. */
+static const char *const basic =
+	"a 0 24\na 1 100\na 2 40\na 3 8\na 4 200\nc 5 4 10\nr 1 300\n"
+	"f 0\nf 2\nf 1\nf 3\nf 4\nf 5\n";
+
+/* ---- Broken backends are caught -------------------------------------------- */
+
+static void test_overlap(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("overlap.trace", basic);
+	expect_failure("overlap", t, 0, JOB_ERROR, 2, "overlaps live block 1");
+	trace_free(t);
+}
+
+static void test_contain(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("contain.trace", "a 0 8\na 1 8\na 2 100\nf 0\nf 1\nf 2\n");
+	expect_failure("contain", t, 0, JOB_ERROR, 2, "contains live block 1");
+	trace_free(t);
+}
+
+static void test_misaligned(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("misaligned.trace", basic);
+	expect_failure("misaligned", t, 0, JOB_ERROR, 1, "not aligned to 16 bytes");
+	trace_free(t);
+}
+
+static void test_scribble(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("scribble.trace", basic);
+	/* block 0 is corrupted by the 4th malloc (op 3); its free (op 7) sees it */
+	expect_failure("scribble", t, 0, JOB_ERROR, 7,
+		       "block 0 [");
+	expect_failure("scribble", t, 0, JOB_ERROR, 7, "was overwritten: byte 5 is 0x");
+	trace_free(t);
+}
+
+static void test_lossy_realloc(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("lossy.trace", basic);
+	expect_failure("lossy", t, 0, JOB_ERROR, 6, "lost data: byte 0 is 0x00");
+	trace_free(t);
+}
+
+static void test_dirty_calloc(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("dirty.trace", basic);
+	expect_failure("dirty", t, 0, JOB_ERROR, 5, "calloc memory is not zero: byte 0 of 40 is 0xaa");
+	trace_free(t);
+}
+
+static void test_null(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("null.trace", basic);
+	expect_failure("nullret", t, 0, JOB_OOM, 4, "malloc(200) returned NULL");
+	trace_free(t);
+}
+
+static void test_segv(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("segv.trace", basic);
+	expect_failure("segv", t, 0, JOB_CRASH, 3, "killed by SIGSEGV in the checked pass");
+	trace_free(t);
+}
+
+static void test_abort(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("abort.trace", basic);
+	expect_failure("aborts", t, 0, JOB_CRASH, 8, "killed by SIGABRT in the checked pass");
+	trace_free(t);
+}
+
+static void test_timeout(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("loop.trace", basic);
+	expect_failure("loops", t, 0.5, JOB_TIMEOUT, 2, "no result after 0.5 s, in the checked pass");
+	trace_free(t);
+}
+
+static void test_bad_check(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("check.trace", basic);
+	struct replay_config cfg = config("badcheck");
+	cfg.heap_check_every = 1;
+	static struct replay_result r;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_ERROR);
+	assert_int_equal(r.error_op, 2);
+	assert_int_equal(r.error_line, 3);
+	assert_string_equal(r.error,
+			    "heap check failed after this op: free list corrupted (made up by the test)");
+	trace_free(t);
+}
+
+/* ---- Metric arithmetic ------------------------------------------------------- */
+
+/* first-fit's layout, by hand: its 48-byte state, an 8-byte pad, a 16-byte
+ * prologue and an 8-byte epilogue make 80 bytes; malloc(100) needs
+ * 100 + 8 (header) + 8 (footer) rounded up to 16 = 128 bytes: footprint
+ * 208, live 100. */
+static void test_first_fit_one_block(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("one.trace", "a 0 100\nf 0\n");
+	struct replay_config cfg = config("first-fit");
+	static struct replay_result r;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_OK);
+	assert_int_equal(r.peak_live_bytes, 100);
+	assert_int_equal(r.peak_footprint_bytes, 208);
+	assert_int_equal(r.footprint_at_peak_live, 208);
+	assert_true(r.utilization == 100.0 / 208);
+	assert_true(r.frag_peak == 208.0 / 100 - 1);
+	/* usable = 128 - 16 = 112: internal 12, external 208 - 112 = 96 */
+	assert_int_equal(r.internal_frag_bytes, 12);
+	assert_int_equal(r.external_frag_bytes, 96);
+	assert_string_equal(r.footprint_source, "simulated-heap");
+	trace_free(t);
+}
+
+/* a 0 100; a 1 100; f 0; a 2 50: the freed 128-byte block at the bottom is
+ * reused by the 80-byte request (50 + 16 -> 80; the 48-byte rest is a whole
+ * block and is split off).  Footprint: 80 + 128 + 128 = 336 all along from
+ * op 1; live: 100, 200 (peak at op 1), 100, 150.
+ * frag_mean = mean over the 4 ops of (footprint - live) / live
+ *           = (108/100 + 136/200 + 236/100 + 186/150) / 4. */
+static void test_first_fit_reuse(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("reuse.trace", "a 0 100\na 1 100\nf 0\na 2 50\n");
+	struct replay_config cfg = config("first-fit");
+	static struct replay_result r;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_OK);
+	assert_int_equal(r.peak_live_bytes, 200);
+	assert_int_equal(r.peak_live_op, 1);
+	assert_int_equal(r.peak_footprint_bytes, 336);
+	assert_true(r.utilization == 200.0 / 336);
+	double mean = (108.0 / 100 + 136.0 / 200 + 236.0 / 100 + 186.0 / 150) / 4;
+	if (r.frag_mean < mean - 1e-12 || r.frag_mean > mean + 1e-12)
+		fail_msg("frag_mean: expected %.15f, got %.15f", mean, r.frag_mean);
+	assert_int_equal(r.npoints, 4);
+	assert_int_equal(r.timeline[3].op, 3);
+	assert_int_equal(r.timeline[3].live, 150);
+	assert_int_equal(r.timeline[3].footprint, 336);
+	trace_free(t);
+}
+
+/* a large block goes to its own mapping: 16 bytes of header in front, the
+ * whole rounded to 4096: 200000 + 16 -> 200704 bytes, plus the 80-byte
+ * empty heap. */
+static void test_first_fit_mapped(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("big.trace", "a 0 200000\nf 0\n");
+	struct replay_config cfg = config("first-fit");
+	static struct replay_result r;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_OK);
+	assert_int_equal(r.peak_footprint_bytes, 200704 + 80);
+	trace_free(t);
+}
+
+/* ---- Real backends on every test trace --------------------------------------- */
+
+static void test_backends_pass_test_traces(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {
+		"traces/examples/tiny.rep",         "traces/synthetic/peak.trace",
+		"traces/synthetic/plateau.trace",   "traces/synthetic/ramp.trace",
+		"traces/synthetic/random-uniform.trace", "traces/synthetic/random-exponential.trace",
+		"tests/data/rep/cmu2016.rep",       "tests/data/rep/csapp2002.rep",
+		"tests/data/rep/quirk-realloc-null.rep", "tests/data/rep/quirk-realloc-zero.rep",
+		"tests/data/rep/quirk-free-null.rep", "tests/data/text/kinds.trace",
+		"tests/data/text/threads.trace",
+	};
+	static const char *const backends[] = {"first-fit", "system"};
+	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+		struct diag d;
+		diag_init(&d, paths[i], false);
+		struct trace *t = trace_load_verified(paths[i], &d);
+		assert_non_null(t);
+		for (size_t b = 0; b < 2; b++) {
+			struct replay_config cfg = config(backends[b]);
+			cfg.heap_check_every = 1;
+			static struct replay_result r;
+			run(t, &cfg, 60, &r);
+			if (r.status != JOB_OK)
+				fail_msg("%s on %s: %s at op %lld: %s", backends[b], paths[i],
+					 replay_status_names[r.status], (long long)r.error_op, r.error);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's malloc does not fill in mallinfo2 */
+			assert_true(r.peak_footprint_bytes >= r.peak_live_bytes);
+#endif
+			assert_true(r.mops > 0);
+		}
+		trace_free(t);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	allocator_extra = broken;
+	if (argc > 1 && !strcmp(argv[1], "__worker"))
+		return job_worker_main(argc - 1, argv + 1);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/heapbench-test-replay.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_contain),
+		cmocka_unit_test(test_misaligned),
+		cmocka_unit_test(test_scribble),
+		cmocka_unit_test(test_lossy_realloc),
+		cmocka_unit_test(test_dirty_calloc),
+		cmocka_unit_test(test_null),
+		cmocka_unit_test(test_segv),
+		cmocka_unit_test(test_abort),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_bad_check),
+		cmocka_unit_test(test_first_fit_one_block),
+		cmocka_unit_test(test_first_fit_reuse),
+		cmocka_unit_test(test_first_fit_mapped),
+		cmocka_unit_test(test_backends_pass_test_traces),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
