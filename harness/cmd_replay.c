@@ -38,6 +38,7 @@ static const char replay_usage[] =
 struct backend_choice {
 	const struct allocator *a;
 	char *spec;                          /* as given, for the table */
+	char *buf;                           /* holds the option strings */
 	struct backend_opt opt[REPLAY_MAX_OPTS];
 	size_t nopt;
 };
@@ -47,7 +48,7 @@ static int parse_backend(const char *spec, struct backend_choice *b)
 {
 	memset(b, 0, sizeof *b);
 	b->spec = xstrdup(spec);
-	char *copy = xstrdup(spec), *colon = strchr(copy, ':');
+	char *copy = b->buf = xstrdup(spec), *colon = strchr(copy, ':');
 	if (colon)
 		*colon = '\0';
 	b->a = allocator_find(copy);
@@ -74,7 +75,15 @@ static int parse_backend(const char *spec, struct backend_choice *b)
 		hb_error("%s", err);
 		return -1;
 	}
-	return 0; /* copy stays allocated: the options point into it */
+	return 0;
+}
+
+static void backends_free(struct backend_choice *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(b[i].spec);
+		free(b[i].buf);
+	}
 }
 
 /* "512MiB" -> bytes; -1 if malformed. */
@@ -114,19 +123,20 @@ int cmd_replay(int argc, char **argv)
 	double timeout = 0;
 	bool json = false;
 	uint64_t x;
-	int c;
+	int c, rc = HB_EXIT_USAGE;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+a:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if (nb == HB_ARRAY_LEN(backends) || parse_backend(optarg, &backends[nb]) < 0)
-				return HB_EXIT_USAGE;
-			nb++;
+			if (nb == HB_ARRAY_LEN(backends))
+				goto out;
+			if (parse_backend(optarg, &backends[nb++]) < 0)
+				goto out;
 			break;
 		case 'r':
 			if (parse_u64(optarg, &x) < 0 || x > REPLAY_MAX_REPEAT) {
 				hb_error("replay: --repeat takes 0 to %d, not '%s'", REPLAY_MAX_REPEAT, optarg);
-				return HB_EXIT_USAGE;
+				goto out;
 			}
 			base.repeat = (unsigned)x;
 			break;
@@ -139,13 +149,13 @@ int cmd_replay(int argc, char **argv)
 				base.check = CHECK_OFF;
 			else {
 				hb_error("replay: --check takes full, fast or off, not '%s'", optarg);
-				return HB_EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case 'k':
 			if (parse_u64(optarg, &base.heap_check_every) < 0) {
 				hb_error("replay: --heap-check takes a number of ops, not '%s'", optarg);
-				return HB_EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case 'l': base.latency = true; break;
@@ -154,24 +164,24 @@ int cmd_replay(int argc, char **argv)
 			timeout = strtod(optarg, &end);
 			if (*end || timeout < 0 || end == optarg) {
 				hb_error("replay: --timeout takes seconds, not '%s'", optarg);
-				return HB_EXIT_USAGE;
+				goto out;
 			}
 			break;
 		}
 		case 'L':
 			if (parse_size(optarg, &base.heap_limit) < 0) {
 				hb_error("replay: --heap-limit takes a size like 512MiB, not '%s'", optarg);
-				return HB_EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case 'j': json = true; break;
-		case 'h': return fputs(replay_usage, stdout), HB_EXIT_OK;
-		default: return fputs(replay_usage, stderr), HB_EXIT_USAGE;
+		case 'h': fputs(replay_usage, stdout); rc = HB_EXIT_OK; goto out;
+		default: fputs(replay_usage, stderr); goto out;
 		}
 	}
 	if (optind >= argc) {
 		hb_error("replay: no trace given");
-		return HB_EXIT_USAGE;
+		goto out;
 	}
 	if (nb == 0)
 		for (size_t i = 0; allocator_registry[i] && nb < HB_ARRAY_LEN(backends); i++)
@@ -181,16 +191,18 @@ int cmd_replay(int argc, char **argv)
 	int ntraces = argc - optind;
 	struct trace **traces = xcalloc((size_t)ntraces, sizeof *traces);
 	int *fds = xcalloc((size_t)ntraces, sizeof *fds);
+	for (int i = 0; i < ntraces; i++)
+		fds[i] = -1;
 	for (int i = 0; i < ntraces; i++) {
 		struct diag d;
 		diag_init(&d, argv[optind + i], false);
 		traces[i] = trace_load_verified(argv[optind + i], &d);
 		diag_finish(&d);
 		if (!traces[i] || (fds[i] = job_trace_fd(traces[i])) < 0)
-			return HB_EXIT_USAGE;
+			goto out_traces;
 	}
 
-	int rc = HB_EXIT_OK;
+	rc = HB_EXIT_OK;
 	struct replay_result *res = xcalloc(1, sizeof *res);
 	struct replay_result *failed = xcalloc((size_t)ntraces * nb, sizeof *failed);
 	struct job_id *failed_ids = xcalloc((size_t)ntraces * nb, sizeof *failed_ids);
@@ -230,15 +242,19 @@ int cmd_replay(int argc, char **argv)
 		for (size_t k = 0; k < nfailed; k++)
 			result_print_error(stdout, &failed_ids[k], &failed[k]);
 	}
-	for (int i = 0; i < ntraces; i++) {
-		close(fds[i]);
-		trace_free(traces[i]);
-	}
-	free(traces);
-	free(fds);
 	free(res);
 	free(failed);
 	free(failed_ids);
 	free(names);
+out_traces:
+	for (int i = 0; i < ntraces; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		trace_free(traces[i]);
+	}
+	free(traces);
+	free(fds);
+out:
+	backends_free(backends, nb);
 	return rc;
 }
