@@ -34,8 +34,9 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wno-format-nonliteral -Wvla -Werror
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -DHB_GIT='"$(GIT_REV)"'
-CFLAGS ?=
-CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
+# `override`: flags given on the command line (CFLAGS=-O0) come last and win,
+# without dropping the project's own
+override CFLAGS := -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS)
 LDLIBS := -lzstd -lz -ljansson -lm
 
 HARNESS_SRC := $(wildcard harness/*.c) $(wildcard allocators/*.c)

@@ -46,7 +46,8 @@ static uint32_t node_new(struct addrmap *m, uintptr_t key, uint64_t val)
 	} else {
 		if (m->next >= m->cap) {
 			uint32_t ncap = m->cap ? m->cap * 2 : 4096;
-			size_t old = (size_t)m->cap * sizeof *m->nodes, sz = (size_t)ncap * sizeof *m->nodes;
+			size_t old = (size_t)m->cap * sizeof *m->nodes,
+			       sz = (size_t)ncap * sizeof *m->nodes;
 			void *p = m->nodes ? os_remap(m->nodes, old, sz) : os_map(sz);
 			if (!p || ncap < m->cap)
 				return 0;

@@ -36,14 +36,14 @@ struct backend_opts {
 /* What a backend accepts: its options, for validation and --help. */
 struct allocator_option {
 	const char *key;
-	const char *doc;       /* one line: values and default */
+	const char *doc; /* one line: values and default */
 };
 
 /* Footprint as the backend knows it, sampled outside timed code. */
 struct alloc_stats {
-	uint64_t footprint;    /* bytes held from the system (or the heap) now */
-	uint64_t in_use;       /* bytes handed out incl. rounding; 0 = unknown */
-	const char *source;    /* how footprint was measured: "simulated-heap", "mallinfo2" */
+	uint64_t footprint; /* bytes held from the system (or the heap) now */
+	uint64_t in_use;    /* bytes handed out incl. rounding; 0 = unknown */
+	const char *source; /* how footprint was measured: "simulated-heap", "mallinfo2" */
 };
 
 enum {
@@ -53,10 +53,10 @@ enum {
 };
 
 struct allocator {
-	const char *name;        /* registry key: "first-fit", "system", ... */
-	const char *description; /* one line for `heapbench list` */
+	const char *name;                       /* registry key: "first-fit", "system", ... */
+	const char *description;                /* one line for `heapbench list` */
 	const struct allocator_option *options; /* {NULL} terminated; NULL = none */
-	unsigned flags;          /* ALLOC_F_* */
+	unsigned flags;                         /* ALLOC_F_* */
 
 	/* Creates a fresh state drawing from heap (NULL for process-wide
 	 * backends).  Options were checked against `options` already; init

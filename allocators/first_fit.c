@@ -31,12 +31,12 @@
 
 /* ---- Constants and options --------------------------------------------- */
 
-#define ALIGN 16u
-#define WORD 8u
+#define ALIGN     16u
+#define WORD      8u
 #define MIN_BLOCK 32u
-#define F_ALLOC 1u
-#define F_MAPPED 2u
-#define F_MASK 15u
+#define F_ALLOC   1u
+#define F_MAPPED  2u
+#define F_MASK    15u
 
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024u)
 
@@ -50,11 +50,11 @@ static const struct allocator_option ff_options[] = {
 
 struct ff {
 	struct heap *heap;
-	char *first;            /* first real block (after the prologue) */
-	char *free_head;        /* lowest-addressed free block */
+	char *first;     /* first real block (after the prologue) */
+	char *free_head; /* lowest-addressed free block */
 	uint64_t mmap_threshold;
 	uint64_t min_split;
-	uint64_t in_use;        /* bytes of allocated blocks (heap and mapped) */
+	uint64_t in_use; /* bytes of allocated blocks (heap and mapped) */
 };
 
 /* ---- Block helpers ------------------------------------------------------ */
@@ -247,7 +247,8 @@ static void *mapped_alloc(struct ff *f, size_t size, size_t align)
 		return NULL;
 	char *p = m + lead;
 	((uint64_t *)p)[-2] = lead;
-	((uint64_t *)p)[-1] = ((len + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1)) | F_MAPPED | F_ALLOC;
+	((uint64_t *)p)[-1] =
+		((len + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1)) | F_MAPPED | F_ALLOC;
 	f->in_use += mapped_len(p);
 	return p;
 }
@@ -330,7 +331,8 @@ static void *ff_realloc(void *state, void *p, size_t size)
 	if (!p)
 		return ff_malloc(state, size);
 	if (is_mapped(p)) {
-		if (size <= mapped_usable(p) && !(f->mmap_threshold && size < f->mmap_threshold / 2))
+		if (size <= mapped_usable(p) &&
+		    !(f->mmap_threshold && size < f->mmap_threshold / 2))
 			return p;
 		void *q = ff_malloc(state, size);
 		if (!q)
@@ -464,8 +466,8 @@ static int ff_check(void *state, char *why, size_t len)
 			FAIL("block %p in the break region is marked mapped", (void *)b);
 		if (!balloc(b)) {
 			if (last_free)
-				FAIL("blocks %p and %p are both free: not coalesced", (void *)bprev(b),
-				     (void *)b);
+				FAIL("blocks %p and %p are both free: not coalesced",
+				     (void *)bprev(b), (void *)b);
 			nfree++;
 			free_bytes += size;
 		} else {
@@ -491,8 +493,8 @@ static int ff_check(void *state, char *why, size_t len)
 			break;
 	}
 	if (listed != nfree)
-		FAIL("%llu free blocks in the heap, %llu in the free list", (unsigned long long)nfree,
-		     (unsigned long long)listed);
+		FAIL("%llu free blocks in the heap, %llu in the free list",
+		     (unsigned long long)nfree, (unsigned long long)listed);
 	struct heap_usage u;
 	heap_usage(f->heap, &u);
 	uint64_t overhead = (uint64_t)(f->first - (char *)heap_lo(f->heap)) + WORD;
@@ -518,7 +520,8 @@ static int ff_init(void **state, struct heap *heap, const struct backend_opts *o
 	if ((v = backend_opt_get(opts, "mmap_threshold"))) {
 		threshold = strtoull(v, &end, 10);
 		if (*v < '0' || *v > '9' || *end)
-			return snprintf(err, errlen, "mmap_threshold: expected bytes, got '%s'", v), -1;
+			return snprintf(err, errlen, "mmap_threshold: expected bytes, got '%s'", v),
+			       -1;
 	}
 	if ((v = backend_opt_get(opts, "min_split"))) {
 		min_split = strtoull(v, &end, 10);

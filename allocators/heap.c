@@ -72,7 +72,8 @@ void *heap_sbrk(struct heap *h, intptr_t incr)
 		if ((uintptr_t)(-incr) > (uintptr_t)(h->brk - h->lo))
 			return NULL;
 		/* return whole pages beyond the new break to the system */
-		uintptr_t keep = ((uintptr_t)(old + incr) + os_page_size() - 1) & ~(os_page_size() - 1);
+		uintptr_t keep =
+			((uintptr_t)(old + incr) + os_page_size() - 1) & ~(os_page_size() - 1);
 		if (keep < (uintptr_t)old)
 			os_discard((void *)keep, (size_t)((uintptr_t)old - keep));
 	} else {

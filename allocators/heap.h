@@ -48,12 +48,12 @@ int heap_unmap(struct heap *h, void *p, size_t size);
 bool heap_contains(const struct heap *h, const void *p, size_t n);
 
 struct heap_usage {
-	uint64_t brk_bytes;        /* current break - start */
-	uint64_t mapped_bytes;     /* live mappings, page-rounded */
-	uint64_t footprint;        /* brk_bytes + mapped_bytes */
+	uint64_t brk_bytes;    /* current break - start */
+	uint64_t mapped_bytes; /* live mappings, page-rounded */
+	uint64_t footprint;    /* brk_bytes + mapped_bytes */
 	uint64_t peak_footprint;
-	uint64_t mappings;         /* live mappings */
-	uint64_t limit;            /* 0 = none */
+	uint64_t mappings; /* live mappings */
+	uint64_t limit;    /* 0 = none */
 };
 void heap_usage(const struct heap *h, struct heap_usage *u);
 

@@ -62,7 +62,8 @@ int allocator_check_options(const struct allocator *a, const struct backend_opts
 			snprintf(err + n, errlen - n, " (it takes none)");
 		} else {
 			n += (size_t)snprintf(err + n, errlen - n, " (known:");
-			for (const struct allocator_option *o = a->options; o->key && n < errlen; o++)
+			for (const struct allocator_option *o = a->options; o->key && n < errlen;
+			     o++)
 				n += (size_t)snprintf(err + n, errlen - n, " %s", o->key);
 			if (n < errlen)
 				snprintf(err + n, errlen - n, ")");

@@ -37,8 +37,8 @@ static const char replay_usage[] =
 
 struct backend_choice {
 	const struct allocator *a;
-	char *spec;                          /* as given, for the table */
-	char *buf;                           /* holds the option strings */
+	char *spec; /* as given, for the table */
+	char *buf;  /* holds the option strings */
 	struct backend_opt opt[REPLAY_MAX_OPTS];
 	size_t nopt;
 };
@@ -54,7 +54,8 @@ static int parse_backend(const char *spec, struct backend_choice *b)
 	b->a = allocator_find(copy);
 	if (!b->a) {
 		char names[512];
-		hb_error("unknown backend '%s' (known: %s)", copy, allocator_names(names, sizeof names));
+		hb_error("unknown backend '%s' (known: %s)", copy,
+			 allocator_names(names, sizeof names));
 		return -1;
 	}
 	for (char *kv = colon ? strtok(colon + 1, ",") : NULL; kv; kv = strtok(NULL, ",")) {
@@ -92,8 +93,15 @@ static int parse_size(const char *s, uint64_t *out)
 	static const struct {
 		const char *suffix;
 		uint64_t mult;
-	} units[] = {{"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
-		     {"TiB", 1ull << 40}, {"K", 1ull << 10}, {"M", 1ull << 20}, {"G", 1ull << 30}};
+	} units[] = {{"", 1},
+		     {"B", 1},
+		     {"KiB", 1ull << 10},
+		     {"MiB", 1ull << 20},
+		     {"GiB", 1ull << 30},
+		     {"TiB", 1ull << 40},
+		     {"K", 1ull << 10},
+		     {"M", 1ull << 20},
+		     {"G", 1ull << 30}};
 	char *end;
 	if (*s < '0' || *s > '9')
 		return -1;
@@ -110,22 +118,26 @@ static int parse_size(const char *s, uint64_t *out)
 
 int cmd_replay(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"backend", required_argument, NULL, 'a'}, {"repeat", required_argument, NULL, 'r'},
-		{"check", required_argument, NULL, 'c'},   {"heap-check", required_argument, NULL, 'k'},
-		{"latency", no_argument, NULL, 'l'},       {"timeout", required_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},          {"heap-limit", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},          {0}};
+	static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
+					     {"repeat", required_argument, NULL, 'r'},
+					     {"check", required_argument, NULL, 'c'},
+					     {"heap-check", required_argument, NULL, 'k'},
+					     {"latency", no_argument, NULL, 'l'},
+					     {"timeout", required_argument, NULL, 't'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"heap-limit", required_argument, NULL, 'L'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	struct backend_choice backends[32];
 	size_t nb = 0;
-	struct replay_config base = {.check = CHECK_FULL, .repeat = 5, .alignment = 16,
-				     .sample_every = 1024};
+	struct replay_config base = {
+		.check = CHECK_FULL, .repeat = 5, .alignment = 16, .sample_every = 1024};
 	double timeout = 0;
 	bool json = false;
 	uint64_t x;
 	int c, rc = HB_EXIT_USAGE;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (nb == HB_ARRAY_LEN(backends))
@@ -135,7 +147,8 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'r':
 			if (parse_u64(optarg, &x) < 0 || x > REPLAY_MAX_REPEAT) {
-				hb_error("replay: --repeat takes 0 to %d, not '%s'", REPLAY_MAX_REPEAT, optarg);
+				hb_error("replay: --repeat takes 0 to %d, not '%s'",
+					 REPLAY_MAX_REPEAT, optarg);
 				goto out;
 			}
 			base.repeat = (unsigned)x;
@@ -148,13 +161,15 @@ int cmd_replay(int argc, char **argv)
 			else if (!strcmp(optarg, "off"))
 				base.check = CHECK_OFF;
 			else {
-				hb_error("replay: --check takes full, fast or off, not '%s'", optarg);
+				hb_error("replay: --check takes full, fast or off, not '%s'",
+					 optarg);
 				goto out;
 			}
 			break;
 		case 'k':
 			if (parse_u64(optarg, &base.heap_check_every) < 0) {
-				hb_error("replay: --heap-check takes a number of ops, not '%s'", optarg);
+				hb_error("replay: --heap-check takes a number of ops, not '%s'",
+					 optarg);
 				goto out;
 			}
 			break;
@@ -170,12 +185,16 @@ int cmd_replay(int argc, char **argv)
 		}
 		case 'L':
 			if (parse_size(optarg, &base.heap_limit) < 0) {
-				hb_error("replay: --heap-limit takes a size like 512MiB, not '%s'", optarg);
+				hb_error("replay: --heap-limit takes a size like 512MiB, not '%s'",
+					 optarg);
 				goto out;
 			}
 			break;
 		case 'j': json = true; break;
-		case 'h': fputs(replay_usage, stdout); rc = HB_EXIT_OK; goto out;
+		case 'h':
+			fputs(replay_usage, stdout);
+			rc = HB_EXIT_OK;
+			goto out;
 		default: fputs(replay_usage, stderr); goto out;
 		}
 	}
@@ -207,7 +226,7 @@ int cmd_replay(int argc, char **argv)
 	struct replay_result *failed = xcalloc((size_t)ntraces * nb, sizeof *failed);
 	struct job_id *failed_ids = xcalloc((size_t)ntraces * nb, sizeof *failed_ids);
 	size_t nfailed = 0;
-	char (*names)[256] = xcalloc((size_t)ntraces, sizeof *names);
+	char(*names)[256] = xcalloc((size_t)ntraces, sizeof *names);
 	if (!json)
 		result_table_header(stdout);
 	for (int i = 0; i < ntraces; i++) {

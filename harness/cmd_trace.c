@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "jsonx.h"
 #include "trace.h"
 #include "trace_gen.h"
 #include "trace_stats.h"
@@ -50,22 +52,22 @@ static json_t *stats_json(const struct trace *t, const struct trace_stats *st)
 {
 	char fmt[32];
 	json_t *o = json_object();
-	json_object_set_new(o, "trace", json_string(t->path));
+	json_object_set_new(o, "trace", jx_str(t->path));
 	json_object_set_new(o, "format", json_string(trace_format_name(t, fmt, sizeof fmt)));
-	json_object_set_new(o, "ops", json_integer((json_int_t)st->ops));
+	json_object_set_new(o, "ops", jx_u64(st->ops));
 	for (int k = 0; k < TRACE_NKINDS; k++)
-		json_object_set_new(o, kind_names[k], json_integer((json_int_t)st->kinds[k]));
+		json_object_set_new(o, kind_names[k], jx_u64(st->kinds[k]));
 	json_object_set_new(o, "ids", json_integer(st->ids));
 	json_object_set_new(o, "threads", json_integer(st->threads));
-	json_object_set_new(o, "peak_live_bytes", json_integer((json_int_t)st->peak_live_bytes));
-	json_object_set_new(o, "final_live_bytes", json_integer((json_int_t)st->final_live_bytes));
-	json_object_set_new(o, "max_live_blocks", json_integer((json_int_t)st->max_live_blocks));
+	json_object_set_new(o, "peak_live_bytes", jx_u64(st->peak_live_bytes));
+	json_object_set_new(o, "final_live_bytes", jx_u64(st->final_live_bytes));
+	json_object_set_new(o, "max_live_blocks", jx_u64(st->max_live_blocks));
 	json_t *sz = json_object();
-	json_object_set_new(sz, "count", json_integer((json_int_t)st->nsizes));
-	json_object_set_new(sz, "min", json_integer((json_int_t)st->size_min));
-	json_object_set_new(sz, "median", json_integer((json_int_t)st->size_median));
-	json_object_set_new(sz, "p99", json_integer((json_int_t)st->size_p99));
-	json_object_set_new(sz, "max", json_integer((json_int_t)st->size_max));
+	json_object_set_new(sz, "count", jx_u64(st->nsizes));
+	json_object_set_new(sz, "min", jx_u64(st->size_min));
+	json_object_set_new(sz, "median", jx_u64(st->size_median));
+	json_object_set_new(sz, "p99", jx_u64(st->size_p99));
+	json_object_set_new(sz, "max", jx_u64(st->size_max));
 	json_t *hist = json_array();
 	for (unsigned k = 0; k < TRACE_STATS_BUCKETS; k++) {
 		if (!st->hist[k])
@@ -78,16 +80,15 @@ static json_t *stats_json(const struct trace *t, const struct trace_stats *st)
 	json_object_set_new(sz, "histogram", hist);
 	json_object_set_new(o, "sizes", sz);
 	/* beyond the fixed fields */
-	json_object_set_new(o, "free_nulls", json_integer((json_int_t)st->free_nulls));
-	json_object_set_new(o, "realloc_nulls", json_integer((json_int_t)st->realloc_nulls));
-	json_object_set_new(o, "realloc_zeros", json_integer((json_int_t)st->realloc_zeros));
-	json_object_set_new(o, "peak_live_op", json_integer((json_int_t)st->peak_live_op));
-	json_object_set_new(o, "final_live_blocks",
-			    json_integer((json_int_t)st->final_live_blocks));
-	json_object_set_new(o, "requested_bytes", json_integer((json_int_t)st->requested_bytes));
+	json_object_set_new(o, "free_nulls", jx_u64(st->free_nulls));
+	json_object_set_new(o, "realloc_nulls", jx_u64(st->realloc_nulls));
+	json_object_set_new(o, "realloc_zeros", jx_u64(st->realloc_zeros));
+	json_object_set_new(o, "peak_live_op", jx_u64(st->peak_live_op));
+	json_object_set_new(o, "final_live_blocks", jx_u64(st->final_live_blocks));
+	json_object_set_new(o, "requested_bytes", jx_u64(st->requested_bytes));
 	json_t *meta = json_object();
 	for (size_t i = 0; i < t->nmeta; i++)
-		json_object_set_new(meta, t->meta[i].key, json_string(t->meta[i].value));
+		json_object_set_new(meta, t->meta[i].key, jx_str(t->meta[i].value));
 	json_object_set_new(o, "metadata", meta);
 	return o;
 }
@@ -154,7 +155,7 @@ static int cmd_stats(int argc, char **argv)
 	bool json = false;
 	int c;
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
 		else if (c == 'h')
@@ -237,8 +238,12 @@ static int cmd_lint(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		struct diag d;
 		diag_init(&d, argv[i], true);
-		if (access(argv[i], R_OK) < 0) { /* not a trace with problems: no trace */
-			hb_error("%s: cannot open: %s", argv[i], strerror(errno));
+		struct stat st;
+		bool ok = stat(argv[i], &st) == 0 && access(argv[i], R_OK) == 0;
+		if (!ok || S_ISDIR(st.st_mode)) {
+			/* no file to lint is bad usage, not a problem found in a trace */
+			hb_error("%s: cannot open: %s", argv[i],
+				 ok ? "is a directory" : strerror(errno));
 			rc = HB_EXIT_USAGE;
 			continue;
 		}
@@ -270,7 +275,7 @@ static int cmd_gen(int argc, char **argv)
 	bool have_ops = false;
 	int c;
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, "+p:n:s:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:n:s:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pattern = optarg; break;
 		case 'o': out = optarg; break;

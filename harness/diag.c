@@ -14,8 +14,9 @@ void diag_init(struct diag *d, const char *file, bool lint)
 	d->lint = lint;
 }
 
-static void diag_emit(struct diag *d, const char *severity, uint64_t line, uint64_t op,
-		      const char *fmt, va_list ap)
+/* Formats the message into d->last and the whole line into out. */
+static void diag_format(struct diag *d, const char *severity, uint64_t line, uint64_t op,
+			const char *fmt, va_list ap, char *out, size_t outlen)
 {
 	char where[64] = "";
 	int n = 0;
@@ -25,8 +26,16 @@ static void diag_emit(struct diag *d, const char *severity, uint64_t line, uint6
 	if (op != DIAG_NO_OP)
 		snprintf(where + n, sizeof where - (size_t)n, "op %" PRIu64 ": ", op);
 	vsnprintf(d->last, sizeof d->last, fmt, ap);
+	snprintf(out, outlen, "%s%s%s%s", d->file, where, severity, d->last);
+}
+
+static void diag_emit(struct diag *d, const char *severity, uint64_t line, uint64_t op,
+		      const char *fmt, va_list ap)
+{
+	char msg[1024];
+	diag_format(d, severity, line, op, fmt, ap, msg, sizeof msg);
 	if (!d->quiet)
-		hb_error("%s%s%s%s", d->file, where, severity, d->last);
+		hb_error("%s", msg);
 }
 
 int diag_error(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
@@ -52,17 +61,26 @@ int diag_fatal(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
 void diag_warn(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
 {
 	d->warnings++;
-	if (d->warnings > DIAG_MAX_WARNINGS && !d->lint)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	diag_emit(d, "warning: ", line, op, fmt, ap);
+	if (d->lint) {
+		diag_emit(d, "warning: ", line, op, fmt, ap);
+	} else if (d->npending < DIAG_MAX_WARNINGS) {
+		diag_format(d, "warning: ", line, op, fmt, ap, d->pending[d->npending],
+			    sizeof d->pending[0]);
+		d->npending++;
+	}
 	va_end(ap);
 }
 
 void diag_finish(struct diag *d)
 {
-	if (!d->lint && !d->quiet && d->warnings > DIAG_MAX_WARNINGS)
+	if (d->lint || d->quiet || d->errors)
+		return;
+	for (unsigned i = 0; i < d->npending; i++)
+		hb_error("%s", d->pending[i]);
+	if (d->warnings > DIAG_MAX_WARNINGS)
 		hb_error("%s: warning: %lu more warnings not shown (see `heapbench trace lint`)",
 			 d->file, d->warnings - DIAG_MAX_WARNINGS);
+	d->npending = 0;
 }

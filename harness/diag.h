@@ -32,6 +32,10 @@ struct diag {
 	unsigned long errors;
 	unsigned long warnings;
 	char last[512]; /* the last message, for tests and callers */
+	/* strict mode holds warnings back until diag_finish, which prints
+	 * them only if no error came: bad input is always exactly one line */
+	char pending[DIAG_MAX_WARNINGS][512];
+	unsigned npending;
 };
 
 void diag_init(struct diag *d, const char *file, bool lint);
@@ -42,7 +46,8 @@ int diag_error(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
 /* An error after which no reader can go on (I/O, bad header): always -1. */
 int diag_fatal(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...) HB_PRINTF(4, 5);
 void diag_warn(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...) HB_PRINTF(4, 5);
-/* Prints "N more warnings" if some were suppressed. */
+/* Prints the warnings held back (if there was no error) and "N more
+ * warnings" if some were suppressed. */
 void diag_finish(struct diag *d);
 
 #endif

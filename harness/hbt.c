@@ -30,7 +30,7 @@ static int hbt_read_meta(struct trace *t, const char *p, size_t n, struct diag *
 		if (!nl || !colon || colon[1] != ' ' || memchr(p, '\0', (size_t)(nl - p)))
 			return hbt_bad(d, "corrupt metadata block at byte %" PRIu64,
 				       (uint64_t)(p - (end - n)));
-		char key[256], value[4096];
+		char key[TRACE_META_MAX_KEY + 1], value[TRACE_META_MAX_VALUE + 1];
 		size_t kl = (size_t)(colon - p), vl = (size_t)(nl - colon - 2);
 		if (kl >= sizeof key || vl >= sizeof value)
 			return hbt_bad(d, "metadata line too long at byte %" PRIu64,
@@ -39,7 +39,11 @@ static int hbt_read_meta(struct trace *t, const char *p, size_t n, struct diag *
 		key[kl] = '\0';
 		memcpy(value, colon + 2, vl);
 		value[vl] = '\0';
-		trace_meta_set(t, key, value);
+		if (!trace_meta_valid(key, value) || trace_meta_get(t, key))
+			return hbt_bad(d, "invalid metadata entry '%s' at byte %" PRIu64, key,
+				       (uint64_t)(p - (end - n)));
+		if (trace_meta_set(t, key, value) < 0)
+			return hbt_bad(d, "more than %d metadata entries", TRACE_META_MAX);
 		p = nl + 1;
 	}
 	return 0;
@@ -57,9 +61,10 @@ int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct 
 	if (h.version != HBT_VERSION)
 		return hbt_bad(d, "unsupported .hbt version %" PRIu32 " (this heapbench reads %d)",
 			       h.version, HBT_VERSION);
-	if (h.header_size < sizeof h || h.header_size > len)
-		return hbt_bad(d, "bad .hbt header size %" PRIu64 " (file is %" PRIu64 " bytes)",
-			       (uint64_t)h.header_size, (uint64_t)len);
+	if (h.header_size != sizeof h)
+		return hbt_bad(d,
+			       "bad .hbt header size %" PRIu32 " (version 1 headers are %d bytes)",
+			       h.header_size, HBT_HEADER_SIZE);
 	if (h.record_size != sizeof(struct trace_op))
 		return hbt_bad(d, "unsupported .hbt record size %" PRIu64 " (expected %" PRIu64 ")",
 			       (uint64_t)h.record_size, (uint64_t)sizeof(struct trace_op));

@@ -116,8 +116,10 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	int errfd = memfd_create("heapbench-stderr", MFD_CLOEXEC);
 	struct replay_result *sh = MAP_FAILED;
 	if (shm < 0 || errfd < 0 || ftruncate(shm, sizeof *r) < 0 ||
-	    (sh = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0)) == MAP_FAILED) {
-		snprintf(r->error, sizeof r->error, "cannot set up the worker: %s", strerror(errno));
+	    (sh = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0)) ==
+		    MAP_FAILED) {
+		snprintf(r->error, sizeof r->error, "cannot set up the worker: %s",
+			 strerror(errno));
 		goto out;
 	}
 	memcpy(sh, r, sizeof *r);
@@ -241,7 +243,9 @@ int job_worker_main(int argc, char **argv)
 		if (!strcmp(a, "--backend")) {
 			backend = v;
 		} else if (!strcmp(a, "--check")) {
-			cfg.check = !strcmp(v, "full") ? CHECK_FULL : !strcmp(v, "fast") ? CHECK_FAST : CHECK_OFF;
+			cfg.check = !strcmp(v, "full")   ? CHECK_FULL
+				    : !strcmp(v, "fast") ? CHECK_FAST
+							 : CHECK_OFF;
 		} else if (!strcmp(a, "--opt")) {
 			const char *eq = strchr(v, '=');
 			if (!eq || cfg.nopt == REPLAY_MAX_OPTS)
@@ -276,7 +280,8 @@ int job_worker_main(int argc, char **argv)
 	if (!(cfg.backend = allocator_find(backend)))
 		return worker_fail("unknown backend ", backend);
 
-	struct replay_result *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, result_fd, 0);
+	struct replay_result *r =
+		mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, result_fd, 0);
 	if (r == MAP_FAILED)
 		return worker_fail("cannot map the result: ", strerror(errno));
 	char path[64];

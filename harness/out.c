@@ -32,8 +32,8 @@ struct out {
 
 /* The temporary file the signal handler must remove (one at a time). */
 static char *volatile pending_tmp;
-static struct sigaction old_actions[3];
-static const int cleanup_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGXFSZ};
+static struct sigaction old_actions[HB_ARRAY_LEN(cleanup_signals)];
 
 static void on_signal(int sig)
 {
@@ -51,13 +51,13 @@ static void guard_tmp(char *tmp)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < HB_ARRAY_LEN(cleanup_signals); i++)
 		sigaction(cleanup_signals[i], &sa, &old_actions[i]);
 }
 
 static void unguard_tmp(void)
 {
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < HB_ARRAY_LEN(cleanup_signals); i++)
 		sigaction(cleanup_signals[i], &old_actions[i], NULL);
 	pending_tmp = NULL;
 }
@@ -69,8 +69,9 @@ struct out *out_open(const char *path, enum trace_compression comp)
 	o->comp = comp;
 	const char *slash = strrchr(path, '/');
 	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-	o->tmp = xmalloc(strlen(path) + 16);
-	sprintf(o->tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+	/* a short temporary name: the output's own name may be at the limit */
+	o->tmp = xmalloc(dirlen + 32);
+	sprintf(o->tmp, "%.*s.heapbench-XXXXXX", (int)dirlen, path);
 	o->fd = mkstemp(o->tmp);
 	if (o->fd < 0) {
 		hb_error("%s: cannot create: %s", path, strerror(errno));

@@ -3,9 +3,9 @@
  *
  * Bytes go (optionally zstd- or gzip-compressed) to a temporary file in the
  * destination's directory; out_commit renames it into place, out_abort
- * removes it.  While an output is open, SIGINT, SIGTERM and SIGHUP remove
- * the temporary file before the process dies, so an interrupted command
- * never leaves a partial file behind.
+ * removes it.  While an output is open, SIGINT, SIGTERM, SIGHUP, SIGQUIT
+ * and SIGXFSZ remove the temporary file before the process dies, so an
+ * interrupted command never leaves a partial file behind.
  */
 #ifndef HB_OUT_H
 #define HB_OUT_H

@@ -27,7 +27,7 @@
 #include "os.h"
 
 const char *const replay_status_names[JOB_NSTATUS] = {
-	[JOB_OK] = "ok",         [JOB_ERROR] = "error", [JOB_CRASH] = "crash",
+	[JOB_OK] = "ok",           [JOB_ERROR] = "error", [JOB_CRASH] = "crash",
 	[JOB_TIMEOUT] = "timeout", [JOB_OOM] = "oom",
 };
 
@@ -145,10 +145,10 @@ static void touch(const void *p, size_t n)
 
 struct slot {
 	unsigned char *ptr;
-	uint64_t size;      /* requested */
+	uint64_t size; /* requested */
 	uint64_t usable;
 	uint64_t seed;
-	uint64_t alloc_op;  /* op that allocated (or last moved) it */
+	uint64_t alloc_op; /* op that allocated (or last moved) it */
 };
 
 struct checker {
@@ -212,7 +212,8 @@ static int check_block(struct checker *c, uint64_t i, uint32_t id, unsigned char
 	uint64_t extent = n ? n : 1;
 	uintptr_t a = (uintptr_t)p;
 	if (a % align)
-		return fail(c, i, JOB_ERROR, "%s returned %p, which is not aligned to %" PRIu64 " bytes",
+		return fail(c, i, JOB_ERROR,
+			    "%s returned %p, which is not aligned to %" PRIu64 " bytes",
 			    call_names[c->t->ops[i].kind], (void *)p, align);
 	if (c->heap && !heap_contains(c->heap, p, extent))
 		return fail(c, i, JOB_ERROR,
@@ -224,18 +225,19 @@ static int check_block(struct checker *c, uint64_t i, uint32_t id, unsigned char
 		const struct slot *o = &c->slots[other];
 		if (k + (o->size ? o->size : 1) > a)
 			return fail(c, i, JOB_ERROR,
-				    "%s returned [%p, +%" PRIu64 "), which overlaps live block %" PRIu64
-				    " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
-				    call_names[c->t->ops[i].kind], (void *)p, n, other, (void *)o->ptr,
-				    o->size, o->alloc_op);
+				    "%s returned [%p, +%" PRIu64
+				    "), which overlaps live block %" PRIu64 " [%p, +%" PRIu64
+				    ") allocated at op %" PRIu64,
+				    call_names[c->t->ops[i].kind], (void *)p, n, other,
+				    (void *)o->ptr, o->size, o->alloc_op);
 	}
 	if (addrmap_ceil(&c->live, a, &k, &other) && k < a + extent) {
 		const struct slot *o = &c->slots[other];
 		return fail(c, i, JOB_ERROR,
 			    "%s returned [%p, +%" PRIu64 "), which contains live block %" PRIu64
 			    " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
-			    call_names[c->t->ops[i].kind], (void *)p, n, other, (void *)o->ptr, o->size,
-			    o->alloc_op);
+			    call_names[c->t->ops[i].kind], (void *)p, n, other, (void *)o->ptr,
+			    o->size, o->alloc_op);
 	}
 	(void)id;
 	return 0;
@@ -250,8 +252,9 @@ static int verify_block(struct checker *c, uint64_t i, uint32_t id)
 		uint64_t bad = pattern_find_bad(s->ptr, s->seed, rg.lo[k], rg.hi[k]);
 		if (bad != UINT64_MAX)
 			return fail(c, i, JOB_ERROR,
-				    "before %s: block %" PRIu32 " [%p, +%" PRIu64 ") allocated at op %" PRIu64
-				    " was overwritten: byte %" PRIu64 " is 0x%02x, expected 0x%02x",
+				    "before %s: block %" PRIu32 " [%p, +%" PRIu64
+				    ") allocated at op %" PRIu64 " was overwritten: byte %" PRIu64
+				    " is 0x%02x, expected 0x%02x",
 				    call_names[c->t->ops[i].kind], id, (void *)s->ptr, s->size,
 				    s->alloc_op, bad, s->ptr[bad], pattern_byte(s->seed, bad));
 	}
@@ -330,7 +333,8 @@ static int checked_op(struct checker *c, uint64_t i)
 				align = op->arg;
 		}
 		if (!p && n)
-			return fail(c, i, JOB_OOM, "%s(%" PRIu64 ") returned NULL", call_names[op->kind], n);
+			return fail(c, i, JOB_OOM, "%s(%" PRIu64 ") returned NULL",
+				    call_names[op->kind], n);
 		if (p && check_block(c, i, op->id, p, n, align) < 0)
 			return -1;
 		if (p && op->kind == TRACE_CALLOC && check != CHECK_OFF) {
@@ -338,10 +342,11 @@ static int checked_op(struct checker *c, uint64_t i)
 			for (int k = 0; k < rg.n; k++)
 				for (uint64_t b = rg.lo[k]; b < rg.hi[k]; b++)
 					if (p[b])
-						return fail(c, i, JOB_ERROR,
-							    "calloc memory is not zero: byte %" PRIu64
-							    " of %" PRIu64 " is 0x%02x",
-							    b, n, p[b]);
+						return fail(
+							c, i, JOB_ERROR,
+							"calloc memory is not zero: byte %" PRIu64
+							" of %" PRIu64 " is 0x%02x",
+							b, n, p[b]);
 		}
 		if (adopt_block(c, i, op->id, p, n, ++c->seeds) < 0)
 			return -1;
@@ -373,7 +378,8 @@ static int checked_op(struct checker *c, uint64_t i)
 						     : UINT64_MAX;
 			if (bad != UINT64_MAX)
 				return fail(c, i, JOB_ERROR,
-					    "realloc(%p, %" PRIu64 ") to %p lost data: byte %" PRIu64
+					    "realloc(%p, %" PRIu64
+					    ") to %p lost data: byte %" PRIu64
 					    " is 0x%02x, expected 0x%02x (of the %" PRIu64
 					    " bytes it must keep)",
 					    (void *)old.ptr, n, (void *)p, bad, p[bad],
@@ -424,7 +430,8 @@ static void measure_op(struct checker *c, uint64_t i)
 		r->peak_live_op = i;
 		r->footprint_at_peak_live = c->footprint;
 		r->internal_frag_bytes = c->usable_live - c->live_bytes;
-		r->external_frag_bytes = c->footprint > c->usable_live ? c->footprint - c->usable_live : 0;
+		r->external_frag_bytes =
+			c->footprint > c->usable_live ? c->footprint - c->usable_live : 0;
 	}
 	if (c->live_bytes) {
 		uint64_t waste = c->footprint > c->live_bytes ? c->footprint - c->live_bytes : 0;
@@ -437,7 +444,8 @@ static void measure_op(struct checker *c, uint64_t i)
 		c->win_foot = c->footprint;
 	if ((i + 1) % c->stride == 0 || i + 1 == c->t->nops) {
 		if (r->npoints < REPLAY_TIMELINE_POINTS + 2)
-			r->timeline[r->npoints++] = (struct replay_point){i, c->win_live, c->win_foot};
+			r->timeline[r->npoints++] =
+				(struct replay_point){i, c->win_live, c->win_foot};
 		c->win_live = c->live_bytes;
 		c->win_foot = c->footprint;
 	}
@@ -591,7 +599,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Log-linear buckets: exact below 16 ns, then 16 buckets per power of two
  * (relative error under 1/16). */
-#define LAT_SUB 16
+#define LAT_SUB     16
 #define LAT_BUCKETS (LAT_SUB + 60 * LAT_SUB)
 
 static unsigned lat_bucket(uint64_t ns)
@@ -609,7 +617,8 @@ static double lat_value(unsigned b)
 	if (b < LAT_SUB)
 		return b;
 	unsigned e = (b - LAT_SUB) / LAT_SUB + 4, sub = (b - LAT_SUB) % LAT_SUB;
-	double lo = (double)((uint64_t)(LAT_SUB + sub) << (e - 4)), width = (double)(1ull << (e - 4));
+	double lo = (double)((uint64_t)(LAT_SUB + sub) << (e - 4)),
+	       width = (double)(1ull << (e - 4));
 	return lo + width / 2;
 }
 
@@ -642,7 +651,7 @@ static int latency_pass(const struct trace *t, const struct replay_config *cfg,
 			struct replay_result *r, void **ptrs, char *err, size_t errlen)
 {
 	const struct allocator *a = cfg->backend;
-	uint64_t (*hist)[LAT_BUCKETS] = os_map(sizeof(uint64_t) * TRACE_NKINDS * LAT_BUCKETS);
+	uint64_t(*hist)[LAT_BUCKETS] = os_map(sizeof(uint64_t) * TRACE_NKINDS * LAT_BUCKETS);
 	uint64_t maxv[TRACE_NKINDS] = {0}, count[TRACE_NKINDS] = {0};
 	if (!hist)
 		return snprintf(err, errlen, "no memory for latency histograms"), -1;
@@ -737,8 +746,8 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 		r->pass = (int)k + 1;
 		double s = timed_pass(t, cfg, ptrs, err, sizeof err);
 		if (s < 0) {
-			snprintf(r->error, sizeof r->error, "cannot start backend for pass %u: %s", k + 1,
-				 err);
+			snprintf(r->error, sizeof r->error, "cannot start backend for pass %u: %s",
+				 k + 1, err);
 			r->status = JOB_ERROR;
 			goto out;
 		}

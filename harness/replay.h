@@ -22,10 +22,10 @@
 #include "allocator.h"
 #include "trace.h"
 
-#define REPLAY_MAX_REPEAT 100
-#define REPLAY_MAX_OPTS 16
+#define REPLAY_MAX_REPEAT      100
+#define REPLAY_MAX_OPTS        16
 #define REPLAY_TIMELINE_POINTS 2000
-#define REPLAY_ERRLEN 512
+#define REPLAY_ERRLEN          512
 
 enum replay_check { CHECK_OFF, CHECK_FAST, CHECK_FULL };
 enum replay_status { JOB_OK, JOB_ERROR, JOB_CRASH, JOB_TIMEOUT, JOB_OOM, JOB_NSTATUS };
@@ -38,12 +38,12 @@ struct replay_config {
 	struct backend_opt opt[REPLAY_MAX_OPTS];
 	size_t nopt;
 	enum replay_check check;
-	uint64_t heap_check_every;  /* backend check every K ops; 0 = never */
-	unsigned repeat;            /* timed passes */
+	uint64_t heap_check_every; /* backend check every K ops; 0 = never */
+	unsigned repeat;           /* timed passes */
 	bool latency;
-	uint64_t heap_limit;        /* simulated heap limit in bytes; 0 = none */
-	unsigned alignment;         /* every block's minimum alignment (16) */
-	uint64_t sample_every;      /* process-wide backends: stats every K ops */
+	uint64_t heap_limit;   /* simulated heap limit in bytes; 0 = none */
+	unsigned alignment;    /* every block's minimum alignment (16) */
+	uint64_t sample_every; /* process-wide backends: stats every K ops */
 };
 
 /* One point of the heap profile: maxima over a window of ops. */
@@ -72,7 +72,7 @@ struct replay_result {
 	char footprint_source[48];
 	double utilization, frag_peak, frag_at_peak_live, frag_mean;
 	uint64_t internal_frag_bytes, external_frag_bytes;
-	bool have_usable;           /* the backend reports usable sizes */
+	bool have_usable; /* the backend reports usable sizes */
 	uint64_t peak_rss_bytes;
 
 	unsigned repeat;

@@ -3,6 +3,8 @@
  */
 #include "results.h"
 
+#include "jsonx.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -22,67 +24,58 @@ void trace_short_name(const char *path, char *buf, size_t len)
 	}
 }
 
-static json_t *jnum(double v)
-{
-	/* JSON has no NaN or infinity */
-	return v == v && v < 1e300 && v > -1e300 ? json_real(v) : json_null();
-}
-
-static json_t *ju64(uint64_t v)
-{
-	return json_integer((json_int_t)v);
-}
-
 json_t *result_json(const struct job_id *id, const struct replay_result *r)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "trace", json_string(id->trace));
-	json_object_set_new(o, "trace_path", json_string(id->trace_path));
+	json_object_set_new(o, "trace", jx_str(id->trace));
+	json_object_set_new(o, "trace_path", jx_str(id->trace_path));
 	json_object_set_new(o, "backend", json_string(id->backend));
 	json_t *opts = json_object();
 	for (size_t i = 0; id->cfg && i < id->cfg->nopt; i++)
-		json_object_set_new(opts, id->cfg->opt[i].key, json_string(id->cfg->opt[i].value));
+		json_object_set_new(opts, id->cfg->opt[i].key, jx_str(id->cfg->opt[i].value));
 	json_object_set_new(o, "options", opts);
 	json_object_set_new(o, "status", json_string(replay_status_names[r->status]));
 	if (r->status != JOB_OK) {
-		json_object_set_new(o, "error", json_string(r->error));
-		json_object_set_new(o, "error_op", r->error_op == UINT64_MAX ? json_null() : ju64(r->error_op));
-		json_object_set_new(o, "error_line", r->error_line ? ju64(r->error_line) : json_null());
+		json_object_set_new(o, "error", jx_str(r->error));
+		json_object_set_new(o, "error_op",
+				    r->error_op == UINT64_MAX ? json_null() : jx_u64(r->error_op));
+		json_object_set_new(o, "error_line",
+				    r->error_line ? jx_u64(r->error_line) : json_null());
 		if (r->signal)
 			json_object_set_new(o, "signal", json_integer(r->signal));
 	}
-	json_object_set_new(o, "ops", ju64(r->ops));
-	json_object_set_new(o, "allocs", ju64(r->allocs));
-	json_object_set_new(o, "frees", ju64(r->frees));
-	json_object_set_new(o, "reallocs", ju64(r->reallocs));
+	json_object_set_new(o, "ops", jx_u64(r->ops));
+	json_object_set_new(o, "allocs", jx_u64(r->allocs));
+	json_object_set_new(o, "frees", jx_u64(r->frees));
+	json_object_set_new(o, "reallocs", jx_u64(r->reallocs));
 	bool measured = r->status == JOB_OK || r->peak_footprint_bytes;
 	if (measured) {
-		json_object_set_new(o, "peak_live_bytes", ju64(r->peak_live_bytes));
-		json_object_set_new(o, "peak_live_op", ju64(r->peak_live_op));
-		json_object_set_new(o, "peak_footprint_bytes", ju64(r->peak_footprint_bytes));
-		json_object_set_new(o, "footprint_at_peak_live", ju64(r->footprint_at_peak_live));
+		json_object_set_new(o, "peak_live_bytes", jx_u64(r->peak_live_bytes));
+		json_object_set_new(o, "peak_live_op", jx_u64(r->peak_live_op));
+		json_object_set_new(o, "peak_footprint_bytes", jx_u64(r->peak_footprint_bytes));
+		json_object_set_new(o, "footprint_at_peak_live", jx_u64(r->footprint_at_peak_live));
 		json_object_set_new(o, "footprint_source", json_string(r->footprint_source));
-		json_object_set_new(o, "utilization", jnum(r->utilization));
-		json_object_set_new(o, "frag_peak", jnum(r->frag_peak));
-		json_object_set_new(o, "frag_at_peak_live", jnum(r->frag_at_peak_live));
-		json_object_set_new(o, "frag_mean", jnum(r->frag_mean));
+		json_object_set_new(o, "utilization", jx_num(r->utilization));
+		json_object_set_new(o, "frag_peak", jx_num(r->frag_peak));
+		json_object_set_new(o, "frag_at_peak_live", jx_num(r->frag_at_peak_live));
+		json_object_set_new(o, "frag_mean", jx_num(r->frag_mean));
 		json_object_set_new(o, "internal_frag_bytes",
-				    r->have_usable ? ju64(r->internal_frag_bytes) : json_null());
+				    r->have_usable ? jx_u64(r->internal_frag_bytes) : json_null());
 		json_object_set_new(o, "external_frag_bytes",
-				    r->have_usable ? ju64(r->external_frag_bytes) : json_null());
-		json_object_set_new(o, "peak_rss_bytes", ju64(r->peak_rss_bytes));
+				    r->have_usable ? jx_u64(r->external_frag_bytes) : json_null());
+		json_object_set_new(o, "peak_rss_bytes", jx_u64(r->peak_rss_bytes));
 	}
 	if (r->repeat && r->status == JOB_OK) {
 		json_object_set_new(o, "repeat", json_integer(r->repeat));
 		json_t *secs = json_array();
 		for (unsigned k = 0; k < r->repeat; k++)
-			json_array_append_new(secs, jnum(r->seconds[k]));
+			json_array_append_new(secs, jx_num(r->seconds[k]));
 		json_object_set_new(o, "seconds", secs);
-		json_object_set_new(o, "seconds_median", jnum(r->seconds_median));
-		json_object_set_new(o, "seconds_min", jnum(r->seconds_min));
-		json_object_set_new(o, "seconds_max", jnum(r->seconds_max));
-		json_object_set_new(o, "mops", jnum(r->mops));
-		json_object_set_new(o, "ns_per_op", jnum(r->ns_per_op));
+		json_object_set_new(o, "seconds_median", jx_num(r->seconds_median));
+		json_object_set_new(o, "seconds_min", jx_num(r->seconds_min));
+		json_object_set_new(o, "seconds_max", jx_num(r->seconds_max));
+		json_object_set_new(o, "mops", jx_num(r->mops));
+		json_object_set_new(o, "ns_per_op", jx_num(r->ns_per_op));
 	}
 	if (r->have_latency) {
 		json_t *lat = json_object();
@@ -91,20 +84,21 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 			if (!l->count)
 				continue;
 			json_object_set_new(lat, kind_keys[k],
-					    json_pack("{sIsososososo}", "count", (json_int_t)l->count,
-						      "p50", jnum(l->p50), "p90", jnum(l->p90), "p99",
-						      jnum(l->p99), "p999", jnum(l->p999), "max",
-						      jnum(l->max)));
+					    json_pack("{sIsososososo}", "count",
+						      (json_int_t)l->count, "p50", jx_num(l->p50),
+						      "p90", jx_num(l->p90), "p99", jx_num(l->p99),
+						      "p999", jx_num(l->p999), "max",
+						      jx_num(l->max)));
 		}
 		json_object_set_new(o, "latency_ns", lat);
-		json_object_set_new(o, "timer_overhead_ns", jnum(r->timer_overhead_ns));
+		json_object_set_new(o, "timer_overhead_ns", jx_num(r->timer_overhead_ns));
 	}
 	if (measured && r->npoints) {
 		json_t *tl = json_array();
 		for (unsigned k = 0; k < r->npoints; k++)
 			json_array_append_new(tl, json_pack("[III]", (json_int_t)r->timeline[k].op,
-							     (json_int_t)r->timeline[k].live,
-							     (json_int_t)r->timeline[k].footprint));
+							    (json_int_t)r->timeline[k].live,
+							    (json_int_t)r->timeline[k].footprint));
 		json_object_set_new(o, "timeline", tl);
 	}
 	return o;
@@ -139,6 +133,6 @@ void result_print_error(FILE *f, const struct job_id *id, const struct replay_re
 			 r->error_line);
 	else if (r->error_op != UINT64_MAX)
 		snprintf(where, sizeof where, " at op %" PRIu64, r->error_op);
-	fprintf(f, "%s x %s: %s%s: %s\n", id->trace, id->backend, replay_status_names[r->status], where,
-		r->error);
+	fprintf(f, "%s x %s: %s%s: %s\n", id->trace, id->backend, replay_status_names[r->status],
+		where, r->error);
 }

@@ -11,9 +11,9 @@
 #include "replay.h"
 
 struct job_id {
-	const char *trace;      /* short name */
+	const char *trace; /* short name */
 	const char *trace_path;
-	const char *backend;    /* name as the user gave it */
+	const char *backend; /* name as the user gave it */
 	const struct replay_config *cfg;
 };
 

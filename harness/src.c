@@ -87,7 +87,12 @@ static long fill_gzip(struct src *s)
 			return 0;
 		}
 		if (s->zlib_end) {
-			/* Another gzip member follows the one that ended. */
+			/* zero padding after the last member is ignored, as gzip(1)
+			 * does; anything else is another gzip member */
+			while (s->in_pos < s->in_len && s->in[s->in_pos] == 0)
+				s->in_pos++;
+			if (s->in_pos == s->in_len)
+				continue;
 			inflateReset(z);
 			s->zlib_end = false;
 		}
@@ -166,7 +171,10 @@ int src_open(struct src *s, const char *path, struct diag *d)
 		src_fail(s, "empty file%s", "");
 		goto fail;
 	}
-	if (s->in_len >= 4 && !memcmp(s->in, zstd_magic, 4)) {
+	/* a zstd stream starts with a frame or a skippable frame (pzstd) */
+	bool skippable = s->in_len >= 4 && (s->in[0] & 0xf0) == 0x50 && s->in[1] == 0x2a &&
+			 s->in[2] == 0x4d && s->in[3] == 0x18;
+	if (s->in_len >= 4 && (!memcmp(s->in, zstd_magic, 4) || skippable)) {
 		s->comp = TRACE_COMP_ZSTD;
 		s->zstd = ZSTD_createDStream();
 		if (!s->zstd)
@@ -232,6 +240,10 @@ int src_line(struct src *s, char **line, size_t *len)
 			*line = start;
 			*len = n;
 			s->line++;
+			if (memchr(start, '\0', n))
+				return diag_fatal(
+					s->d, s->line, DIAG_NO_OP,
+					"NUL byte in the line: binary data, not a text trace");
 			return 1;
 		}
 		if (s->eof)

@@ -61,18 +61,33 @@ const char *trace_meta_get(const struct trace *t, const char *key)
 	return NULL;
 }
 
-void trace_meta_set(struct trace *t, const char *key, const char *value)
+bool trace_meta_valid(const char *key, const char *value)
+{
+	size_t kl = strlen(key), vl = strlen(value);
+	if (kl == 0 || kl > TRACE_META_MAX_KEY || vl > TRACE_META_MAX_VALUE ||
+	    key[strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")] ||
+	    !strcmp(key, "heapbench-trace") || strchr(value, '\n'))
+		return false;
+	/* values carry no surrounding blanks (the text reader trims them) */
+	return vl == 0 || (value[0] != ' ' && value[0] != '\t' && value[vl - 1] != ' ' &&
+			   value[vl - 1] != '\t' && value[vl - 1] != '\r');
+}
+
+int trace_meta_set(struct trace *t, const char *key, const char *value)
 {
 	for (size_t i = 0; i < t->nmeta; i++)
 		if (!strcmp(t->meta[i].key, key)) {
 			free(t->meta[i].value);
 			t->meta[i].value = xstrdup(value);
-			return;
+			return 0;
 		}
+	if (t->nmeta >= TRACE_META_MAX)
+		return -1;
 	xgrow((void **)&t->meta, &t->capmeta, t->nmeta + 1, sizeof *t->meta);
 	t->meta[t->nmeta].key = xstrdup(key);
 	t->meta[t->nmeta].value = xstrdup(value);
 	t->nmeta++;
+	return 0;
 }
 
 void trace_meta_del(struct trace *t, const char *key)
@@ -156,7 +171,8 @@ struct trace *trace_load(const char *path, struct diag *d)
 	long n = src_peek(&s, HBT_MAGIC_LEN);
 	if (n < 0)
 		goto fail_src;
-	if (n == HBT_MAGIC_LEN && hbt_is_magic(s.buf + s.pos)) {
+	/* a file that starts like the .hbt magic is a (perhaps truncated) .hbt */
+	if (n >= 4 && !memcmp(s.buf + s.pos, HBT_MAGIC, (size_t)n)) {
 		t->format = TRACE_FMT_HBT;
 		struct stat st;
 		if (s.comp == TRACE_COMP_NONE && fstat(s.fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -230,7 +246,7 @@ static const char *op_check_static(const struct trace_op *op, char *buf, size_t 
 	case TRACE_MEMALIGN:
 		if (op->arg == 0 || (op->arg & (op->arg - 1)) || op->arg > TRACE_ALIGN_MAX)
 			return say(buf, len,
-				   "alignment %" PRIu64 " is not a power of two up to 2^40",
+				   "alignment %" PRIu64 " is not a power of two from 1 to 2^40",
 				   op->arg);
 		break;
 	case TRACE_REALLOC:
@@ -250,7 +266,8 @@ int trace_verify(const struct trace *t, struct diag *d)
 {
 	uint64_t *live = xcalloc((size_t)t->nids / 64 + 1, sizeof *live);
 	uint64_t *bytes = xcalloc((size_t)t->nids + 1, sizeof *bytes);
-	uint64_t live_bytes = 0;
+	uint64_t live_bytes = 0, ids_used = 0;
+	uint32_t threads_used = 0;
 	int rc = 0;
 	char why[160];
 	for (uint64_t i = 0; i < t->nops; i++) {
@@ -269,8 +286,12 @@ int trace_verify(const struct trace *t, struct diag *d)
 				break;
 			continue;
 		}
+		if (op->thread >= threads_used)
+			threads_used = op->thread + 1u;
 		if (op->id == TRACE_ID_NULL)
 			continue;
+		if (op->id >= ids_used)
+			ids_used = op->id + 1ull;
 		uint64_t bit = 1ull << (op->id % 64), *w = &live[op->id / 64];
 		bool is_live = *w & bit;
 		if (trace_op_allocates(op) && is_live) {
@@ -282,8 +303,9 @@ int trace_verify(const struct trace *t, struct diag *d)
 		} else {
 			uint64_t nb = trace_op_bytes(op);
 			live_bytes -= bytes[op->id];
-			if (__builtin_add_overflow(live_bytes, nb, &live_bytes)) {
-				rc = diag_error(d, line, i, "live bytes overflow 64 bits");
+			if (__builtin_add_overflow(live_bytes, nb, &live_bytes) ||
+			    live_bytes > TRACE_SIZE_MAX) {
+				rc = diag_error(d, line, i, "live bytes exceed 2^63-1");
 				live_bytes -= nb;
 			}
 			bytes[op->id] = nb;
@@ -297,6 +319,15 @@ int trace_verify(const struct trace *t, struct diag *d)
 		if (rc < 0)
 			break;
 	}
+	/* ids and threads are dense: the header's counts must be exact */
+	if (rc == 0 && ids_used != t->nids)
+		rc = diag_error(d, DIAG_NO_LINE, DIAG_NO_OP,
+				"the trace declares %u ids but its ops use %" PRIu64, t->nids,
+				ids_used);
+	if (rc == 0 && t->nops && threads_used != t->nthreads)
+		rc = diag_error(d, DIAG_NO_LINE, DIAG_NO_OP,
+				"the trace declares %u threads but its ops use %u", t->nthreads,
+				threads_used);
 	free(live);
 	free(bytes);
 	return rc < 0 || (d->lint && d->errors) ? -1 : 0;
@@ -568,8 +599,8 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 	op.id = id;
 
 	uint64_t nb = trace_op_bytes(&op), lb = b->live_bytes - slot->size;
-	if (__builtin_add_overflow(lb, nb, &lb))
-		return builder_error(b, s, "live bytes overflow 64 bits");
+	if (__builtin_add_overflow(lb, nb, &lb) || lb > TRACE_SIZE_MAX)
+		return builder_error(b, s, "live bytes exceed 2^63-1");
 	b->live_bytes = lb;
 	if (lb > b->peak_live_bytes)
 		b->peak_live_bytes = lb;

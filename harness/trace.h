@@ -135,8 +135,17 @@ uint64_t trace_line(const struct trace *t, uint64_t i);
 /* "text", "rep-cmu2016", "hbt+zst", ... */
 const char *trace_format_name(const struct trace *t, char *buf, size_t len);
 
+/* Metadata is for provenance: at most TRACE_META_MAX entries, keys of
+ * letters, digits and `_ . -` (at most 64), values of at most 4095 bytes
+ * without newlines or surrounding blanks; `heapbench-trace` is reserved. */
+#define TRACE_META_MAX       1024
+#define TRACE_META_MAX_KEY   64
+#define TRACE_META_MAX_VALUE 4095
+bool trace_meta_valid(const char *key, const char *value);
 const char *trace_meta_get(const struct trace *t, const char *key);
-void trace_meta_set(struct trace *t, const char *key, const char *value);
+/* Sets or replaces a key; -1 if the trace already has TRACE_META_MAX keys.
+ * The caller checks validity (trace_meta_valid). */
+int trace_meta_set(struct trace *t, const char *key, const char *value);
 void trace_meta_del(struct trace *t, const char *key);
 
 /* ---- Building a trace from source ids ----------------------------------- */

@@ -56,7 +56,8 @@ void trace_compute_stats(const struct trace *t, struct trace_stats *st)
 		if (op->kind != TRACE_FREE) {
 			sizes[st->nsizes++] = nb;
 			st->hist[stats_bucket(nb)]++;
-			st->requested_bytes += nb;
+			if (__builtin_add_overflow(st->requested_bytes, nb, &st->requested_bytes))
+				st->requested_bytes = UINT64_MAX; /* saturates */
 		}
 		blocks += trace_op_allocates(op);
 		blocks -= op->kind == TRACE_FREE;

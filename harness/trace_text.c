@@ -134,8 +134,14 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 	case 'm': nfields = 3; break;
 	case 'f': nfields = 1; break;
 	default:
+		if (!*p)
+			return text_error(r, "missing op after the thread prefix");
+		if (*p < 0x21 || *p > 0x7e)
+			return text_error(
+				r, "unknown op (byte 0x%02x; expected %s)", (unsigned char)*p,
+				r->rep ? "a, r or f, or heapbench's c or m" : "a, c, m, r or f");
 		return text_error(r, "unknown op '%c' (expected %s)", *p,
-				  r->rep ? "a, r or f" : "a, c, m, r or f");
+				  r->rep ? "a, r or f, or heapbench's c or m" : "a, c, m, r or f");
 	}
 	p++;
 	if (*p && *p != ' ' && *p != '\t')
@@ -286,11 +292,11 @@ static int read_rep(struct text_reader *r, char *line)
 		diag_warn(r->d, extra_line, DIAG_NO_OP,
 			  "%" PRIu64 " line%s after the declared num_ops (%" PRIu64 ") ignored",
 			  extra, extra == 1 ? "" : "s", h[2]);
-	if (r->t->nops < h[2] && r->d->errors == 0)
+	if (text_opno(r) < h[2])
 		return diag_fatal(r->d, hline[2], DIAG_NO_OP,
 				  "header declares num_ops %" PRIu64 " but the file has %" PRIu64
 				  " ops",
-				  h[2], r->t->nops);
+				  h[2], text_opno(r));
 
 	char hdr[128];
 	snprintf(hdr, sizeof hdr, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64, h[0], h[1], h[2],
@@ -310,18 +316,22 @@ static int text_comment(struct text_reader *r, const char *p)
 		return 0;
 	p = skip_ws(p + 1);
 	size_t kl = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-	if (kl == 0 || kl > 64 || p[kl] != ':')
+	if (kl == 0 || kl > TRACE_META_MAX_KEY || p[kl] != ':')
 		return 0;
-	char key[65];
+	char key[TRACE_META_MAX_KEY + 1];
 	memcpy(key, p, kl);
 	key[kl] = '\0';
 	const char *v = skip_ws(p + kl + 1);
 	size_t vl = strlen(v);
 	while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 		vl--;
-	char value[4096];
-	if (vl >= sizeof value)
-		vl = sizeof value - 1;
+	char value[TRACE_META_MAX_VALUE + 1];
+	if (vl >= sizeof value) {
+		diag_warn(r->d, r->s->line, DIAG_NO_OP,
+			  "metadata value longer than %d bytes: kept as a comment",
+			  TRACE_META_MAX_VALUE);
+		return 0;
+	}
 	memcpy(value, v, vl);
 	value[vl] = '\0';
 	if (!strcmp(key, "heapbench-trace")) {
@@ -335,7 +345,9 @@ static int text_comment(struct text_reader *r, const char *p)
 	}
 	if (!strcmp(key, "ids")) /* derived by the builder, never taken on trust */
 		return 0;
-	trace_meta_set(r->t, key, value);
+	if (trace_meta_set(r->t, key, value) < 0)
+		diag_warn(r->d, r->s->line, DIAG_NO_OP,
+			  "more than %d metadata lines: kept as a comment", TRACE_META_MAX);
 	return 0;
 }
 

@@ -169,6 +169,25 @@ cp "$T/short.hbt" "$T/misnamed.trace"
 run "$HB" trace stats --json "$T/misnamed.trace"
 check_has "format is chosen by content, not name" "$out" '"format":"hbt"'
 
+# a zstd stream may start with a skippable frame (pzstd writes one)
+{ printf '\x50\x2a\x4d\x18\x04\x00\x00\x00abcd'; zstd -q -c "$T/short.rep"; } >"$T/skippable.rep.zst"
+run "$HB" trace stats --json "$T/skippable.rep.zst"
+check_has "zstd with a leading skippable frame is read" "$out" '"format":"rep-csapp2002+zst"'
+{ gzip -c "$T/short.rep"; head -c 512 /dev/zero; } >"$T/padded.rep.gz"
+run "$HB" trace stats --json "$T/padded.rep.gz"
+check_has "gzip with trailing zero padding is read" "$out" '"peak_live_bytes":896'
+printf '# program: caf\xe9\na 0 8\n' >"$T/latin1.trace"
+run "$HB" trace stats --json "$T/latin1.trace"
+check_has "non-UTF-8 metadata stays in the JSON" "$out" '"metadata":{"program":"caf'
+run "$HB" trace stats "$T/short.rep" --json
+check_has "options may follow the traces" "$out" '"format":"rep-csapp2002"'
+printf '1\n2\n10\n0\na 0 8\nf 1\nf 0\n' >"$T/lies.rep"
+run "$HB" trace lint "$T/lies.rep"
+check "lint reports a lying num_ops next to other problems" 2 "$(printf '%s\n' "$err" | grep -c "heapbench: $T/lies.rep:")"
+check_has "lint names the lying num_ops" "$err" "lies.rep:3: header declares num_ops 10 but the file has 3 ops"
+run "$HB" trace lint "$T"
+check "lint of a directory exits 2" 2 "$rc"
+
 # ---- gen ----------------------------------------------------------------------------
 for p in ramp peak plateau random-uniform random-exponential; do
 	"$HB" trace gen --pattern $p --ops 5000 --seed 7 -o "$T/g1.hbt"
