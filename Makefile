@@ -5,6 +5,7 @@
 #   make debug        build/asan/heapbench: -O1, AddressSanitizer + UBSan
 #   make SANITIZE=1   the same as `make debug` for any target
 #   make bench-parse  text parse MB/s and .hbt load time on a ~20 MB trace
+#   make bench-overhead  heapbench's timed pass vs a direct malloc loop (system)
 #   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
 #   make format       clang-format every source file
 #   make clean
@@ -44,10 +45,10 @@ HARNESS_OBJ := $(patsubst %.c,$(B)/%.o,$(HARNESS_SRC))
 LIB_OBJ := $(filter-out $(B)/harness/main.o,$(HARNESS_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOL_BIN := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
+TOOL_SRC := $(wildcard tests/bench/*.c)
+TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench-parse deps fuzz format clean
+.PHONY: all debug test test-unit bench-parse bench-overhead deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench
 
@@ -88,7 +89,7 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-$(B)/tests/%: $(B)/tests/tools/%.o $(LIB_OBJ)
+$(B)/tests/%: $(B)/tests/bench/%.o $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -105,7 +106,11 @@ test-unit: $(UNIT_BIN) $(TOOL_BIN)
 # ---- Benchmarks -------------------------------------------------------------
 bench-parse: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
-	tests/bench_parse.sh build
+	tests/bench/parse.sh build
+
+bench-overhead: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
+	tests/bench/overhead.sh build
 
 # ---- Fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(WARN)
@@ -116,7 +121,7 @@ build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(wildcard harness
 		$(filter-out harness/main.c,$(HARNESS_SRC)) $(LDLIBS)
 
 format:
-	clang-format -i harness/*.[ch] tests/unit/*.[ch] tests/tools/*.c
+	clang-format -i harness/*.[ch] allocators/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf build

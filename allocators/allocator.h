@@ -48,8 +48,11 @@ struct alloc_stats {
 
 enum {
 	ALLOC_F_SIMULATED = 1, /* draws every byte from the simulated heap */
-	ALLOC_F_PROCESS = 2,   /* is the process's malloc: the harness must not
+	ALLOC_F_PROCESS = 2,   /* uses the process's malloc: the harness must not
 				  call malloc during a pass, nor free its memory */
+	ALLOC_F_LIBC = 4,      /* its functions are exactly the C library's
+				  malloc, calloc, posix_memalign, realloc and
+				  free: the timed loop calls those directly */
 };
 
 struct allocator {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench_parse.sh BUILD - `make bench-parse`: generates a ~20 MB text trace
+# tests/bench/parse.sh BUILD - `make bench-parse`: generates a ~20 MB text trace
 # (2 million ops, plateau pattern) and its .hbt twin under build/bench/, then
 # prints the text reader's MB/s and the .hbt open time (bench_parse.c).
 # Goals (issue 2): text >= 100 MB/s; .hbt open bounded by mmap, no per-op work.
