@@ -15,7 +15,7 @@
 static const char replay_usage[] =
 	"usage: heapbench replay [-a BACKEND]... [--repeat N] [--check full|fast|off]\n"
 	"                        [--heap-check K] [--latency] [--timeout S] [--heap-limit SIZE]\n"
-	"                        [--json] TRACE...\n"
+	"                        [--align N] [--sample-every K] [--json] TRACE...\n"
 	"\n"
 	"Replays each trace against each backend in a worker process: a checked pass\n"
 	"(correctness, live bytes, footprint, fragmentation), N timed passes (median\n"
@@ -31,6 +31,10 @@ static const char replay_usage[] =
 	"  --latency         time every op: p50/p90/p99/p999/max per op kind\n"
 	"  --timeout S       kill a job after S seconds (status timeout)\n"
 	"  --heap-limit SIZE simulated heap limit, e.g. 512MiB (exhaustion: status oom)\n"
+	"  --align N         the alignment every block must have (default 16)\n"
+	"  --sample-every K  read a process-wide allocator's own accounting every K\n"
+	"                    ops of the checked pass, and at every new live peak\n"
+	"                    (default 1024; built-in backends are exact at every op)\n"
 	"  --json            one JSON object per job (JSON Lines)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
@@ -126,6 +130,8 @@ int cmd_replay(int argc, char **argv)
 					     {"timeout", required_argument, NULL, 't'},
 					     {"json", no_argument, NULL, 'j'},
 					     {"heap-limit", required_argument, NULL, 'L'},
+					     {"align", required_argument, NULL, 'A'},
+					     {"sample-every", required_argument, NULL, 'S'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	struct backend_choice backends[32];
@@ -187,6 +193,19 @@ int cmd_replay(int argc, char **argv)
 			if (parse_size(optarg, &base.heap_limit) < 0) {
 				hb_error("replay: --heap-limit takes a size like 512MiB, not '%s'",
 					 optarg);
+				goto out;
+			}
+			break;
+		case 'A':
+			if (parse_u64(optarg, &x) < 0 || x == 0 || (x & (x - 1)) || x > 4096) {
+				hb_error("replay: --align takes a power of two up to 4096, not '%s'", optarg);
+				goto out;
+			}
+			base.alignment = (unsigned)x;
+			break;
+		case 'S':
+			if (parse_u64(optarg, &base.sample_every) < 0 || base.sample_every == 0) {
+				hb_error("replay: --sample-every takes a number of ops, not '%s'", optarg);
 				goto out;
 			}
 			break;

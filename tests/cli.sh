@@ -247,6 +247,9 @@ check "replay of a bad trace runs no job" "" "$out"
 run "$HB" replay -a first-fit --heap-limit 4KiB --repeat 0 traces/synthetic/peak.trace
 check "replay over the heap limit exits 1" 1 "$rc"
 check_has "heap exhaustion is status oom" "$out" "peak x first-fit: oom at op"
+run "$HB" replay --align 64 --repeat 0 -a first-fit traces/examples/tiny.rep
+check "replay --align 64 fails first-fit's 16-byte blocks" 1 "$rc"
+check_has "misalignment is reported with op and line" "$out" "tiny x first-fit: error at op 0 (line 5): malloc returned"
 run "$HB" replay -a first-fit --latency --repeat 0 --json traces/synthetic/ramp.trace
 check_has "latency pass reports percentiles per op kind" "$out" '"latency_ns":{"malloc":{"count":'
 check_has "latency pass reports the timer overhead" "$out" '"timer_overhead_ns":'
