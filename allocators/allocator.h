@@ -69,10 +69,11 @@ struct allocator {
 	/* Releases the state; the heap itself is destroyed by the caller. */
 	void (*fini)(void *state);
 
-	/* The C functions.  The harness never passes NULL to realloc/free
-	 * except to check free(NULL) is a no-op, never realloc(p, 0) (the
-	 * trace model turns that into a free), and passes memalign a power of
-	 * two.  NULL members: calloc = malloc + memset; memalign and
+	/* The C functions, with the C semantics.  realloc(NULL, n) must act
+	 * as malloc(n) (the harness passes NULL where an earlier malloc(0)
+	 * returned NULL) and free(NULL) must do nothing; the harness never
+	 * calls realloc(p, 0) (the trace model turns that into a free) and
+	 * passes memalign a power of two.  NULL members: calloc = malloc + memset; memalign and
 	 * usable_size unsupported (a trace needing memalign fails the job). */
 	void *(*malloc)(void *state, size_t size);
 	void *(*calloc)(void *state, size_t nmemb, size_t size);
@@ -109,5 +110,9 @@ int allocator_check_options(const struct allocator *a, const struct backend_opts
 			    size_t errlen);
 /* The value of key in opts, or NULL. */
 const char *backend_opt_get(const struct backend_opts *opts, const char *key);
+/* Reads option key as a byte count below 2^63 into *out (left alone when
+ * the option is absent); -1 with a message for anything else. */
+int backend_opt_bytes(const struct backend_opts *opts, const char *key, uint64_t *out, char *err,
+		      size_t errlen);
 
 #endif

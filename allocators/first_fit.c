@@ -238,14 +238,17 @@ static uint64_t mapped_usable(void *p)
 
 static void *mapped_alloc(struct ff *f, size_t size, size_t align)
 {
-	uint64_t lead = align > ALIGN ? align : ALIGN; /* room for 2 words, aligned */
-	uint64_t len = lead + size;
-	if (len < size)
+	/* a mapping is page-aligned, so the first a-aligned address at least
+	 * two words in lies at most a bytes in (a >= 16) */
+	uint64_t a = align > ALIGN ? align : ALIGN;
+	uint64_t len = a + size;
+	if (len < size || align > ((uint64_t)1 << 40))
 		return NULL;
 	char *m = heap_map(f->heap, (size_t)len);
 	if (!m)
 		return NULL;
-	char *p = m + lead;
+	char *p = (char *)(((uintptr_t)m + 2 * WORD + a - 1) & ~(uintptr_t)(a - 1));
+	uint64_t lead = (uint64_t)(p - m);
 	((uint64_t *)p)[-2] = lead;
 	((uint64_t *)p)[-1] =
 		((len + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1)) | F_MAPPED | F_ALLOC;
@@ -515,19 +518,9 @@ static int ff_init(void **state, struct heap *heap, const struct backend_opts *o
 		   size_t errlen)
 {
 	uint64_t threshold = DEFAULT_MMAP_THRESHOLD, min_split = MIN_BLOCK;
-	const char *v;
-	char *end;
-	if ((v = backend_opt_get(opts, "mmap_threshold"))) {
-		threshold = strtoull(v, &end, 10);
-		if (*v < '0' || *v > '9' || *end)
-			return snprintf(err, errlen, "mmap_threshold: expected bytes, got '%s'", v),
-			       -1;
-	}
-	if ((v = backend_opt_get(opts, "min_split"))) {
-		min_split = strtoull(v, &end, 10);
-		if (*v < '0' || *v > '9' || *end)
-			return snprintf(err, errlen, "min_split: expected bytes, got '%s'", v), -1;
-	}
+	if (backend_opt_bytes(opts, "mmap_threshold", &threshold, err, errlen) < 0 ||
+	    backend_opt_bytes(opts, "min_split", &min_split, err, errlen) < 0)
+		return -1;
 	/* the state lives at the bottom of the heap: no malloc anywhere */
 	char *base = heap_sbrk(heap, 0);
 	uint64_t start = (sizeof(struct ff) + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);

@@ -16,6 +16,7 @@
 
 struct heap {
 	char *lo, *brk;
+	size_t reserve; /* bytes reserved at lo */
 	uint64_t limit;
 	uint64_t mapped, peak;
 	struct addrmap maps;
@@ -39,7 +40,11 @@ struct heap *heap_create(uint64_t limit)
 	struct heap *h = os_map(sizeof *h);
 	if (!h)
 		return NULL;
-	h->lo = h->brk = os_reserve(HEAP_RESERVE);
+	/* as much address space as the system lets us reserve (overcommit
+	 * settings and ulimit -v may refuse the largest) */
+	for (h->reserve = HEAP_RESERVE; h->reserve >= ((size_t)1 << 30); h->reserve /= 4)
+		if ((h->lo = h->brk = os_reserve(h->reserve)))
+			break;
 	if (!h->lo) {
 		os_unmap(h, sizeof *h);
 		return NULL;
@@ -49,10 +54,8 @@ struct heap *heap_create(uint64_t limit)
 	return h;
 }
 
-void heap_destroy(struct heap *h)
+static void heap_unmap_all(struct heap *h)
 {
-	if (!h)
-		return;
 	/* walk the mappings through floor queries: no iteration API needed */
 	uintptr_t k;
 	uint64_t size;
@@ -60,8 +63,23 @@ void heap_destroy(struct heap *h)
 		addrmap_remove(&h->maps, k, NULL);
 		os_unmap((void *)k, (size_t)size);
 	}
+	h->mapped = 0;
+}
+
+void heap_reset(struct heap *h)
+{
+	heap_unmap_all(h);
+	h->brk = h->lo;
+	h->peak = 0;
+}
+
+void heap_destroy(struct heap *h)
+{
+	if (!h)
+		return;
+	heap_unmap_all(h);
 	addrmap_destroy(&h->maps);
-	os_unmap(h->lo, HEAP_RESERVE);
+	os_unmap(h->lo, h->reserve);
 	os_unmap(h, sizeof *h);
 }
 
@@ -77,7 +95,7 @@ void *heap_sbrk(struct heap *h, intptr_t incr)
 		if (keep < (uintptr_t)old)
 			os_discard((void *)keep, (size_t)((uintptr_t)old - keep));
 	} else {
-		if ((uintptr_t)incr > HEAP_RESERVE - (uintptr_t)(h->brk - h->lo))
+		if ((uintptr_t)incr > h->reserve - (uintptr_t)(h->brk - h->lo))
 			return NULL;
 		if (h->limit && heap_footprint(h) + (uint64_t)incr > h->limit)
 			return NULL;

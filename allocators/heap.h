@@ -21,7 +21,9 @@
 /* Accounting granularity of mappings: fixed, so footprints do not depend on
  * the machine's page size. */
 #define HEAP_PAGE 4096u
-/* Address space reserved for the break (not memory: nothing is committed). */
+/* Address space reserved for the break (not memory: nothing is committed);
+ * heap_create falls back to smaller reservations, down to 1 GiB, where the
+ * system refuses this one. */
 #define HEAP_RESERVE ((size_t)1 << 38)
 
 struct heap;
@@ -30,6 +32,11 @@ struct heap;
  * address space cannot be reserved. */
 struct heap *heap_create(uint64_t limit);
 void heap_destroy(struct heap *h);
+/* Empties the heap for a fresh backend state: every mapping is unmapped and
+ * the break goes back to the start, but the pages of the break region stay
+ * resident, so that a timed pass does not time the kernel's page faults.
+ * The peak starts again from zero. */
+void heap_reset(struct heap *h);
 
 /* Moves the break by incr bytes and returns the old break, or NULL if the
  * break would leave the reservation, go below the start or pass the limit. */

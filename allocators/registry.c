@@ -47,6 +47,29 @@ const char *backend_opt_get(const struct backend_opts *opts, const char *key)
 	return v;
 }
 
+int backend_opt_bytes(const struct backend_opts *opts, const char *key, uint64_t *out, char *err,
+		      size_t errlen)
+{
+	const char *v = backend_opt_get(opts, key);
+	if (!v)
+		return 0;
+	uint64_t x = 0;
+	const char *p = v;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (x > (UINT64_MAX >> 1) / 10) {
+			snprintf(err, errlen, "%s: '%s' is too large", key, v);
+			return -1;
+		}
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == v || *p) {
+		snprintf(err, errlen, "%s: expected a number of bytes, got '%s'", key, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
 int allocator_check_options(const struct allocator *a, const struct backend_opts *opts, char *err,
 			    size_t errlen)
 {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "heap.h"
 #include "job.h"
 #include "results.h"
 
@@ -80,6 +81,20 @@ static int parse_backend(const char *spec, struct backend_choice *b)
 		hb_error("%s", err);
 		return -1;
 	}
+	/* option values are the backend's to judge: let it try them now, so
+	 * that a bad value is bad usage (exit 2), not a failed job */
+	if (b->a->flags & ALLOC_F_SIMULATED) {
+		struct heap *heap = heap_create(0);
+		void *st;
+		int rc = heap ? b->a->init(&st, heap, &opts, err, sizeof err) : 0;
+		if (heap && rc == 0)
+			b->a->fini(st);
+		heap_destroy(heap);
+		if (rc < 0) {
+			hb_error("backend %s: %s", b->a->name, err);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -146,8 +161,11 @@ int cmd_replay(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if (nb == HB_ARRAY_LEN(backends))
+			if (nb == HB_ARRAY_LEN(backends)) {
+				hb_error("replay: at most %zu backends per run",
+					 HB_ARRAY_LEN(backends));
 				goto out;
+			}
 			if (parse_backend(optarg, &backends[nb++]) < 0)
 				goto out;
 			break;
@@ -183,8 +201,9 @@ int cmd_replay(int argc, char **argv)
 		case 't': {
 			char *end;
 			timeout = strtod(optarg, &end);
-			if (*end || timeout < 0 || end == optarg) {
-				hb_error("replay: --timeout takes seconds, not '%s'", optarg);
+			if (*end || end == optarg || !(timeout >= 0 && timeout <= 1e6)) {
+				hb_error("replay: --timeout takes seconds (0 to 1e6), not '%s'",
+					 optarg);
 				goto out;
 			}
 			break;
@@ -198,14 +217,17 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'A':
 			if (parse_u64(optarg, &x) < 0 || x == 0 || (x & (x - 1)) || x > 4096) {
-				hb_error("replay: --align takes a power of two up to 4096, not '%s'", optarg);
+				hb_error(
+					"replay: --align takes a power of two up to 4096, not '%s'",
+					optarg);
 				goto out;
 			}
 			base.alignment = (unsigned)x;
 			break;
 		case 'S':
 			if (parse_u64(optarg, &base.sample_every) < 0 || base.sample_every == 0) {
-				hb_error("replay: --sample-every takes a number of ops, not '%s'", optarg);
+				hb_error("replay: --sample-every takes a number of ops, not '%s'",
+					 optarg);
 				goto out;
 			}
 			break;
@@ -236,7 +258,7 @@ int cmd_replay(int argc, char **argv)
 		diag_init(&d, argv[optind + i], false);
 		traces[i] = trace_load_verified(argv[optind + i], &d);
 		diag_finish(&d);
-		if (!traces[i] || (fds[i] = job_trace_fd(traces[i])) < 0)
+		if (!traces[i])
 			goto out_traces;
 	}
 
@@ -250,6 +272,11 @@ int cmd_replay(int argc, char **argv)
 		result_table_header(stdout);
 	for (int i = 0; i < ntraces; i++) {
 		trace_short_name(traces[i]->path, names[i], sizeof names[i]);
+		/* one descriptor at a time: a run may hold many traces */
+		if ((fds[i] = job_trace_fd(traces[i])) < 0) {
+			rc = HB_EXIT_USAGE;
+			break;
+		}
 		for (size_t b = 0; b < nb; b++) {
 			struct replay_config cfg = base;
 			cfg.backend = backends[b].a;
@@ -274,6 +301,8 @@ int cmd_replay(int argc, char **argv)
 				failed_ids[nfailed++] = id;
 			}
 		}
+		close(fds[i]);
+		fds[i] = -1;
 	}
 	if (!json && nfailed) {
 		printf("\nfailed jobs:\n");

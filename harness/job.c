@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,12 +99,17 @@ static int wait_child(pid_t pid, double timeout, int *status)
 
 static void pass_name(int pass, char *buf, size_t len)
 {
-	if (pass == 0)
-		snprintf(buf, len, "the checked pass");
-	else if (pass < 0)
-		snprintf(buf, len, "the latency pass");
-	else
-		snprintf(buf, len, "timed pass %d", pass);
+	switch (pass) {
+	case REPLAY_PASS_CHECKED: snprintf(buf, len, "the checked pass"); break;
+	case REPLAY_PASS_LATENCY: snprintf(buf, len, "the latency pass"); break;
+	case REPLAY_PASS_CLEANUP:
+		snprintf(buf, len, "the free of the blocks still live after the checked pass");
+		break;
+	case REPLAY_PASS_START:
+		snprintf(buf, len, "the worker's start, before the checked pass");
+		break;
+	default: snprintf(buf, len, "timed pass %d", pass);
+	}
 }
 
 int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
@@ -123,9 +129,10 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 		goto out;
 	}
 	memcpy(sh, r, sizeof *r);
+	sh->pass = REPLAY_PASS_START;
 	snprintf(sh->error, sizeof sh->error, "the worker stopped before it reported");
 
-	char fdbuf[2][16], num[6][32], optbuf[REPLAY_MAX_OPTS][160];
+	char fdbuf[2][16], num[6][32], *optbuf[REPLAY_MAX_OPTS] = {NULL};
 	const char *argv[64];
 	int n = 0;
 	static const char *const checks[] = {"off", "fast", "full"};
@@ -150,12 +157,15 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	if (cfg->latency)
 		argv[n++] = "--latency";
 	for (size_t i = 0; i < cfg->nopt; i++) {
-		snprintf(optbuf[i], sizeof optbuf[i], "%s=%s", cfg->opt[i].key, cfg->opt[i].value);
+		size_t len = strlen(cfg->opt[i].key) + strlen(cfg->opt[i].value) + 2;
+		optbuf[i] = xmalloc(len);
+		snprintf(optbuf[i], len, "%s=%s", cfg->opt[i].key, cfg->opt[i].value);
 		argv[n++] = "--opt", argv[n++] = optbuf[i];
 	}
 	argv[n] = NULL;
 
 	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(r->error, sizeof r->error, "cannot fork a worker: %s", strerror(errno));
@@ -166,10 +176,17 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 		 * of its signal instead of being reported as an ASan error */
 		char asan[512];
 		const char *old = getenv("ASAN_OPTIONS");
-		snprintf(asan, sizeof asan, "%s%shandle_segv=0:handle_sigbus=0:handle_abort=0",
+		snprintf(asan, sizeof asan,
+			 "%s%shandle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0",
 			 old ? old : "", old && *old ? ":" : "");
 		setenv("ASAN_OPTIONS", asan, 1);
+		/* a backend's chatter must not mix with our output */
+		dup2(errfd, 1);
 		dup2(errfd, 2);
+		/* a worker does not outlive a killed parent */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		fcntl(hbt_fd, F_SETFD, 0);
 		fcntl(shm, F_SETFD, 0);
 		execv("/proc/self/exe", (char *const *)argv);
@@ -187,7 +204,8 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	char where[64], tail[256];
 	pass_name(r->pass, where, sizeof where);
 	last_line(errfd, tail, sizeof tail);
-	bool op_known = r->pass <= 0;
+	/* ops are only counted where the harness steps through them itself */
+	bool op_known = r->pass == REPLAY_PASS_CHECKED || r->pass == REPLAY_PASS_LATENCY;
 	if (!finished) {
 		r->status = JOB_TIMEOUT;
 		r->error_op = op_known ? r->progress : UINT64_MAX;
@@ -199,13 +217,17 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 		const char *abbrev = sigabbrev_np(r->signal);
 		snprintf(r->error, sizeof r->error, "killed by SIG%s in %s%s%s",
 			 abbrev ? abbrev : "?", where, tail[0] ? ": " : "", tail);
-	} else if (WEXITSTATUS(status) != 0) {
+	} else if (WEXITSTATUS(status) != 0 || !r->finished) {
+		/* a backend that calls exit() must not pass for a finished job */
 		r->status = JOB_ERROR;
-		snprintf(r->error, sizeof r->error, "the worker exited with status %d%s%s",
-			 WEXITSTATUS(status), tail[0] ? ": " : "", tail);
+		r->error_op = op_known ? r->progress : UINT64_MAX;
+		snprintf(r->error, sizeof r->error, "the worker exited with status %d in %s%s%s",
+			 WEXITSTATUS(status), where, tail[0] ? ": " : "", tail);
 	}
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);
+	for (size_t i = 0; i < cfg->nopt; i++)
+		free(optbuf[i]);
 out:
 	if (sh != MAP_FAILED)
 		munmap(sh, sizeof *r);
@@ -288,11 +310,13 @@ int job_worker_main(int argc, char **argv)
 	snprintf(path, sizeof path, "/proc/self/fd/%d", trace_fd);
 	struct diag d;
 	diag_init(&d, path, false);
-	struct trace *t = trace_load(path, &d);
+	/* verified again here: the file may have changed since the parent read it */
+	struct trace *t = trace_load_verified(path, &d);
 	if (!t)
 		return worker_fail("cannot load the trace", NULL);
 	memset(r, 0, sizeof *r); /* touches the result pages before any baseline */
 	r->status = JOB_ERROR;
+	r->pass = REPLAY_PASS_START;
 	snprintf(r->error, sizeof r->error, "the worker stopped before the checked pass");
 	replay_run(t, &cfg, r);
 	/* the result is in shared memory; nothing else to hand back */

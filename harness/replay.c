@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,7 @@ static int check_block(struct checker *c, uint64_t i, uint32_t id, unsigned char
 }
 
 /* Verifies the pattern of a live block before realloc or free. */
-static int verify_block(struct checker *c, uint64_t i, uint32_t id)
+static int verify_block(struct checker *c, uint64_t i, uint32_t id, const char *when)
 {
 	const struct slot *s = &c->slots[id];
 	struct ranges rg = ranges_of(c->cfg->check, s->size);
@@ -252,11 +253,11 @@ static int verify_block(struct checker *c, uint64_t i, uint32_t id)
 		uint64_t bad = pattern_find_bad(s->ptr, s->seed, rg.lo[k], rg.hi[k]);
 		if (bad != UINT64_MAX)
 			return fail(c, i, JOB_ERROR,
-				    "before %s: block %" PRIu32 " [%p, +%" PRIu64
+				    "%s: block %" PRIu32 " [%p, +%" PRIu64
 				    ") allocated at op %" PRIu64 " was overwritten: byte %" PRIu64
 				    " is 0x%02x, expected 0x%02x",
-				    call_names[c->t->ops[i].kind], id, (void *)s->ptr, s->size,
-				    s->alloc_op, bad, s->ptr[bad], pattern_byte(s->seed, bad));
+				    when, id, (void *)s->ptr, s->size, s->alloc_op, bad,
+				    s->ptr[bad], pattern_byte(s->seed, bad));
 	}
 	return 0;
 }
@@ -360,9 +361,11 @@ static int checked_op(struct checker *c, uint64_t i)
 
 	case TRACE_REALLOC: {
 		struct slot old = c->slots[op->id];
-		if (verify_block(c, i, op->id) < 0)
+		if (verify_block(c, i, op->id, "before realloc") < 0)
 			return -1;
 		drop_block(c, op->id);
+		/* old.ptr is NULL if malloc(0) returned NULL: realloc(NULL, n),
+		 * as the program did */
 		p = a->realloc(c->st, old.ptr, (size_t)n);
 		if (!p)
 			return fail(c, i, JOB_OOM, "realloc(%p, %" PRIu64 ") returned NULL",
@@ -385,11 +388,12 @@ static int checked_op(struct checker *c, uint64_t i)
 					    (void *)old.ptr, n, (void *)p, bad, p[bad],
 					    pattern_byte(old.seed, bad), keep);
 		}
-		if (adopt_block(c, i, op->id, p, n, old.seed) < 0)
+		/* a new seed: a stale copy of the old contents must not pass later */
+		if (adopt_block(c, i, op->id, p, n, ++c->seeds) < 0)
 			return -1;
 		rg = ranges_of(check, n);
 		for (int k = 0; k < rg.n; k++)
-			pattern_write(p, old.seed, rg.lo[k], rg.hi[k]);
+			pattern_write(p, c->seeds, rg.lo[k], rg.hi[k]);
 		c->live_bytes += n;
 		break;
 	}
@@ -400,7 +404,7 @@ static int checked_op(struct checker *c, uint64_t i)
 				return fail(c, i, JOB_ERROR, "free(NULL) failed: %s", why);
 			break;
 		}
-		if (verify_block(c, i, op->id) < 0)
+		if (verify_block(c, i, op->id, "before free") < 0)
 			return -1;
 		p = c->slots[op->id].ptr;
 		drop_block(c, op->id);
@@ -423,7 +427,8 @@ static void measure_op(struct checker *c, uint64_t i)
 		c->footprint = u.footprint;
 		c->peak_footprint = u.peak_footprint;
 	}
-	if (new_peak || (c->cfg->sample_every && i % c->cfg->sample_every == 0))
+	bool last = i + 1 == c->t->nops;
+	if (new_peak || last || (c->cfg->sample_every && i % c->cfg->sample_every == 0))
 		sample_process(c);
 	if (new_peak) {
 		r->peak_live_bytes = c->live_bytes;
@@ -442,51 +447,52 @@ static void measure_op(struct checker *c, uint64_t i)
 		c->win_live = c->live_bytes;
 	if (c->footprint > c->win_foot)
 		c->win_foot = c->footprint;
-	if ((i + 1) % c->stride == 0 || i + 1 == c->t->nops) {
+	if ((i + 1) % c->stride == 0 || last) {
 		if (r->npoints < REPLAY_TIMELINE_POINTS + 2)
 			r->timeline[r->npoints++] =
 				(struct replay_point){i, c->win_live, c->win_foot};
-		c->win_live = c->live_bytes;
-		c->win_foot = c->footprint;
+		c->win_live = c->win_foot = 0; /* each window holds its own ops only */
 	}
 }
 
-static struct heap *fresh_state(const struct replay_config *cfg, void **st, char *err, size_t len)
+/* A fresh backend state.  Built-in backends get the job's simulated heap,
+ * created on first use and emptied (heap_reset) before every later pass, so
+ * that every pass starts from an empty heap on warm pages. */
+static int fresh_state(const struct replay_config *cfg, struct heap **heap, void **st, char *err,
+		       size_t len)
 {
 	const struct allocator *a = cfg->backend;
-	struct heap *heap = NULL;
 	if (a->flags & ALLOC_F_SIMULATED) {
-		heap = heap_create(cfg->heap_limit);
-		if (!heap) {
+		if (*heap) {
+			heap_reset(*heap);
+		} else if (!(*heap = heap_create(cfg->heap_limit))) {
 			snprintf(err, len, "cannot reserve the simulated heap");
-			return (struct heap *)-1;
+			return -1;
 		}
 	}
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	if (a->init(st, heap, &opts, err, len) < 0) {
-		heap_destroy(heap);
-		return (struct heap *)-1;
-	}
-	return heap;
-}
-
-static void end_state(const struct allocator *a, void *st, struct heap *heap)
-{
-	a->fini(st);
-	heap_destroy(heap);
+	return a->init(st, *heap, &opts, err, len);
 }
 
 static int checked_pass(const struct trace *t, const struct replay_config *cfg,
-			struct replay_result *r, struct slot *slots)
+			struct replay_result *r, struct slot *slots, struct heap **heap)
 {
 	struct checker c = {.t = t, .cfg = cfg, .r = r, .a = cfg->backend, .slots = slots};
 	char err[ALLOC_ERRLEN];
 	addrmap_init(&c.live);
 	c.stride = t->nops / REPLAY_TIMELINE_POINTS + 1;
-	c.heap = fresh_state(cfg, &c.st, err, sizeof err);
-	if (c.heap == (struct heap *)-1)
+	if (fresh_state(cfg, heap, &c.st, err, sizeof err) < 0)
 		return fail(&c, UINT64_MAX, JOB_ERROR, "cannot start backend %s: %s",
 			    cfg->backend->name, err);
+	c.heap = *heap;
+	/* the empty state already has a footprint (built-ins: the backend's
+	 * own records in the heap) */
+	if (c.heap) {
+		struct heap_usage u;
+		heap_usage(c.heap, &u);
+		c.footprint = u.footprint;
+		c.peak_footprint = u.peak_footprint;
+	}
 	c.rss_base = c.rss_peak = rss_bytes();
 	c.harness_base = harness_bytes(&c);
 	uint64_t maxrss_before = maxrss_bytes();
@@ -502,8 +508,17 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 		    c.a->check(c.st, err, sizeof err) < 0)
 			rc = fail(&c, i, JOB_ERROR, "heap check failed after this op: %s", err);
 	}
-	r->progress = t->nops;
+	/* blocks still live at the end must still hold their pattern; a
+	 * failure is reported at the last op */
+	for (uint32_t id = 0; id < t->nids && rc == 0 && t->nops; id++)
+		if (slots[id].ptr)
+			rc = verify_block(&c, t->nops - 1, id, "at the end of the trace");
 	if (rc == 0) {
+		if (c.heap) {
+			struct heap_usage u;
+			heap_usage(c.heap, &u);
+			c.peak_footprint = u.peak_footprint;
+		}
 		sample_process(&c);
 		struct alloc_stats s = {.source = "none"};
 		if (c.a->stats)
@@ -512,7 +527,8 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 		r->peak_footprint_bytes = c.peak_footprint;
 		r->have_usable = c.a->usable_size != NULL;
 		double live = (double)r->peak_live_bytes;
-		if (r->peak_footprint_bytes && live > 0) {
+		r->have_utilization = r->peak_footprint_bytes && live > 0;
+		if (r->have_utilization) {
 			r->utilization = live / (double)r->peak_footprint_bytes;
 			r->frag_peak = (double)r->peak_footprint_bytes / live - 1;
 			r->frag_at_peak_live = (double)r->footprint_at_peak_live / live - 1;
@@ -525,12 +541,15 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 		uint64_t peak = c.rss_peak > hw ? c.rss_peak : hw;
 		r->peak_rss_bytes = peak > c.rss_base ? peak - c.rss_base : 0;
 	}
-	/* give everything back so that the next pass starts clean */
-	for (uint32_t id = 0; id < t->nids; id++)
+	/* give everything back so that the next pass starts clean; after a
+	 * failure the backend may be corrupt and is not called again */
+	r->pass = REPLAY_PASS_CLEANUP;
+	for (uint32_t id = 0; id < t->nids && rc == 0; id++)
 		if (slots[id].ptr)
 			c.a->free(c.st, slots[id].ptr, err, sizeof err);
 	memset(slots, 0, (size_t)t->nids * sizeof *slots);
-	end_state(c.a, c.st, c.heap);
+	if (rc == 0)
+		c.a->fini(c.st);
 	addrmap_destroy(&c.live);
 	return rc;
 }
@@ -560,7 +579,8 @@ static double timed_pass_libc(const struct trace *t, void **ptrs)
 		case TRACE_ALLOC: ptrs[op->id] = malloc(op->size); break;
 		case TRACE_CALLOC: ptrs[op->id] = calloc(op->arg, op->size); break;
 		case TRACE_MEMALIGN:
-			if (posix_memalign(&ptrs[op->id], op->arg < sizeof(void *) ? sizeof(void *) : op->arg,
+			if (posix_memalign(&ptrs[op->id],
+					   op->arg < sizeof(void *) ? sizeof(void *) : op->arg,
 					   op->size))
 				ptrs[op->id] = NULL;
 			break;
@@ -585,14 +605,13 @@ static double timed_pass_libc(const struct trace *t, void **ptrs)
 /* The timed loop: nothing but the op, the call and the id table.  Returns
  * seconds, or a negative number if the state could not be made. */
 static double timed_pass(const struct trace *t, const struct replay_config *cfg, void **ptrs,
-			 char *err, size_t errlen)
+			 struct heap **heap, char *err, size_t errlen)
 {
 	const struct allocator *a = cfg->backend;
 	if (a->flags & ALLOC_F_LIBC)
 		return timed_pass_libc(t, ptrs);
 	void *st;
-	struct heap *heap = fresh_state(cfg, &st, err, errlen);
-	if (heap == (struct heap *)-1)
+	if (fresh_state(cfg, heap, &st, err, errlen) < 0)
 		return -1;
 	void *(*do_malloc)(void *, size_t) = a->malloc;
 	void *(*do_calloc)(void *, size_t, size_t) = a->calloc ? a->calloc : fallback_calloc;
@@ -621,14 +640,20 @@ static double timed_pass(const struct trace *t, const struct replay_config *cfg,
 		if (ptrs[id])
 			do_free(st, ptrs[id], NULL, 0);
 	memset(ptrs, 0, (size_t)t->nids * sizeof *ptrs);
-	end_state(a, st, heap);
+	a->fini(st);
 	return (double)(t1 - t0) * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Insertion sort: qsort may call malloc, which the worker avoids. */
+static void sort_doubles(double *v, unsigned n)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
+	for (unsigned i = 1; i < n; i++) {
+		double x = v[i];
+		unsigned j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
 }
 
 /* ---- Latency pass ------------------------------------------------------------ */
@@ -684,7 +709,8 @@ static uint64_t timer_overhead(void)
 }
 
 static int latency_pass(const struct trace *t, const struct replay_config *cfg,
-			struct replay_result *r, void **ptrs, char *err, size_t errlen)
+			struct replay_result *r, void **ptrs, struct heap **heap, char *err,
+			size_t errlen)
 {
 	const struct allocator *a = cfg->backend;
 	uint64_t(*hist)[LAT_BUCKETS] = os_map(sizeof(uint64_t) * TRACE_NKINDS * LAT_BUCKETS);
@@ -693,14 +719,13 @@ static int latency_pass(const struct trace *t, const struct replay_config *cfg,
 		return snprintf(err, errlen, "no memory for latency histograms"), -1;
 	uint64_t overhead = timer_overhead();
 	void *st;
-	struct heap *heap = fresh_state(cfg, &st, err, errlen);
-	if (heap == (struct heap *)-1) {
+	if (fresh_state(cfg, heap, &st, err, errlen) < 0) {
 		os_unmap(hist, sizeof(uint64_t) * TRACE_NKINDS * LAT_BUCKETS);
 		return -1;
 	}
 	fallback_backend = a;
 	void *(*do_calloc)(void *, size_t, size_t) = a->calloc ? a->calloc : fallback_calloc;
-	r->pass = -1;
+	r->pass = REPLAY_PASS_LATENCY;
 	for (uint64_t i = 0; i < t->nops; i++) {
 		const struct trace_op *op = &t->ops[i];
 		r->progress = i;
@@ -725,7 +750,7 @@ static int latency_pass(const struct trace *t, const struct replay_config *cfg,
 		if (ptrs[id])
 			a->free(st, ptrs[id], NULL, 0);
 	memset(ptrs, 0, (size_t)t->nids * sizeof *ptrs);
-	end_state(a, st, heap);
+	a->fini(st);
 
 	r->have_latency = true;
 	r->timer_overhead_ns = (double)overhead;
@@ -734,11 +759,12 @@ static int latency_pass(const struct trace *t, const struct replay_config *cfg,
 		l->count = count[k];
 		if (!count[k])
 			continue;
-		l->p50 = lat_quantile(hist[k], count[k], 1, 2);
-		l->p90 = lat_quantile(hist[k], count[k], 9, 10);
-		l->p99 = lat_quantile(hist[k], count[k], 99, 100);
-		l->p999 = lat_quantile(hist[k], count[k], 999, 1000);
+		/* a bucket's middle can lie above the largest sample in it */
 		l->max = (double)maxv[k];
+		l->p50 = fmin(lat_quantile(hist[k], count[k], 1, 2), l->max);
+		l->p90 = fmin(lat_quantile(hist[k], count[k], 9, 10), l->max);
+		l->p99 = fmin(lat_quantile(hist[k], count[k], 99, 100), l->max);
+		l->p999 = fmin(lat_quantile(hist[k], count[k], 999, 1000), l->max);
 	}
 	os_unmap(hist, sizeof(uint64_t) * TRACE_NKINDS * LAT_BUCKETS);
 	return 0;
@@ -772,15 +798,16 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 	memset(ptrs, 0, nslots * sizeof *ptrs);
 	touch(t->ops, (size_t)t->nops * sizeof *t->ops);
 
-	r->pass = 0;
-	if (checked_pass(t, cfg, r, slots) < 0)
+	struct heap *heap = NULL;
+	r->pass = REPLAY_PASS_CHECKED;
+	if (checked_pass(t, cfg, r, slots, &heap) < 0)
 		goto out;
 
 	r->repeat = cfg->repeat;
 	double sorted[REPLAY_MAX_REPEAT];
 	for (unsigned k = 0; k < cfg->repeat; k++) {
 		r->pass = (int)k + 1;
-		double s = timed_pass(t, cfg, ptrs, err, sizeof err);
+		double s = timed_pass(t, cfg, ptrs, &heap, err, sizeof err);
 		if (s < 0) {
 			snprintf(r->error, sizeof r->error, "cannot start backend for pass %u: %s",
 				 k + 1, err);
@@ -790,22 +817,24 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 		r->seconds[k] = sorted[k] = s;
 	}
 	if (cfg->repeat) {
-		qsort(sorted, cfg->repeat, sizeof *sorted, cmp_double);
+		sort_doubles(sorted, cfg->repeat);
 		unsigned n = cfg->repeat;
 		r->seconds_min = sorted[0];
 		r->seconds_max = sorted[n - 1];
 		r->seconds_median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-		if (r->seconds_median > 0) {
+		if (r->seconds_median > 0 && t->nops) {
 			r->mops = (double)t->nops / r->seconds_median / 1e6;
 			r->ns_per_op = r->seconds_median * 1e9 / (double)(t->nops ? t->nops : 1);
 		}
 	}
-	if (cfg->latency && latency_pass(t, cfg, r, ptrs, err, sizeof err) < 0) {
+	if (cfg->latency && latency_pass(t, cfg, r, ptrs, &heap, err, sizeof err) < 0) {
 		snprintf(r->error, sizeof r->error, "latency pass: %s", err);
 		r->status = JOB_ERROR;
 	}
 out:
+	heap_destroy(heap);
 	os_unmap(slots, nslots * sizeof *slots);
 	os_unmap(ptrs, nslots * sizeof *ptrs);
+	r->finished = true;
 	return r->status == JOB_OK ? 0 : -1;
 }

@@ -28,6 +28,13 @@
 #define REPLAY_ERRLEN          512
 
 enum replay_check { CHECK_OFF, CHECK_FAST, CHECK_FULL };
+/* Where a worker is, besides timed pass 1..repeat. */
+enum {
+	REPLAY_PASS_CHECKED = 0,
+	REPLAY_PASS_LATENCY = -1,
+	REPLAY_PASS_CLEANUP = -2, /* freeing what is live after the checked pass */
+	REPLAY_PASS_START = -3,   /* loading the trace, before the checked pass */
+};
 enum replay_status { JOB_OK, JOB_ERROR, JOB_CRASH, JOB_TIMEOUT, JOB_OOM, JOB_NSTATUS };
 
 /* Bytes checked at each end of a block by --check fast. */
@@ -63,13 +70,15 @@ struct replay_result {
 	uint64_t error_line;        /* 0 when the trace has no lines */
 	int signal;                 /* for JOB_CRASH */
 	volatile uint64_t progress; /* ops done in the current pass (worker) */
-	volatile int pass;          /* 0 checked, 1..repeat timed, -1 latency */
+	volatile int pass;          /* REPLAY_PASS_*, or 1..repeat: timed pass */
+	volatile bool finished;     /* the worker got to the end of the job */
 
 	uint64_t ops, allocs, frees, reallocs;
 	uint64_t peak_live_bytes, peak_live_op;
 	uint64_t peak_footprint_bytes;
 	uint64_t footprint_at_peak_live;
 	char footprint_source[48];
+	bool have_utilization; /* peak live and peak footprint are both > 0 */
 	double utilization, frag_peak, frag_at_peak_live, frag_mean;
 	uint64_t internal_frag_bytes, external_frag_bytes;
 	bool have_usable; /* the backend reports usable sizes */

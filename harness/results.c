@@ -55,9 +55,14 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 		json_object_set_new(o, "peak_footprint_bytes", jx_u64(r->peak_footprint_bytes));
 		json_object_set_new(o, "footprint_at_peak_live", jx_u64(r->footprint_at_peak_live));
 		json_object_set_new(o, "footprint_source", json_string(r->footprint_source));
-		json_object_set_new(o, "utilization", jx_num(r->utilization));
-		json_object_set_new(o, "frag_peak", jx_num(r->frag_peak));
-		json_object_set_new(o, "frag_at_peak_live", jx_num(r->frag_at_peak_live));
+		/* no live data or no footprint: no ratio, rather than a made-up 0 */
+		json_object_set_new(o, "utilization",
+				    r->have_utilization ? jx_num(r->utilization) : json_null());
+		json_object_set_new(o, "frag_peak",
+				    r->have_utilization ? jx_num(r->frag_peak) : json_null());
+		json_object_set_new(o, "frag_at_peak_live",
+				    r->have_utilization ? jx_num(r->frag_at_peak_live)
+							: json_null());
 		json_object_set_new(o, "frag_mean", jx_num(r->frag_mean));
 		json_object_set_new(o, "internal_frag_bytes",
 				    r->have_usable ? jx_u64(r->internal_frag_bytes) : json_null());
@@ -74,8 +79,8 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 		json_object_set_new(o, "seconds_median", jx_num(r->seconds_median));
 		json_object_set_new(o, "seconds_min", jx_num(r->seconds_min));
 		json_object_set_new(o, "seconds_max", jx_num(r->seconds_max));
-		json_object_set_new(o, "mops", jx_num(r->mops));
-		json_object_set_new(o, "ns_per_op", jx_num(r->ns_per_op));
+		json_object_set_new(o, "mops", r->ops ? jx_num(r->mops) : json_null());
+		json_object_set_new(o, "ns_per_op", r->ops ? jx_num(r->ns_per_op) : json_null());
 	}
 	if (r->have_latency) {
 		json_t *lat = json_object();
@@ -114,9 +119,11 @@ void result_table_row(FILE *f, const struct job_id *id, const struct replay_resu
 {
 	char util[16] = "-", frag[16] = "-", mops[16] = "-", ns[16] = "-";
 	if (r->status == JOB_OK) {
-		snprintf(util, sizeof util, "%.1f%%", r->utilization * 100);
-		snprintf(frag, sizeof frag, "%.3f", r->frag_peak);
-		if (r->repeat) {
+		if (r->have_utilization) {
+			snprintf(util, sizeof util, "%.1f%%", r->utilization * 100);
+			snprintf(frag, sizeof frag, "%.3f", r->frag_peak);
+		}
+		if (r->repeat && r->ops) {
 			snprintf(mops, sizeof mops, "%.2f", r->mops);
 			snprintf(ns, sizeof ns, "%.1f", r->ns_per_op);
 		}

@@ -239,6 +239,17 @@ check_has "unknown backend lists the known ones" "$err" "unknown backend 'nosuch
 run "$HB" replay -a first-fit:colour=blue traces/examples/tiny.rep
 check "replay with an unknown backend option exits 2" 2 "$rc"
 check_has "unknown option is named with the known ones" "$err" "backend first-fit has no option 'colour' (known: mmap_threshold min_split)"
+run "$HB" replay -a first-fit:mmap_threshold=abc traces/examples/tiny.rep
+check "replay with a bad option value exits 2" 2 "$rc"
+check_has "a bad option value is explained" "$err" "backend first-fit: mmap_threshold: expected a number of bytes, got 'abc'"
+run "$HB" replay --timeout nan traces/examples/tiny.rep
+check "replay --timeout nan exits 2" 2 "$rc"
+printf '# heapbench-trace: 1\n' >"$T/empty-ops.trace"
+run "$HB" replay --json --repeat 1 -a first-fit "$T/empty-ops.trace"
+check "replay of a trace with no ops exits 0" 0 "$rc"
+check_has "no ops: no utilization rather than 0" "$out" '"utilization":null'
+check_has "no ops: no speed rather than a made-up one" "$out" '"mops":null'
+check_has "no ops: the empty first-fit heap still has a footprint" "$out" '"peak_footprint_bytes":80'
 run "$HB" replay --check sometimes traces/examples/tiny.rep
 check "replay --check with a bad level exits 2" 2 "$rc"
 run "$HB" replay traces/examples/tiny.rep "$DATA/bad/rep-free-dead.rep"

@@ -173,6 +173,68 @@ static void *loop_malloc(void *state, size_t size)
 	return p;
 }
 
+/* the worker quits with status 0 in the middle of the job */
+static void *exit_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 3)
+		exit(0);
+	return p;
+}
+
+/* corrupts block 0 on the 3rd malloc; the trace never frees it */
+static void *late_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 1)
+		first_block = p;
+	if (calls == 3)
+		((char *)first_block)[1] ^= 1;
+	return p;
+}
+
+/* a bump allocator whose 2nd realloc hands back the block's first address
+ * without copying: the stale bytes there are the block's old contents */
+static char bump[1 << 16] __attribute__((aligned(16)));
+static size_t bump_top;
+static void *bump_malloc(void *state, size_t size)
+{
+	(void)state;
+	void *p = bump + bump_top;
+	bump_top += (size + 15) & ~(size_t)15;
+	return p;
+}
+
+static void *stale_realloc(void *state, void *p, size_t size)
+{
+	static void *origin;
+	static unsigned n;
+	if (++n == 1) {
+		origin = p;
+		void *q = bump_malloc(state, size);
+		memcpy(q, p, size < 100 ? size : 100);
+		return q;
+	}
+	return origin;
+}
+
+static int bump_free(void *state, void *p, char *why, size_t len)
+{
+	(void)state, (void)p, (void)why, (void)len;
+	return 0;
+}
+
+/* malloc(0) returns NULL, which C allows */
+static void *null0_malloc(void *state, size_t size)
+{
+	return size ? plain_malloc(state, size) : NULL;
+}
+
+static void *null0_realloc(void *state, void *p, size_t size)
+{
+	return plain_realloc(state, p, size); /* realloc(NULL, n) is malloc(n) */
+}
+
 static int bad_check(void *state, char *why, size_t len)
 {
 	(void)state;
@@ -185,12 +247,17 @@ static int bad_check(void *state, char *why, size_t len)
 
 /* each broken backend is the plain one with some members overridden */
 #pragma GCC diagnostic ignored "-Woverride-init"
-#define BROKEN(id, ...)                                                                        \
-	static const struct allocator id = {                                                   \
-		.name = #id, .description = "broken on purpose", .flags = ALLOC_F_PROCESS,     \
-		.init = sys_init, .fini = sys_fini, .malloc = plain_malloc,                    \
-		.memalign = plain_memalign, .realloc = plain_realloc, .free = plain_free,      \
-		__VA_ARGS__}
+#define BROKEN(id, ...)                                                                            \
+	static const struct allocator id = {.name = #id,                                           \
+					    .description = "broken on purpose",                    \
+					    .flags = ALLOC_F_PROCESS,                              \
+					    .init = sys_init,                                      \
+					    .fini = sys_fini,                                      \
+					    .malloc = plain_malloc,                                \
+					    .memalign = plain_memalign,                            \
+					    .realloc = plain_realloc,                              \
+					    .free = plain_free,                                    \
+					    __VA_ARGS__}
 
 BROKEN(overlap, .malloc = overlap_malloc);
 BROKEN(contain, .malloc = contain_malloc, .free = contain_free);
@@ -203,10 +270,14 @@ BROKEN(segv, .malloc = segv_malloc);
 BROKEN(aborts, .free = abort_free);
 BROKEN(loops, .malloc = loop_malloc);
 BROKEN(badcheck, .check = bad_check);
+BROKEN(exits, .malloc = exit_malloc);
+BROKEN(late, .malloc = late_malloc);
+BROKEN(stale, .malloc = bump_malloc, .realloc = stale_realloc, .free = bump_free);
+BROKEN(null0, .malloc = null0_malloc, .realloc = null0_realloc);
 
 static const struct allocator *const broken[] = {
-	&overlap, &contain, &misaligned, &scribble, &lossy,    &dirty,
-	&nullret, &segv,    &aborts,     &loops,    &badcheck, NULL,
+	&overlap, &contain, &misaligned, &scribble, &lossy, &dirty, &nullret, &segv,
+	&aborts,  &loops,   &badcheck,   &exits,    &late,  &stale, &null0,   NULL,
 };
 
 /* ---- Helpers --------------------------------------------------------------- */
@@ -230,8 +301,11 @@ static struct trace *text_trace(const char *name, const char *text)
 
 static struct replay_config config(const char *backend)
 {
-	struct replay_config cfg = {.backend = allocator_find(backend), .check = CHECK_FULL,
-				    .repeat = 1, .alignment = 16, .sample_every = 1};
+	struct replay_config cfg = {.backend = allocator_find(backend),
+				    .check = CHECK_FULL,
+				    .repeat = 1,
+				    .alignment = 16,
+				    .sample_every = 1};
 	assert_non_null(cfg.backend);
 	return cfg;
 }
@@ -253,15 +327,14 @@ static void expect_failure(const char *backend, const struct trace *t, double ti
 	static struct replay_result r;
 	run(t, &cfg, timeout, &r);
 	if (r.status != status || r.error_op != op || !strstr(r.error, text))
-		fail_msg("%s: expected %s at op %llu containing \"%s\"; got %s at op %lld: %s", backend,
-			 replay_status_names[status], (unsigned long long)op, text,
+		fail_msg("%s: expected %s at op %llu containing \"%s\"; got %s at op %lld: %s",
+			 backend, replay_status_names[status], (unsigned long long)op, text,
 			 replay_status_names[r.status], (long long)r.error_op, r.error);
 }
 
 /* Eight allocations of varied sizes, a realloc and a calloc, then frees. */
-static const char *const basic =
-	"a 0 24\na 1 100\na 2 40\na 3 8\na 4 200\nc 5 4 10\nr 1 300\n"
-	"f 0\nf 2\nf 1\nf 3\nf 4\nf 5\n";
+static const char *const basic = "a 0 24\na 1 100\na 2 40\na 3 8\na 4 200\nc 5 4 10\nr 1 300\n"
+				 "f 0\nf 2\nf 1\nf 3\nf 4\nf 5\n";
 
 /* ---- Broken backends are caught -------------------------------------------- */
 
@@ -294,8 +367,7 @@ static void test_scribble(void **state)
 	(void)state;
 	struct trace *t = text_trace("scribble.trace", basic);
 	/* block 0 is corrupted by the 4th malloc (op 3); its free (op 7) sees it */
-	expect_failure("scribble", t, 0, JOB_ERROR, 7,
-		       "block 0 [");
+	expect_failure("scribble", t, 0, JOB_ERROR, 7, "block 0 [");
 	expect_failure("scribble", t, 0, JOB_ERROR, 7, "was overwritten: byte 5 is 0x");
 	trace_free(t);
 }
@@ -312,7 +384,8 @@ static void test_dirty_calloc(void **state)
 {
 	(void)state;
 	struct trace *t = text_trace("dirty.trace", basic);
-	expect_failure("dirty", t, 0, JOB_ERROR, 5, "calloc memory is not zero: byte 0 of 40 is 0xaa");
+	expect_failure("dirty", t, 0, JOB_ERROR, 5,
+		       "calloc memory is not zero: byte 0 of 40 is 0xaa");
 	trace_free(t);
 }
 
@@ -344,7 +417,8 @@ static void test_timeout(void **state)
 {
 	(void)state;
 	struct trace *t = text_trace("loop.trace", basic);
-	expect_failure("loops", t, 0.5, JOB_TIMEOUT, 2, "no result after 0.5 s, in the checked pass");
+	expect_failure("loops", t, 0.5, JOB_TIMEOUT, 2,
+		       "no result after 0.5 s, in the checked pass");
 	trace_free(t);
 }
 
@@ -359,8 +433,47 @@ static void test_bad_check(void **state)
 	assert_int_equal(r.status, JOB_ERROR);
 	assert_int_equal(r.error_op, 2);
 	assert_int_equal(r.error_line, 3);
-	assert_string_equal(r.error,
-			    "heap check failed after this op: free list corrupted (made up by the test)");
+	assert_string_equal(
+		r.error,
+		"heap check failed after this op: free list corrupted (made up by the test)");
+	trace_free(t);
+}
+
+static void test_exit_midway(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("exit.trace", basic);
+	expect_failure("exits", t, 0, JOB_ERROR, 2,
+		       "the worker exited with status 0 in the checked pass");
+	trace_free(t);
+}
+
+static void test_corrupt_at_end(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("late.trace", "a 0 24\na 1 24\na 2 24\na 3 24\n");
+	expect_failure("late", t, 0, JOB_ERROR, 3, "at the end of the trace: block 0");
+	trace_free(t);
+}
+
+static void test_stale_realloc(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("stale.trace", "a 0 100\nr 0 200\nr 0 100\nf 0\n");
+	expect_failure("stale", t, 0, JOB_ERROR, 2, "lost data");
+	trace_free(t);
+}
+
+static void test_null_for_zero(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("zero.trace", "a 0 0\nr 0 10\nf 0\n");
+	struct replay_config cfg = config("null0");
+	static struct replay_result r;
+	run(t, &cfg, 0, &r);
+	if (r.status != JOB_OK)
+		fail_msg("%s at op %lld: %s", replay_status_names[r.status], (long long)r.error_op,
+			 r.error);
 	trace_free(t);
 }
 
@@ -415,6 +528,8 @@ static void test_first_fit_reuse(void **state)
 	assert_int_equal(r.timeline[3].op, 3);
 	assert_int_equal(r.timeline[3].live, 150);
 	assert_int_equal(r.timeline[3].footprint, 336);
+	/* each point covers its own window only: op 2 has live 100 */
+	assert_int_equal(r.timeline[2].live, 100);
 	trace_free(t);
 }
 
@@ -439,12 +554,18 @@ static void test_backends_pass_test_traces(void **state)
 {
 	(void)state;
 	static const char *const paths[] = {
-		"traces/examples/tiny.rep",         "traces/synthetic/peak.trace",
-		"traces/synthetic/plateau.trace",   "traces/synthetic/ramp.trace",
-		"traces/synthetic/random-uniform.trace", "traces/synthetic/random-exponential.trace",
-		"tests/data/rep/cmu2016.rep",       "tests/data/rep/csapp2002.rep",
-		"tests/data/rep/quirk-realloc-null.rep", "tests/data/rep/quirk-realloc-zero.rep",
-		"tests/data/rep/quirk-free-null.rep", "tests/data/text/kinds.trace",
+		"traces/examples/tiny.rep",
+		"traces/synthetic/peak.trace",
+		"traces/synthetic/plateau.trace",
+		"traces/synthetic/ramp.trace",
+		"traces/synthetic/random-uniform.trace",
+		"traces/synthetic/random-exponential.trace",
+		"tests/data/rep/cmu2016.rep",
+		"tests/data/rep/csapp2002.rep",
+		"tests/data/rep/quirk-realloc-null.rep",
+		"tests/data/rep/quirk-realloc-zero.rep",
+		"tests/data/rep/quirk-free-null.rep",
+		"tests/data/text/kinds.trace",
 		"tests/data/text/threads.trace",
 	};
 	static const char *const backends[] = {"first-fit", "system"};
@@ -460,7 +581,8 @@ static void test_backends_pass_test_traces(void **state)
 			run(t, &cfg, 60, &r);
 			if (r.status != JOB_OK)
 				fail_msg("%s on %s: %s at op %lld: %s", backends[b], paths[i],
-					 replay_status_names[r.status], (long long)r.error_op, r.error);
+					 replay_status_names[r.status], (long long)r.error_op,
+					 r.error);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's malloc does not fill in mallinfo2 */
 			assert_true(r.peak_footprint_bytes >= r.peak_live_bytes);
 #endif
@@ -490,6 +612,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_bad_check),
+		cmocka_unit_test(test_exit_midway),
+		cmocka_unit_test(test_corrupt_at_end),
+		cmocka_unit_test(test_stale_realloc),
+		cmocka_unit_test(test_null_for_zero),
 		cmocka_unit_test(test_first_fit_one_block),
 		cmocka_unit_test(test_first_fit_reuse),
 		cmocka_unit_test(test_first_fit_mapped),
