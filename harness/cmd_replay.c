@@ -35,7 +35,7 @@ static const char replay_usage[] =
 	"  --align N         the alignment every block must have (default 16)\n"
 	"  --sample-every K  read a process-wide allocator's own accounting every K\n"
 	"                    ops of the checked pass, and at every new live peak\n"
-	"                    (default 1024; built-in backends are exact at every op)\n"
+	"                    (default 128; built-in backends are exact at every op)\n"
 	"  --json            one JSON object per job (JSON Lines)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
@@ -152,7 +152,7 @@ int cmd_replay(int argc, char **argv)
 	struct backend_choice backends[32];
 	size_t nb = 0;
 	struct replay_config base = {
-		.check = CHECK_FULL, .repeat = 5, .alignment = 16, .sample_every = 1024};
+		.check = CHECK_FULL, .repeat = 5, .alignment = 16, .sample_every = 128};
 	double timeout = 0;
 	bool json = false;
 	uint64_t x;
