@@ -7,10 +7,14 @@
 #include "allocator.h"
 
 extern const struct allocator first_fit_allocator;
+extern const struct allocator next_fit_allocator;
+extern const struct allocator best_fit_allocator;
 extern const struct allocator system_allocator;
 
 const struct allocator *const allocator_registry[] = {
 	&first_fit_allocator,
+	&next_fit_allocator,
+	&best_fit_allocator,
 	&system_allocator,
 	NULL,
 };

@@ -1,0 +1,50 @@
+/*
+ * best_fit.c - best fit: the smallest free block that fits, the lowest
+ * address among blocks of that size.
+ *
+ * Blocks and mechanisms are the boundary-tag heap's (btag.h).  Index: a
+ * treap of the free blocks ordered by (size, address): the best fit is the
+ * lower bound of (request, 0), O(log n).
+ */
+#include "btag.h"
+
+static const struct allocator_option bf_options[] = {
+	BT_COMMON_OPTIONS,
+	{NULL, NULL},
+};
+
+static char *bf_find(struct bt *h, uint64_t asize)
+{
+	return bt_tree_best_fit(h, asize);
+}
+
+static const struct bt_policy bf_policy = {
+	.name = "best fit",
+	.order = BT_BY_SIZE,
+	.insert = bt_tree_insert,
+	.remove = bt_tree_remove,
+	.find = bf_find,
+	.check = bt_tree_check,
+};
+
+static int bf_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		   size_t errlen)
+{
+	return bt_init(state, heap, &bf_policy, opts, err, errlen);
+}
+
+const struct allocator best_fit_allocator = {
+	.name = "best-fit",
+	.description = "best fit (smallest block that fits, lowest address on ties), boundary tags",
+	.options = bf_options,
+	.flags = ALLOC_F_SIMULATED,
+	.init = bf_init,
+	.fini = bt_fini,
+	.malloc = bt_malloc,
+	.memalign = bt_memalign,
+	.realloc = bt_realloc,
+	.free = bt_free,
+	.usable_size = bt_usable_size,
+	.check = bt_check,
+	.stats = bt_stats,
+};

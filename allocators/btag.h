@@ -1,0 +1,146 @@
+/*
+ * btag.h - the boundary-tag heap that first-fit, next-fit, best-fit and
+ * segregated fits share: one block layout and one set of mechanisms, so
+ * that these policies differ only in which free block they choose.
+ *
+ * Block layout (sizes multiples of 16, payloads 16-byte aligned):
+ *
+ *     | header: size|flags (8) | payload ...             | footer: size|flags (8) |
+ *     ^ block                  ^ block + 8 = payload      ^ block + size - 8
+ *
+ * Mechanisms (DESIGN §4): boundary tags in every block, immediate
+ * coalescing with both neighbours, splitting when the rest is a whole block
+ * of at least min_split bytes, realloc in place (shrink and split; grow into
+ * a free successor or at the top of the heap), requests of mmap_threshold
+ * bytes or more in their own mappings, frees of foreign pointers rejected.
+ * The heap grows by exactly what a request lacks (a free block at the top is
+ * extended).  A free block holds its index links in its payload
+ * (struct bt_node), so the minimum block is BT_MIN_BLOCK bytes.
+ *
+ * A policy is an index over the free blocks of the break region: insert,
+ * remove, and find (the block the policy's definition picks).  Free blocks
+ * are always removed from the index before their header changes, so an
+ * index may key on size or address.  btag.c also provides a treap over the
+ * free blocks, ordered by address, by insertion sequence or by (size,
+ * address), annotated with the largest size in each subtree: first fit,
+ * next fit and best fit are O(log n) searches in it.
+ */
+#ifndef HB_BTAG_H
+#define HB_BTAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allocator.h"
+
+#define BT_ALIGN    16u
+#define BT_WORD     8u
+#define BT_F_ALLOC  1u
+#define BT_F_MAPPED 2u
+#define BT_F_MASK   15u
+
+/* The links a free block carries in its payload. */
+struct bt_node {
+	char *left, *right; /* treap children, or list next/prev */
+	uint64_t max;       /* largest block size in this subtree */
+	uint64_t seq;       /* insertion number: the order of lifo/fifo lists */
+};
+
+/* header + links + footer, rounded to the alignment */
+#define BT_MIN_BLOCK 48u
+
+struct bt;
+
+/* A placement policy: an index of the free blocks of the break region. */
+struct bt_policy {
+	const char *name;
+	int order; /* enum bt_order, for the treap index */
+	/* adds a free block (its header final), removes one */
+	void (*insert)(struct bt *h, char *b);
+	void (*remove)(struct bt *h, char *b);
+	/* the free block the policy picks for asize bytes, or NULL (it stays
+	 * in the index); `placed` is told the block that was allocated */
+	char *(*find)(struct bt *h, uint64_t asize);
+	void (*placed)(struct bt *h, char *b);
+	/* walks the index: every entry a free block, counted; -1 and why */
+	int (*check)(struct bt *h, uint64_t *count, char *why, size_t len);
+};
+
+/* Tree orders. */
+enum bt_order { BT_BY_ADDRESS, BT_BY_SEQ_DESC, BT_BY_SEQ_ASC, BT_BY_SIZE };
+
+struct bt {
+	struct heap *heap;
+	const struct bt_policy *policy;
+	char *first; /* first real block (after the prologue) */
+	uint64_t mmap_threshold;
+	uint64_t min_split;
+	uint64_t in_use;      /* bytes of allocated blocks, heap and mapped */
+	uint64_t free_blocks; /* free blocks in the break region */
+	uint64_t seq;         /* insertions so far */
+	/* index state, for the policy's use */
+	enum bt_order order;
+	char *root;         /* treap root, or list head */
+	char *tail;         /* list tail */
+	char *rover;        /* next fit: where the last search ended */
+	uint64_t *bins;     /* segregated fits: class heads, in the heap */
+	uint64_t bitmap[4]; /* segregated fits: non-empty classes */
+	unsigned nclasses, spacing;
+};
+
+/* ---- Block helpers ------------------------------------------------------- */
+
+static inline uint64_t bt_size(const char *b)
+{
+	return *(const uint64_t *)b & ~(uint64_t)BT_F_MASK;
+}
+
+static inline bool bt_is_alloc(const char *b)
+{
+	return *(const uint64_t *)b & BT_F_ALLOC;
+}
+
+static inline struct bt_node *bt_node(char *b)
+{
+	return (struct bt_node *)(b + BT_WORD);
+}
+
+/* ---- The core: table functions shared by the policies -------------------- */
+
+/* Creates the heap's state at the bottom of the heap.  Reads the options
+ * mmap_threshold and min_split; policy-specific options are the caller's. */
+int bt_init(void **state, struct heap *heap, const struct bt_policy *policy,
+	    const struct backend_opts *opts, char *err, size_t errlen);
+void bt_fini(void *state);
+void *bt_malloc(void *state, size_t size);
+void *bt_memalign(void *state, size_t align, size_t size);
+void *bt_realloc(void *state, void *p, size_t size);
+int bt_free(void *state, void *p, char *why, size_t len);
+size_t bt_usable_size(void *state, void *p);
+int bt_check(void *state, char *why, size_t len);
+void bt_stats(void *state, struct alloc_stats *out);
+
+/* The options every boundary-tag backend takes, to put in its option list. */
+#define BT_COMMON_OPTIONS                                                                          \
+	{"mmap_threshold", "requests of at least this many bytes get their own mapping "           \
+			   "(default 131072; 0 = never)"},                                         \
+	{                                                                                          \
+		"min_split", "split a block only if at least this many bytes remain (default 48, " \
+			     "the minimum block)"                                                  \
+	}
+
+/* ---- The treap index ------------------------------------------------------ */
+
+void bt_tree_insert(struct bt *h, char *b);
+void bt_tree_remove(struct bt *h, char *b);
+/* The first block in tree order with size >= asize, or NULL. */
+char *bt_tree_first_fit(struct bt *h, uint64_t asize);
+/* The first block in tree order at or after address `from` (address order
+ * only) with size >= asize, or NULL. */
+char *bt_tree_first_fit_from(struct bt *h, const char *from, uint64_t asize);
+/* Size order: the smallest block >= asize, lowest address among equals. */
+char *bt_tree_best_fit(struct bt *h, uint64_t asize);
+int bt_tree_check(struct bt *h, uint64_t *count, char *why, size_t len);
+
+#endif
