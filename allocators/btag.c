@@ -444,13 +444,17 @@ int bt_init(void **state, struct heap *heap, const struct bt_policy *policy,
 	if (backend_opt_bytes(opts, "mmap_threshold", &threshold, err, errlen) < 0 ||
 	    backend_opt_bytes(opts, "min_split", &min_split, err, errlen) < 0)
 		return -1;
-	/* the state lives at the bottom of the heap: no malloc anywhere */
+	/* the state (and the policy's) lives at the bottom of the heap: no
+	 * malloc anywhere */
 	char *base = heap_sbrk(heap, 0);
-	uint64_t start = (sizeof(struct bt) + BT_ALIGN - 1) & ~(uint64_t)(BT_ALIGN - 1);
+	uint64_t ext = (sizeof(struct bt) + BT_ALIGN - 1) & ~(uint64_t)(BT_ALIGN - 1);
+	uint64_t start = (ext + policy->ext_bytes + BT_ALIGN - 1) & ~(uint64_t)(BT_ALIGN - 1);
 	if (!heap_sbrk(heap, (intptr_t)(start + 4 * BT_WORD)))
 		return snprintf(err, errlen, "heap limit too small"), -1;
+	memset(base, 0, (size_t)start);
 	struct bt *f = (struct bt *)base;
 	*f = (struct bt){.heap = heap,
+			 .ext = policy->ext_bytes ? base + ext : NULL,
 			 .policy = policy,
 			 .mmap_threshold = threshold,
 			 .min_split = min_split,
@@ -459,6 +463,8 @@ int bt_init(void **state, struct heap *heap, const struct bt_policy *policy,
 	bset(pro, 2 * BT_WORD, BT_F_ALLOC);
 	f->first = pro + 2 * BT_WORD;
 	*hdr(f->first) = 0 | BT_F_ALLOC; /* epilogue */
+	if (policy->setup && policy->setup(f, opts, err, errlen) < 0)
+		return -1;
 	*state = f;
 	return 0;
 }

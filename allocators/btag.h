@@ -65,6 +65,10 @@ struct bt_policy {
 	void (*placed)(struct bt *h, char *b);
 	/* walks the index: every entry a free block, counted; -1 and why */
 	int (*check)(struct bt *h, uint64_t *count, char *why, size_t len);
+	/* bytes of state the policy needs (h->ext, zeroed, in the heap next to
+	 * struct bt) and how to set it up from its options; both optional */
+	size_t ext_bytes;
+	int (*setup)(struct bt *h, const struct backend_opts *opts, char *err, size_t errlen);
 };
 
 /* Tree orders. */
@@ -81,12 +85,10 @@ struct bt {
 	uint64_t seq;         /* insertions so far */
 	/* index state, for the policy's use */
 	enum bt_order order;
-	char *root;         /* treap root, or list head */
-	char *tail;         /* list tail */
-	char *rover;        /* next fit: where the last search ended */
-	uint64_t *bins;     /* segregated fits: class heads, in the heap */
-	uint64_t bitmap[4]; /* segregated fits: non-empty classes */
-	unsigned nclasses, spacing;
+	char *root;  /* treap root, or list head */
+	char *tail;  /* list tail */
+	char *rover; /* next fit: where the last search ended */
+	void *ext;   /* the policy's own state (policy->ext_bytes, in the heap) */
 };
 
 /* ---- Block helpers ------------------------------------------------------- */
