@@ -526,40 +526,50 @@ static int key_cmp(const struct bt *h, char *a, char *b)
 	return (x > y) - (x < y);
 }
 
+/* Maxima are kept without reading siblings where possible: a sibling not
+ * on the search path is a cache miss, and the search path is all the
+ * work there is.  Insertion raises the maxima on the way down; a rotation
+ * hands the subtree's maximum to the new root and recomputes the old
+ * root's; removal recomputes only where the removed block was the
+ * maximum; merging two subtrees takes the larger of their maxima. */
+
 static char *rot_right(char *t)
 {
 	char *l = L(t);
+	uint64_t all = bt_node(t)->max;
 	L(t) = R(l);
 	R(l) = t;
 	update(t);
-	update(l);
+	bt_node(l)->max = all;
 	return l;
 }
 
 static char *rot_left(char *t)
 {
 	char *r = R(t);
+	uint64_t all = bt_node(t)->max;
 	R(t) = L(r);
 	L(r) = t;
 	update(t);
-	update(r);
+	bt_node(r)->max = all;
 	return r;
 }
 
-static char *tree_insert(struct bt *h, char *t, char *n)
+static char *tree_insert(struct bt *h, char *t, char *n, uint64_t nsize)
 {
 	if (!t)
 		return n;
+	if (bt_node(t)->max < nsize)
+		bt_node(t)->max = nsize;
 	if (key_cmp(h, n, t) < 0) {
-		L(t) = tree_insert(h, L(t), n);
+		L(t) = tree_insert(h, L(t), n, nsize);
 		if (prio(L(t)) > prio(t))
 			return rot_right(t);
 	} else {
-		R(t) = tree_insert(h, R(t), n);
+		R(t) = tree_insert(h, R(t), n, nsize);
 		if (prio(R(t)) > prio(t))
 			return rot_left(t);
 	}
-	update(t);
 	return t;
 }
 
@@ -569,27 +579,29 @@ static char *tree_merge(char *a, char *b)
 		return b;
 	if (!b)
 		return a;
+	uint64_t m = tmax(a) > tmax(b) ? tmax(a) : tmax(b);
 	if (prio(a) > prio(b)) {
 		R(a) = tree_merge(R(a), b);
-		update(a);
+		bt_node(a)->max = m;
 		return a;
 	}
 	L(b) = tree_merge(a, L(b));
-	update(b);
+	bt_node(b)->max = m;
 	return b;
 }
 
-static char *tree_remove(struct bt *h, char *t, char *n)
+static char *tree_remove(struct bt *h, char *t, char *n, uint64_t nsize)
 {
 	if (!t)
 		return NULL;
 	if (t == n)
 		return tree_merge(L(t), R(t));
 	if (key_cmp(h, n, t) < 0)
-		L(t) = tree_remove(h, L(t), n);
+		L(t) = tree_remove(h, L(t), n, nsize);
 	else
-		R(t) = tree_remove(h, R(t), n);
-	update(t);
+		R(t) = tree_remove(h, R(t), n, nsize);
+	if (nsize >= bt_node(t)->max)
+		update(t);
 	return t;
 }
 
@@ -599,12 +611,12 @@ void bt_tree_insert(struct bt *h, char *b)
 	n->left = n->right = NULL;
 	n->seq = ++h->seq;
 	n->max = bt_size(b);
-	h->root = tree_insert(h, h->root, b);
+	h->root = tree_insert(h, h->root, b, n->max);
 }
 
 void bt_tree_remove(struct bt *h, char *b)
 {
-	h->root = tree_remove(h, h->root, b);
+	h->root = tree_remove(h, h->root, b, bt_size(b));
 }
 
 static char *first_fit_in(char *t, uint64_t asize)
