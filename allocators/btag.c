@@ -264,6 +264,10 @@ void *bt_realloc(void *state, void *p, size_t size)
 	struct bt *f = state;
 	if (!p)
 		return bt_malloc(state, size);
+	if (size == 0) { /* realloc(p, 0) frees p, as glibc does */
+		bt_free(state, p, NULL, 0);
+		return NULL;
+	}
 	if (is_mapped(p)) {
 		if (size <= mapped_usable(p) &&
 		    !(f->mmap_threshold && size < f->mmap_threshold / 2))
