@@ -6,6 +6,7 @@
 #   make SANITIZE=1   the same as `make debug` for any target
 #   make bench-parse  text parse MB/s and .hbt load time on a ~20 MB trace
 #   make bench-overhead  heapbench's timed pass vs a direct malloc loop (system)
+#   make bench-backends  Mops/s of every backend, ratios to system, 2M/1M time
 #   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
 #   make format       clang-format every source file
 #   make clean
@@ -16,7 +17,7 @@ SHELL := /bin/bash
 # ---- Debian packages --------------------------------------------------------
 # Everything heapbench builds or tests with; checked before any build.
 DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
-                libjansson-dev libcmocka-dev zstd gzip
+                libjansson-dev libcmocka-dev zstd gzip jq
 
 # ---- Build flavours ---------------------------------------------------------
 SANITIZE ?= 0
@@ -48,7 +49,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench-parse bench-overhead deps fuzz format clean
+.PHONY: all debug test test-unit bench-parse bench-overhead bench-backends deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench
 
@@ -107,6 +108,10 @@ test-unit: $(UNIT_BIN) $(TOOL_BIN)
 bench-parse: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/parse.sh build
+
+bench-backends: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
+	tests/bench/backends.sh build
 
 bench-overhead: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit

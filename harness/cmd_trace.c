@@ -21,7 +21,7 @@ static const char trace_usage[] =
 	"usage: heapbench trace stats [--json] TRACE...\n"
 	"       heapbench trace convert IN OUT\n"
 	"       heapbench trace lint TRACE...\n"
-	"       heapbench trace gen --pattern P --ops N [--seed S] -o OUT\n"
+	"       heapbench trace gen --pattern P --ops N [--seed S] [--live B] -o OUT\n"
 	"\n"
 	"  stats    what each trace asks of an allocator: op counts, peak and final\n"
 	"           live bytes, live blocks, size percentiles and histogram\n"
@@ -30,7 +30,8 @@ static const char trace_usage[] =
 	"           .hbt (binary) or .rep (CMU malloc lab), optionally + .zst or .gz\n"
 	"  lint     list every problem with its op number and source line; exit 1 if any\n"
 	"  gen      a deterministic synthetic trace; patterns: ramp, peak, plateau,\n"
-	"           random-uniform, random-exponential\n"
+	"           random-uniform, random-exponential; --live B: the live set peaks\n"
+	"           near B blocks (default ops/16)\n"
 	"\n"
 	"Formats are recognised by content, never by name (see traces/README.md).\n";
 
@@ -266,16 +267,19 @@ static int cmd_lint(int argc, char **argv)
 
 static int cmd_gen(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"pattern", required_argument, NULL, 'p'}, {"ops", required_argument, NULL, 'n'},
-		{"seed", required_argument, NULL, 's'},    {"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},          {0}};
+	static const struct option opts[] = {{"pattern", required_argument, NULL, 'p'},
+					     {"ops", required_argument, NULL, 'n'},
+					     {"seed", required_argument, NULL, 's'},
+					     {"output", required_argument, NULL, 'o'},
+					     {"live", required_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	const char *pattern = NULL, *out = NULL;
-	uint64_t nops = 0, seed = 1;
+	uint64_t nops = 0, seed = 1, live = 0;
 	bool have_ops = false;
 	int c;
 	getopt_reset();
-	while ((c = getopt_long(argc, argv, "p:n:s:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:n:s:o:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pattern = optarg; break;
 		case 'o': out = optarg; break;
@@ -296,6 +300,13 @@ static int cmd_gen(int argc, char **argv)
 				return HB_EXIT_USAGE;
 			}
 			break;
+		case 'l':
+			if (parse_u64(optarg, &live) < 0 || live == 0 || live > (1ull << 31)) {
+				hb_error("trace gen: --live takes a number of blocks, not '%s'",
+					 optarg);
+				return HB_EXIT_USAGE;
+			}
+			break;
 		case 'h': return fputs(trace_usage, stdout), HB_EXIT_OK;
 		default: return fputs(trace_usage, stderr), HB_EXIT_USAGE;
 		}
@@ -312,7 +323,7 @@ static int cmd_gen(int argc, char **argv)
 			 out);
 		return HB_EXIT_USAGE;
 	}
-	struct trace *t = trace_generate(pattern, nops, seed);
+	struct trace *t = trace_generate_live(pattern, nops, seed, live);
 	if (!t)
 		return HB_EXIT_USAGE;
 	free(t->path);

@@ -129,6 +129,12 @@ struct live {
 
 struct trace *trace_generate(const char *pattern, uint64_t nops, uint64_t seed)
 {
+	return trace_generate_live(pattern, nops, seed, 0);
+}
+
+struct trace *trace_generate_live(const char *pattern, uint64_t nops, uint64_t seed,
+				  uint64_t peak_live)
+{
 	int p = -1;
 	for (int i = 0; trace_gen_patterns[i]; i++)
 		if (!strcmp(pattern, trace_gen_patterns[i]))
@@ -146,9 +152,11 @@ struct trace *trace_generate(const char *pattern, uint64_t nops, uint64_t seed)
 		r.s[i] = splitmix64(&x);
 
 	char desc[160];
-	snprintf(desc, sizeof desc,
-		 "heapbench trace gen --pattern %s --ops %" PRIu64 " --seed %" PRIu64, pattern,
-		 nops, seed);
+	int n = snprintf(desc, sizeof desc,
+			 "heapbench trace gen --pattern %s --ops %" PRIu64 " --seed %" PRIu64,
+			 pattern, nops, seed);
+	if (peak_live)
+		snprintf(desc + n, sizeof desc - (size_t)n, " --live %" PRIu64, peak_live);
 	struct trace *t = trace_new("");
 	trace_meta_set(t, "generator", desc);
 
@@ -158,7 +166,7 @@ struct trace *trace_generate(const char *pattern, uint64_t nops, uint64_t seed)
 	t->has_lines = false;
 	struct live *live = NULL;
 	size_t nlive = 0, caplive = 0;
-	uint64_t peak = nops / 16 > 16 ? nops / 16 : 16, next_id = 0;
+	uint64_t peak = peak_live ? peak_live : nops / 16 > 16 ? nops / 16 : 16, next_id = 0;
 	bool program = p <= P_PLATEAU;
 
 	for (uint64_t i = 0; i < nops; i++) {

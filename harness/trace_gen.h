@@ -24,7 +24,10 @@
 /* NULL-terminated list of pattern names. */
 extern const char *const trace_gen_patterns[];
 
-/* Builds the trace; NULL (with a message) if the pattern is unknown. */
+/* Builds the trace; NULL (with a message) if the pattern is unknown.  The
+ * live set peaks near ops/16 blocks, or near `live` blocks when given (so
+ * that traces of different lengths can share one profile). */
 struct trace *trace_generate(const char *pattern, uint64_t ops, uint64_t seed);
+struct trace *trace_generate_live(const char *pattern, uint64_t ops, uint64_t seed, uint64_t live);
 
 #endif

@@ -200,6 +200,13 @@ for p in ramp peak plateau random-uniform random-exponential; do
 	run "$HB" trace lint "$T/g1.hbt"
 	check "gen $p: lint-clean" 0 "$rc"
 done
+"$HB" trace gen --pattern plateau --ops 4000 --live 20 -o "$T/live.hbt"
+run "$HB" trace stats --json "$T/live.hbt"
+if [[ "$out" =~ \"max_live_blocks\":([0-9]+) ]] && ((BASH_REMATCH[1] >= 15 && BASH_REMATCH[1] <= 40)); then
+	ok "gen --live 20 keeps about 20 blocks live (${BASH_REMATCH[1]})"
+else
+	fail "gen --live 20" "got: $out"
+fi
 "$HB" trace gen --pattern peak --ops 3000 --seed 3 -o "$T/g.trace"
 "$HB" trace gen --pattern peak --ops 3000 --seed 3 -o "$T/g.hbt"
 "$HB" trace convert "$T/g.hbt" "$T/g2.trace"
