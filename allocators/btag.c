@@ -95,6 +95,9 @@ static void list_remove(struct bt *f, char *b)
 static char *block_release(struct bt *f, char *b)
 {
 	uint64_t size = bsize(b);
+	/* b's own tags say free even where b merges into its predecessor:
+	 * a second free of b must find a free block, not a stale header */
+	bset(b, size, 0);
 	char *next = bnext(b);
 	if (!balloc(next)) {
 		list_remove(f, next);

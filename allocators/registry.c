@@ -9,13 +9,14 @@
 extern const struct allocator first_fit_allocator;
 extern const struct allocator next_fit_allocator;
 extern const struct allocator best_fit_allocator;
+extern const struct allocator segregated_allocator;
+extern const struct allocator buddy_allocator;
 extern const struct allocator system_allocator;
 
+/* The built-in policies first, then the real allocators. */
 const struct allocator *const allocator_registry[] = {
-	&first_fit_allocator,
-	&next_fit_allocator,
-	&best_fit_allocator,
-	&system_allocator,
+	&first_fit_allocator,  &next_fit_allocator, &best_fit_allocator,
+	&segregated_allocator, &buddy_allocator,    &system_allocator,
 	NULL,
 };
 
