@@ -33,18 +33,6 @@ static int bf_init(void **state, struct heap *heap, const struct backend_opts *o
 	return bt_init(state, heap, &bf_policy, opts, err, errlen);
 }
 
-const struct allocator best_fit_allocator = {
-	.name = "best-fit",
-	.description = "best fit (smallest block that fits, lowest address on ties), boundary tags",
-	.options = bf_options,
-	.flags = ALLOC_F_SIMULATED,
-	.init = bf_init,
-	.fini = bt_fini,
-	.malloc = bt_malloc,
-	.memalign = bt_memalign,
-	.realloc = bt_realloc,
-	.free = bt_free,
-	.usable_size = bt_usable_size,
-	.check = bt_check,
-	.stats = bt_stats,
-};
+BT_ALLOCATOR(best_fit_allocator, "best-fit",
+	     "best fit (smallest block that fits, lowest address on ties), boundary tags",
+	     bf_options, bf_init);

@@ -217,6 +217,18 @@ void *bt_malloc(void *state, size_t size)
 	return heap_alloc(f, asize_of(size));
 }
 
+void *bt_calloc(void *state, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n))
+		return NULL;
+	void *p = bt_malloc(state, n);
+	/* a fresh mapping is zero already; memory of the break may be reused */
+	if (p && !is_mapped(p))
+		memset(p, 0, n);
+	return p;
+}
+
 /* Shrinks allocated block b to asize, freeing the tail if it is worth a
  * block (the tail merges with a free successor). */
 static void block_shrink(struct bt *f, char *b, uint64_t asize)

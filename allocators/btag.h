@@ -116,12 +116,34 @@ int bt_init(void **state, struct heap *heap, const struct bt_policy *policy,
 	    const struct backend_opts *opts, char *err, size_t errlen);
 void bt_fini(void *state);
 void *bt_malloc(void *state, size_t size);
+/* malloc + clearing, except for a fresh mapping, which comes zeroed. */
+void *bt_calloc(void *state, size_t nmemb, size_t size);
 void *bt_memalign(void *state, size_t align, size_t size);
 void *bt_realloc(void *state, void *p, size_t size);
 int bt_free(void *state, void *p, char *why, size_t len);
 size_t bt_usable_size(void *state, void *p);
 int bt_check(void *state, char *why, size_t len);
 void bt_stats(void *state, struct alloc_stats *out);
+
+/* The table of a boundary-tag backend: its name, description, options and
+ * init (which picks the policy); every other member is the core's. */
+#define BT_ALLOCATOR(id, label, desc, opts, init_fn)                                               \
+	const struct allocator id = {                                                              \
+		.name = label,                                                                     \
+		.description = desc,                                                               \
+		.options = opts,                                                                   \
+		.flags = ALLOC_F_SIMULATED,                                                        \
+		.init = init_fn,                                                                   \
+		.fini = bt_fini,                                                                   \
+		.malloc = bt_malloc,                                                               \
+		.calloc = bt_calloc,                                                               \
+		.memalign = bt_memalign,                                                           \
+		.realloc = bt_realloc,                                                             \
+		.free = bt_free,                                                                   \
+		.usable_size = bt_usable_size,                                                     \
+		.check = bt_check,                                                                 \
+		.stats = bt_stats,                                                                 \
+	}
 
 /* The options every boundary-tag backend takes, to put in its option list. */
 #define BT_COMMON_OPTIONS                                                                          \

@@ -63,18 +63,6 @@ static int ff_init(void **state, struct heap *heap, const struct backend_opts *o
 	return bt_init(state, heap, p, opts, err, errlen);
 }
 
-const struct allocator first_fit_allocator = {
-	.name = "first-fit",
-	.description = "first fit (address-ordered, or lifo/fifo), boundary tags, coalescing",
-	.options = ff_options,
-	.flags = ALLOC_F_SIMULATED,
-	.init = ff_init,
-	.fini = bt_fini,
-	.malloc = bt_malloc,
-	.memalign = bt_memalign,
-	.realloc = bt_realloc,
-	.free = bt_free,
-	.usable_size = bt_usable_size,
-	.check = bt_check,
-	.stats = bt_stats,
-};
+BT_ALLOCATOR(first_fit_allocator, "first-fit",
+	     "first fit (address-ordered, or lifo/fifo), boundary tags, coalescing", ff_options,
+	     ff_init);

@@ -44,18 +44,6 @@ static int nf_init(void **state, struct heap *heap, const struct backend_opts *o
 	return bt_init(state, heap, &nf_policy, opts, err, errlen);
 }
 
-const struct allocator next_fit_allocator = {
-	.name = "next-fit",
-	.description = "next fit (first fit from a roving pointer), boundary tags, coalescing",
-	.options = nf_options,
-	.flags = ALLOC_F_SIMULATED,
-	.init = nf_init,
-	.fini = bt_fini,
-	.malloc = bt_malloc,
-	.memalign = bt_memalign,
-	.realloc = bt_realloc,
-	.free = bt_free,
-	.usable_size = bt_usable_size,
-	.check = bt_check,
-	.stats = bt_stats,
-};
+BT_ALLOCATOR(next_fit_allocator, "next-fit",
+	     "next fit (first fit from a roving pointer), boundary tags, coalescing", nf_options,
+	     nf_init);

@@ -276,38 +276,12 @@ static const struct bt_policy seg_policy = {
 	.setup = seg_setup,
 };
 
-/* A mapping is fresh from the system and so already zero: only blocks of
- * the break region (reused memory) are cleared. */
-static void *seg_calloc(void *state, size_t nmemb, size_t size)
-{
-	size_t n;
-	if (__builtin_mul_overflow(nmemb, size, &n))
-		return NULL;
-	void *p = bt_malloc(state, n);
-	if (p && !(((uint64_t *)p)[-1] & BT_F_MAPPED))
-		memset(p, 0, n);
-	return p;
-}
-
 static int seg_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
 		    size_t errlen)
 {
 	return bt_init(state, heap, &seg_policy, opts, err, errlen);
 }
 
-const struct allocator segregated_allocator = {
-	.name = "segregated",
-	.description = "segregated fits (size classes, good fit within a class), boundary tags",
-	.options = seg_options,
-	.flags = ALLOC_F_SIMULATED,
-	.init = seg_init,
-	.fini = bt_fini,
-	.malloc = bt_malloc,
-	.calloc = seg_calloc,
-	.memalign = bt_memalign,
-	.realloc = bt_realloc,
-	.free = bt_free,
-	.usable_size = bt_usable_size,
-	.check = bt_check,
-	.stats = bt_stats,
-};
+BT_ALLOCATOR(segregated_allocator, "segregated",
+	     "segregated fits (size classes, good fit within a class), boundary tags", seg_options,
+	     seg_init);
