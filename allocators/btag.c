@@ -141,8 +141,14 @@ static char *heap_extend(struct bt *f, uint64_t asize)
 		top = bprev(epi);
 		have = bsize(top);
 	}
+	if (top && have >= asize) {
+		/* a good-fit policy (segregated) may pass over a free top block
+		 * that fits: growing the heap then means using it as it is */
+		list_remove(f, top);
+		return top;
+	}
 	uint64_t need = asize - have;
-	if (asize <= have || need > (uint64_t)INTPTR_MAX || !heap_sbrk(f->heap, (intptr_t)need))
+	if (need > (uint64_t)INTPTR_MAX || !heap_sbrk(f->heap, (intptr_t)need))
 		return NULL;
 	char *b = epi; /* the old epilogue becomes the new block's header */
 	if (top) {

@@ -268,6 +268,11 @@ check_has "heap exhaustion is status oom" "$out" "peak x first-fit: oom at op"
 run "$HB" replay --align 64 --repeat 0 -a first-fit traces/examples/tiny.rep
 check "replay --align 64 fails first-fit's 16-byte blocks" 1 "$rc"
 check_has "misalignment is reported with op and line" "$out" "tiny x first-fit: error at op 0 (line 5): malloc returned"
+# regression: segregated's good fit may pass over a free top block that
+# fits; the heap must then use it rather than report out of memory
+"$HB" trace gen --pattern random-uniform --ops 12000 --seed 11 --live 6250 -o "$T/r11.hbt"
+run "$HB" replay --repeat 0 -a segregated:spacing=1 "$T/r11.hbt"
+check "segregated uses a free top block its scan passed over" 0 "$rc"
 run "$HB" replay -a first-fit --latency --repeat 0 --json traces/synthetic/ramp.trace
 check_has "latency pass reports percentiles per op kind" "$out" '"latency_ns":{"malloc":{"count":'
 check_has "latency pass reports the timer overhead" "$out" '"timer_overhead_ns":'
