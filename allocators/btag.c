@@ -99,6 +99,26 @@ static char *block_release(struct bt *f, char *b)
 	 * a second free of b must find a free block, not a stale header */
 	bset(b, size, 0);
 	char *next = bnext(b);
+	const struct bt_policy *pol = f->policy;
+	if (pol->grow && prev_free(b)) {
+		/* the predecessor keeps its place in an address-ordered index */
+		char *prev = bprev(b);
+		if (!balloc(next)) {
+			list_remove(f, next);
+			size += bsize(next);
+		}
+		size += bsize(prev);
+		bset(prev, size, 0);
+		pol->grow(f, prev, size);
+		return prev;
+	}
+	if (pol->replace && !balloc(next)) {
+		/* b absorbs its successor and takes its place in the index */
+		uint64_t nsize = bsize(next);
+		bset(b, size + nsize, 0);
+		pol->replace(f, next, b, nsize);
+		return b;
+	}
 	if (!balloc(next)) {
 		list_remove(f, next);
 		size += bsize(next);
@@ -203,11 +223,22 @@ static void *mapped_alloc(struct bt *f, size_t size, size_t align)
 static void *heap_alloc(struct bt *f, uint64_t asize)
 {
 	char *b = f->policy->find(f, asize);
-	if (b)
-		list_remove(f, b);
-	else if (!(b = heap_extend(f, asize)))
-		return NULL;
-	block_place(f, b, asize);
+	uint64_t size = b ? bsize(b) : 0;
+	if (b && f->policy->replace && size - asize >= BT_MIN_BLOCK &&
+	    size - asize >= f->min_split) {
+		/* the rest of the split takes b's place in the index */
+		char *rest = b + asize;
+		bset(rest, size - asize, 0);
+		f->policy->replace(f, b, rest, size);
+		bset(b, asize, BT_F_ALLOC);
+		f->in_use += asize;
+	} else {
+		if (b)
+			list_remove(f, b);
+		else if (!(b = heap_extend(f, asize)))
+			return NULL;
+		block_place(f, b, asize);
+	}
 	if (f->policy->placed)
 		f->policy->placed(f, b);
 	return payload(b);
@@ -518,20 +549,32 @@ void bt_stats(void *state, struct alloc_stats *out)
 #define L(b) (bt_node(b)->left)
 #define R(b) (bt_node(b)->right)
 
-static uint32_t prio(const char *b)
+/* A node's priority shares the `max` word with the subtree maximum: block
+ * sizes in the break region stay below 2^40 (the reservation is smaller),
+ * and a priority that moves with the node lets a block take another's place
+ * in the tree (bt_tree_replace) without breaking the heap order. */
+#define PRIO_SHIFT 40
+#define SIZE_MASK  ((UINT64_C(1) << PRIO_SHIFT) - 1)
+
+static uint32_t prio(char *b)
 {
-	return (uint32_t)(((uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull) >> 32);
+	return (uint32_t)(bt_node(b)->max >> PRIO_SHIFT);
 }
 
 static uint64_t tmax(char *b)
 {
-	return b ? bt_node(b)->max : 0;
+	return b ? bt_node(b)->max & SIZE_MASK : 0;
+}
+
+static void set_max(char *b, uint64_t m)
+{
+	bt_node(b)->max = (bt_node(b)->max & ~SIZE_MASK) | m;
 }
 
 static void update(char *b)
 {
 	uint64_t m = bt_size(b), l = tmax(L(b)), r = tmax(R(b));
-	bt_node(b)->max = m > l ? (m > r ? m : r) : (l > r ? l : r);
+	set_max(b, m > l ? (m > r ? m : r) : (l > r ? l : r));
 }
 
 /* <0, 0, >0: a before, equal to, after b in the tree's order */
@@ -561,22 +604,22 @@ static int key_cmp(const struct bt *h, char *a, char *b)
 static char *rot_right(char *t)
 {
 	char *l = L(t);
-	uint64_t all = bt_node(t)->max;
+	uint64_t all = tmax(t);
 	L(t) = R(l);
 	R(l) = t;
 	update(t);
-	bt_node(l)->max = all;
+	set_max(l, all);
 	return l;
 }
 
 static char *rot_left(char *t)
 {
 	char *r = R(t);
-	uint64_t all = bt_node(t)->max;
+	uint64_t all = tmax(t);
 	R(t) = L(r);
 	L(r) = t;
 	update(t);
-	bt_node(r)->max = all;
+	set_max(r, all);
 	return r;
 }
 
@@ -584,8 +627,8 @@ static char *tree_insert(struct bt *h, char *t, char *n, uint64_t nsize)
 {
 	if (!t)
 		return n;
-	if (bt_node(t)->max < nsize)
-		bt_node(t)->max = nsize;
+	if (tmax(t) < nsize)
+		set_max(t, nsize);
 	if (key_cmp(h, n, t) < 0) {
 		L(t) = tree_insert(h, L(t), n, nsize);
 		if (prio(L(t)) > prio(t))
@@ -607,11 +650,11 @@ static char *tree_merge(char *a, char *b)
 	uint64_t m = tmax(a) > tmax(b) ? tmax(a) : tmax(b);
 	if (prio(a) > prio(b)) {
 		R(a) = tree_merge(R(a), b);
-		bt_node(a)->max = m;
+		set_max(a, m);
 		return a;
 	}
 	L(b) = tree_merge(a, L(b));
-	bt_node(b)->max = m;
+	set_max(b, m);
 	return b;
 }
 
@@ -625,7 +668,7 @@ static char *tree_remove(struct bt *h, char *t, char *n, uint64_t nsize)
 		L(t) = tree_remove(h, L(t), n, nsize);
 	else
 		R(t) = tree_remove(h, R(t), n, nsize);
-	if (nsize >= bt_node(t)->max)
+	if (nsize >= tmax(t))
 		update(t);
 	return t;
 }
@@ -635,13 +678,58 @@ void bt_tree_insert(struct bt *h, char *b)
 	struct bt_node *n = bt_node(b);
 	n->left = n->right = NULL;
 	n->seq = ++h->seq;
-	n->max = bt_size(b);
-	h->root = tree_insert(h, h->root, b, n->max);
+	uint64_t hash = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
+	n->max = (hash >> PRIO_SHIFT << PRIO_SHIFT) | bt_size(b);
+	h->root = tree_insert(h, h->root, b, bt_size(b));
 }
 
 void bt_tree_remove(struct bt *h, char *b)
 {
 	h->root = tree_remove(h, h->root, b, bt_size(b));
+}
+
+static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
+{
+	h->root = tree_remove(h, h->root, b, size);
+}
+
+void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
+{
+	char **link = &h->root, *path[256];
+	int depth = 0;
+	while (*link != old) {
+		if (depth == (int)(sizeof path / sizeof *path)) {
+			/* deeper than any treap of this size should be: the slow way */
+			bt_tree_remove_sized(h, old, old_size);
+			bt_tree_insert(h, b);
+			return;
+		}
+		path[depth++] = *link;
+		link = key_cmp(h, old, *link) < 0 ? &L(*link) : &R(*link);
+	}
+	*bt_node(b) = *bt_node(old); /* children, priority, order */
+	*link = b;
+	update(b);
+	uint64_t size = bt_size(b);
+	if (size >= old_size) {
+		/* ancestors' maxima can only rise */
+		for (int i = depth - 1; i >= 0 && tmax(path[i]) < size; i--)
+			set_max(path[i], size);
+	} else {
+		/* only ancestors whose maximum was the old size can fall */
+		for (int i = depth - 1; i >= 0 && tmax(path[i]) <= old_size; i--)
+			update(path[i]);
+	}
+}
+
+void bt_tree_grow(struct bt *h, char *b, uint64_t size)
+{
+	for (char *t = h->root; t; t = key_cmp(h, b, t) < 0 ? L(t) : R(t)) {
+		if (tmax(t) < size)
+			set_max(t, size);
+		if (t == b)
+			return;
+	}
 }
 
 static char *first_fit_in(char *t, uint64_t asize)
@@ -714,11 +802,11 @@ static int tree_check(struct bt *h, char *t, char *lo, char *hi, uint64_t *count
 		FAIL("index out of order at %p", (void *)t);
 	if ((L(t) && prio(L(t)) > prio(t)) || (R(t) && prio(R(t)) > prio(t)))
 		FAIL("index heap order broken at %p", (void *)t);
-	uint64_t m = bt_node(t)->max;
+	uint64_t m = tmax(t);
 	update(t);
-	if (bt_node(t)->max != m)
+	if (tmax(t) != m)
 		FAIL("index entry %p: max annotation %llu, subtree max %llu", (void *)t,
-		     (unsigned long long)m, (unsigned long long)bt_node(t)->max);
+		     (unsigned long long)m, (unsigned long long)tmax(t));
 	if (++*count > h->free_blocks)
 		FAIL("index holds more entries than the %llu free blocks",
 		     (unsigned long long)h->free_blocks);

@@ -63,6 +63,11 @@ struct bt_policy {
 	 * in the index); `placed` is told the block that was allocated */
 	char *(*find)(struct bt *h, uint64_t asize);
 	void (*placed)(struct bt *h, char *b);
+	/* optional shortcuts for indexes where a block's position does not
+	 * depend on its size (address order): `replace` puts b where old was,
+	 * `grow` tells that an indexed block grew in place */
+	void (*replace)(struct bt *h, char *old, char *b, uint64_t old_size);
+	void (*grow)(struct bt *h, char *b, uint64_t size);
 	/* walks the index: every entry a free block, counted; -1 and why */
 	int (*check)(struct bt *h, uint64_t *count, char *why, size_t len);
 	/* bytes of state the policy needs (h->ext, zeroed, in the heap next to
@@ -158,6 +163,12 @@ void bt_stats(void *state, struct alloc_stats *out);
 
 void bt_tree_insert(struct bt *h, char *b);
 void bt_tree_remove(struct bt *h, char *b);
+/* Address order only.  b takes the place of the indexed block old, whose
+ * size was old_size: b must sort where old did (the rest of a split old,
+ * or a block that merged old into itself from below); b's header is final. */
+void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size);
+/* Address order only: indexed block b grew to size in place. */
+void bt_tree_grow(struct bt *h, char *b, uint64_t size);
 /* The first block in tree order with size >= asize, or NULL. */
 char *bt_tree_first_fit(struct bt *h, uint64_t asize);
 /* The first block in tree order at or after address `from` (address order

@@ -43,7 +43,16 @@ static char *ff_find(struct bt *h, uint64_t asize)
 		.check = bt_tree_check,                                                            \
 	}
 
-FF_POLICY(ff_address, "address-ordered first fit", BT_BY_ADDRESS);
+static const struct bt_policy ff_address = {
+	.name = "address-ordered first fit",
+	.order = BT_BY_ADDRESS,
+	.insert = bt_tree_insert,
+	.remove = bt_tree_remove,
+	.find = ff_find,
+	.replace = bt_tree_replace,
+	.grow = bt_tree_grow,
+	.check = bt_tree_check,
+};
 FF_POLICY(ff_lifo, "LIFO first fit", BT_BY_SEQ_DESC);
 FF_POLICY(ff_fifo, "FIFO first fit", BT_BY_SEQ_ASC);
 

@@ -35,6 +35,8 @@ static const struct bt_policy nf_policy = {
 	.remove = bt_tree_remove,
 	.find = nf_find,
 	.placed = nf_placed,
+	.replace = bt_tree_replace,
+	.grow = bt_tree_grow,
 	.check = bt_tree_check,
 };
 
