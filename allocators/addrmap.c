@@ -31,13 +31,6 @@ void addrmap_destroy(struct addrmap *m)
 	addrmap_init(m);
 }
 
-void addrmap_clear(struct addrmap *m)
-{
-	m->root = m->free_head = 0;
-	m->next = 1;
-	m->count = 0;
-}
-
 static uint32_t node_new(struct addrmap *m, uintptr_t key, uint64_t val)
 {
 	uint32_t i = m->free_head;

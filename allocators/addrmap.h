@@ -23,8 +23,6 @@ struct addrmap {
 
 void addrmap_init(struct addrmap *m);
 void addrmap_destroy(struct addrmap *m);
-/* Removes every entry, keeping the pool. */
-void addrmap_clear(struct addrmap *m);
 
 /* 0, or -1 if key is present (nothing changes) or memory ran out. */
 int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val);

@@ -108,6 +108,10 @@ const char *allocator_names(char *buf, size_t len);
  * unknown key and the known ones. */
 int allocator_check_options(const struct allocator *a, const struct backend_opts *opts, char *err,
 			    size_t errlen);
+/* stats for a backend that draws from the simulated heap: footprint from
+ * the heap, in_use as the backend counts it. */
+void alloc_stats_simulated(const struct heap *heap, uint64_t in_use, struct alloc_stats *out);
+
 /* The value of key in opts, or NULL. */
 const char *backend_opt_get(const struct backend_opts *opts, const char *key);
 /* Reads option key as a byte count below 2^63 into *out (left alone when

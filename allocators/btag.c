@@ -533,11 +533,7 @@ void bt_fini(void *state)
 void bt_stats(void *state, struct alloc_stats *out)
 {
 	struct bt *f = state;
-	struct heap_usage u;
-	heap_usage(f->heap, &u);
-	out->footprint = u.footprint;
-	out->in_use = f->in_use;
-	out->source = "simulated-heap";
+	alloc_stats_simulated(f->heap, f->in_use, out);
 }
 
 /* ---- The treap index --------------------------------------------------------- */

@@ -769,11 +769,7 @@ static void bd_fini(void *state)
 static void bd_stats(void *state, struct alloc_stats *out)
 {
 	struct buddy *b = state;
-	struct heap_usage u;
-	heap_usage(b->heap, &u);
-	out->footprint = u.footprint;
-	out->in_use = b->in_use;
-	out->source = "simulated-heap";
+	alloc_stats_simulated(b->heap, b->in_use, out);
 }
 
 const struct allocator buddy_allocator = {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "allocator.h"
+#include "heap.h"
 
 extern const struct allocator first_fit_allocator;
 extern const struct allocator next_fit_allocator;
@@ -15,8 +16,12 @@ extern const struct allocator system_allocator;
 
 /* The built-in policies first, then the real allocators. */
 const struct allocator *const allocator_registry[] = {
-	&first_fit_allocator,  &next_fit_allocator, &best_fit_allocator,
-	&segregated_allocator, &buddy_allocator,    &system_allocator,
+	&first_fit_allocator,
+	&next_fit_allocator,
+	&best_fit_allocator,
+	&segregated_allocator,
+	&buddy_allocator,
+	&system_allocator,
 	NULL,
 };
 
@@ -41,6 +46,15 @@ const char *allocator_names(char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
 				      allocator_registry[i]->name);
 	return buf;
+}
+
+void alloc_stats_simulated(const struct heap *heap, uint64_t in_use, struct alloc_stats *out)
+{
+	struct heap_usage u;
+	heap_usage(heap, &u);
+	out->footprint = u.footprint;
+	out->in_use = in_use;
+	out->source = "simulated-heap";
 }
 
 const char *backend_opt_get(const struct backend_opts *opts, const char *key)
