@@ -676,32 +676,58 @@ void bt_tree_insert(struct bt *h, char *b)
 	n->seq = ++h->seq;
 	uint64_t hash = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
 	n->max = (hash >> PRIO_SHIFT << PRIO_SHIFT) | bt_size(b);
+	h->path_end = NULL;
 	h->root = tree_insert(h, h->root, b, bt_size(b));
 }
 
-void bt_tree_remove(struct bt *h, char *b)
+/* The link that points at b, when the last search's path ends at b (the
+ * path then holds b's ancestors, root first); else NULL. */
+static char **cached_link(struct bt *h, char *b)
 {
-	h->root = tree_remove(h, h->root, b, bt_size(b));
+	char *end = h->path_end;
+	h->path_end = NULL;
+	if (end != b || !b)
+		return NULL;
+	if (h->path_depth == 0)
+		return &h->root;
+	char *parent = h->path[h->path_depth - 1];
+	return L(parent) == b ? &L(parent) : &R(parent);
 }
 
 static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
 {
-	h->root = tree_remove(h, h->root, b, size);
+	char **link = cached_link(h, b);
+	if (!link) {
+		h->root = tree_remove(h, h->root, b, size);
+		return;
+	}
+	*link = tree_merge(L(b), R(b));
+	/* only ancestors whose maximum was b's size can fall */
+	for (int i = h->path_depth - 1; i >= 0 && tmax(h->path[i]) <= size; i--)
+		update(h->path[i]);
+}
+
+void bt_tree_remove(struct bt *h, char *b)
+{
+	bt_tree_remove_sized(h, b, bt_size(b));
 }
 
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 {
-	char **link = &h->root, *path[256];
-	int depth = 0;
-	while (*link != old) {
-		if (depth == (int)(sizeof path / sizeof *path)) {
-			/* deeper than any treap of this size should be: the slow way */
-			bt_tree_remove_sized(h, old, old_size);
-			bt_tree_insert(h, b);
-			return;
+	char **link = cached_link(h, old), **path = h->path;
+	int depth = h->path_depth;
+	if (!link) {
+		link = &h->root, depth = 0;
+		while (*link != old) {
+			if (depth == BT_PATH_MAX) {
+				/* deeper than any treap of this size should be */
+				bt_tree_remove_sized(h, old, old_size);
+				bt_tree_insert(h, b);
+				return;
+			}
+			path[depth++] = *link;
+			link = key_cmp(h, old, *link) < 0 ? &L(*link) : &R(*link);
 		}
-		path[depth++] = *link;
-		link = key_cmp(h, old, *link) < 0 ? &L(*link) : &R(*link);
 	}
 	*bt_node(b) = *bt_node(old); /* children, priority, order */
 	*link = b;
@@ -720,6 +746,7 @@ void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 
 void bt_tree_grow(struct bt *h, char *b, uint64_t size)
 {
+	h->path_end = NULL;
 	for (char *t = h->root; t; t = key_cmp(h, b, t) < 0 ? L(t) : R(t)) {
 		if (tmax(t) < size)
 			set_max(t, size);
@@ -742,12 +769,38 @@ static char *first_fit_in(char *t, uint64_t asize)
 	}
 }
 
-char *bt_tree_first_fit(struct bt *h, uint64_t asize)
+/* first_fit_in from t, whose ancestors are path[0..depth-1], extending the
+ * path to the block found for cached_link */
+static char *fit_down(struct bt *h, char *t, int depth, uint64_t asize)
 {
-	return first_fit_in(h->root, asize);
+	if (tmax(t) < asize)
+		return NULL;
+	for (;;) {
+		char *next;
+		if (tmax(L(t)) >= asize)
+			next = L(t);
+		else if (bt_size(t) >= asize)
+			break;
+		else
+			next = R(t); /* the annotation promises a fit here */
+		if (depth == BT_PATH_MAX)
+			return first_fit_in(next, asize);
+		h->path[depth++] = t;
+		t = next;
+	}
+	h->path_end = t;
+	h->path_depth = depth;
+	return t;
 }
 
-/* The leftmost block at or after `from` that fits (address order). */
+char *bt_tree_first_fit(struct bt *h, uint64_t asize)
+{
+	h->path_end = NULL;
+	return fit_down(h, h->root, 0, asize);
+}
+
+/* The leftmost block at or after `from` that fits (address order),
+ * recursively: the fallback for paths longer than BT_PATH_MAX. */
 static char *first_fit_from(char *t, const char *from, uint64_t asize)
 {
 	while (t && tmax(t) >= asize) {
@@ -765,22 +818,50 @@ static char *first_fit_from(char *t, const char *from, uint64_t asize)
 	return NULL;
 }
 
+/* The search path for `from` passes, deepest first, the blocks at or after
+ * it in address order; between each and the next lies its right subtree. */
 char *bt_tree_first_fit_from(struct bt *h, const char *from, uint64_t asize)
 {
-	return first_fit_from(h->root, from, asize);
+	int depth = 0;
+	h->path_end = NULL;
+	for (char *t = h->root; t; t = t < from ? R(t) : L(t)) {
+		if (depth == BT_PATH_MAX)
+			return first_fit_from(h->root, from, asize);
+		h->path[depth++] = t;
+	}
+	for (int i = depth - 1; i >= 0; i--) {
+		char *c = h->path[i];
+		if (c < from)
+			continue;
+		if (bt_size(c) >= asize) {
+			h->path_end = c;
+			h->path_depth = i;
+			return c;
+		}
+		if (tmax(R(c)) >= asize)
+			return fit_down(h, R(c), i + 1, asize);
+	}
+	return NULL;
 }
 
 char *bt_tree_best_fit(struct bt *h, uint64_t asize)
 {
 	char *t = h->root, *best = NULL;
+	int depth = 0, best_depth = 0;
 	while (t) {
+		if (depth < BT_PATH_MAX)
+			h->path[depth] = t;
 		if (bt_size(t) >= asize) {
-			best = t;
+			best = t, best_depth = depth;
 			t = L(t);
 		} else {
 			t = R(t);
 		}
+		depth++;
 	}
+	/* the path to best is a prefix of the path searched */
+	h->path_end = best_depth < BT_PATH_MAX ? best : NULL;
+	h->path_depth = best_depth;
 	return best;
 }
 
