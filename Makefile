@@ -17,7 +17,8 @@ SHELL := /bin/bash
 # ---- Debian packages --------------------------------------------------------
 # Everything heapbench builds or tests with; checked before any build.
 DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
-                libjansson-dev libcmocka-dev zstd gzip jq
+                libjansson-dev libcmocka-dev zstd gzip jq \
+                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
 
 # ---- Build flavours ---------------------------------------------------------
 SANITIZE ?= 0
@@ -83,8 +84,11 @@ $(B)/%.o: %.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(B)/heapbench: $(HARNESS_OBJ)
-	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# the heap functions a library:PATH allocator calls (allocators/library.c)
+EXPORTS := -Wl,--dynamic-list=allocators/exports.list
+
+$(B)/heapbench: $(HARNESS_OBJ) allocators/exports.list
+	$(CC) $(LDSAN) $(LDFLAGS) $(EXPORTS) -o $@ $(HARNESS_OBJ) $(LDLIBS)
 
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -21,6 +21,15 @@
 
 struct heap;
 
+/* AddressSanitizer builds (make debug) replace malloc themselves. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HB_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HB_SANITIZED 1
+#endif
+#endif
+
 #define ALLOC_ERRLEN 256
 
 /* One `key: value` option from the command line or a config. */
@@ -53,6 +62,8 @@ enum {
 	ALLOC_F_LIBC = 4,      /* its functions are exactly the C library's
 				  malloc, calloc, posix_memalign, realloc and
 				  free: the timed loop calls those directly */
+	ALLOC_F_PRELOAD = 8,   /* the worker runs with a library in LD_PRELOAD:
+				  `preload`, or the option `path` */
 };
 
 struct allocator {
@@ -83,12 +94,20 @@ struct allocator {
 	 * owns (the heap is left unchanged, why says what was wrong). */
 	int (*free)(void *state, void *ptr, char *why, size_t len);
 
-	/* Bytes usable at ptr (>= the request): internal fragmentation. */
+	/* Bytes usable at ptr (>= the request): internal fragmentation; 0
+	 * when the backend cannot tell for this block. */
 	size_t (*usable_size)(void *state, void *ptr);
 	/* Walks every structure; 0 if every invariant holds, else -1 and
 	 * the first broken invariant in words. */
 	int (*check)(void *state, char *why, size_t len);
 	void (*stats)(void *state, struct alloc_stats *out);
+
+	/* Process-wide backends: the library the worker preloads (a file
+	 * name for ld.so's search path, or a path; NULL = none), and the
+	 * version the library reports, called after init in the worker. */
+	const char *preload;
+	const char *preload_env; /* names another library for `preload` */
+	int (*version)(char *buf, size_t len);
 };
 
 /* ---- Registry ----------------------------------------------------------- */
@@ -99,6 +118,18 @@ extern const struct allocator *const allocator_registry[];
 /* More backends that allocator_find knows but lists nowhere: the test
  * programs' deliberately broken backends.  NULL-terminated; NULL = none. */
 extern const struct allocator *const *allocator_extra;
+
+/* Backends that only exist with a path (`preload:PATH`, `library:PATH`):
+ * found by name, never listed or run by default. */
+extern const struct allocator preload_allocator, library_allocator;
+
+/* The library a backend's worker preloads (ALLOC_F_PRELOAD), or NULL. */
+const char *allocator_preload(const struct allocator *a, const struct backend_opts *opts);
+
+/* library:PATH - the user's own backend, from a shared object exporting
+ * `const struct allocator heapbench_allocator` (allocators/examples/).
+ * Loads it into this process; NULL and a message if it cannot. */
+const struct allocator *library_load(const char *path, char *err, size_t errlen);
 
 /* The backend called name, or NULL. */
 const struct allocator *allocator_find(const char *name);

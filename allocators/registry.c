@@ -2,6 +2,7 @@
  * registry.c - every backend by name, and option checking.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "allocator.h"
@@ -12,7 +13,11 @@ extern const struct allocator next_fit_allocator;
 extern const struct allocator best_fit_allocator;
 extern const struct allocator segregated_allocator;
 extern const struct allocator buddy_allocator;
+extern const struct allocator null_allocator;
 extern const struct allocator system_allocator;
+extern const struct allocator jemalloc_allocator;
+extern const struct allocator mimalloc_allocator;
+extern const struct allocator tcmalloc_allocator;
 
 /* The built-in policies first, then the real allocators. */
 const struct allocator *const allocator_registry[] = {
@@ -21,9 +26,15 @@ const struct allocator *const allocator_registry[] = {
 	&best_fit_allocator,
 	&segregated_allocator,
 	&buddy_allocator,
+	&null_allocator,
 	&system_allocator,
+	&jemalloc_allocator,
+	&mimalloc_allocator,
+	&tcmalloc_allocator,
 	NULL,
 };
+
+static const struct allocator *const by_path[] = {&preload_allocator, &library_allocator, NULL};
 
 const struct allocator *const *allocator_extra;
 
@@ -32,10 +43,23 @@ const struct allocator *allocator_find(const char *name)
 	for (size_t i = 0; allocator_registry[i]; i++)
 		if (!strcmp(allocator_registry[i]->name, name))
 			return allocator_registry[i];
+	for (size_t i = 0; by_path[i]; i++)
+		if (!strcmp(by_path[i]->name, name))
+			return by_path[i];
 	for (size_t i = 0; allocator_extra && allocator_extra[i]; i++)
 		if (!strcmp(allocator_extra[i]->name, name))
 			return allocator_extra[i];
 	return NULL;
+}
+
+const char *allocator_preload(const struct allocator *a, const struct backend_opts *opts)
+{
+	if (!(a->flags & ALLOC_F_PRELOAD))
+		return NULL;
+	const char *env = a->preload_env ? getenv(a->preload_env) : NULL;
+	if (env && *env)
+		return env;
+	return a->preload ? a->preload : backend_opt_get(opts, "path");
 }
 
 const char *allocator_names(char *buf, size_t len)

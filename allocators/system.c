@@ -1,28 +1,37 @@
 /*
- * system.c - the process's own malloc (glibc on Debian).
+ * system.c - the process's own malloc, whichever library provides it.
  *
- * Footprint is glibc's own accounting, mallinfo2(): arena (bytes obtained
- * with sbrk, in all arenas) + hblkhd (bytes in mmap'd chunks); in use is
- * uordblks + hblkhd.  The harness adds the growth of the process's
- * resident set to every job, so all backends can also be compared on that
- * physical measure.
+ * `system` is glibc.  `jemalloc`, `mimalloc` and `tcmalloc` are the same
+ * backend with that library preloaded into the worker process (job.c sets
+ * LD_PRELOAD before it executes the worker), and `preload:PATH` with any
+ * library the user names.  The timed loop calls malloc & co. directly
+ * (ALLOC_F_LIBC), so it is the same code for all of them.
+ *
+ * init runs in the worker and proves that the library really provides
+ * malloc there: ld.so ignores a preload it cannot load, and a silent
+ * fallback to glibc would report glibc's numbers under another name.
+ *
+ * Footprint is each library's own accounting (docs/metrics.md):
+ *   glibc     mallinfo2: arena + hblkhd (in use: uordblks + hblkhd)
+ *   jemalloc  stats.resident after an epoch refresh (in use: stats.allocated)
+ *   mimalloc  mi_process_info's current commit
+ *   tcmalloc  generic.heap_size - tcmalloc.pageheap_unmapped_bytes
+ *             (in use: generic.current_allocated_bytes)
+ *   preload:  none of its own: the harness uses the resident-set growth.
+ * The library's functions are found with dlsym, so heapbench links against
+ * none of them and runs where they are missing.
  */
+#include <dlfcn.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "allocator.h"
 
-static int sys_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
-		    size_t errlen)
-{
-	(void)heap;
-	(void)opts;
-	(void)err;
-	(void)errlen;
-	*state = NULL;
-	return 0;
-}
+/* ---- The C functions ------------------------------------------------------- */
 
 static void sys_fini(void *state)
 {
@@ -61,7 +70,7 @@ static int sys_free(void *state, void *p, char *why, size_t len)
 	(void)state;
 	(void)why;
 	(void)len;
-	free(p); /* glibc aborts on what it can detect; the worker reports the crash */
+	free(p); /* the library aborts on what it can detect; the worker reports the crash */
 	return 0;
 }
 
@@ -71,7 +80,69 @@ static size_t sys_usable_size(void *state, void *p)
 	return malloc_usable_size(p);
 }
 
-static void sys_stats(void *state, struct alloc_stats *out)
+/* ---- Which library provides malloc ------------------------------------------ */
+
+/* 0 if malloc in this process comes from lib (a file name or a path);
+ * else -1 and why, naming the Debian package that provides it if known. */
+static int provides_malloc(const char *lib, const char *package, char *err, size_t errlen)
+{
+#ifdef HB_SANITIZED
+	(void)package;
+	snprintf(err, errlen,
+		 "%s cannot be preloaded into a sanitizer build (AddressSanitizer replaces "
+		 "malloc); use the normal build, build/heapbench",
+		 lib);
+	return -1;
+#else
+	Dl_info di;
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	const char *slash = NULL;
+	const char *from = m && dladdr(m, &di) && di.dli_fname ? di.dli_fname : "?";
+	if (strchr(lib, '/')) {
+		char a[PATH_MAX], b[PATH_MAX];
+		if (realpath(lib, a) && realpath(from, b) && !strcmp(a, b))
+			return 0;
+	} else if (!strcmp((slash = strrchr(from, '/')) ? slash + 1 : from, lib)) {
+		return 0;
+	}
+	/* ld.so said why on stderr; dlopen says it again, for the message */
+	void *h = dlopen(lib, RTLD_LAZY | RTLD_LOCAL);
+	if (!h) {
+		const char *why = dlerror();
+		snprintf(err, errlen, "%s is not available: %s%s%s%s", lib, why ? why : "not found",
+			 package ? " (Debian package " : "", package ? package : "",
+			 package ? ")" : "");
+	} else if (!dlsym(h, "malloc")) {
+		snprintf(err, errlen, "%s does not define malloc: it is not a malloc replacement",
+			 lib);
+	} else {
+		snprintf(err, errlen, "%s was not preloaded: malloc comes from %s", lib, from);
+	}
+	return -1;
+#endif
+}
+
+/* The library named by the environment variable env, or file. */
+static const char *library_file(const char *env, const char *file)
+{
+	const char *v = env ? getenv(env) : NULL;
+	return v && *v ? v : file;
+}
+
+/* ---- glibc ----------------------------------------------------------------------- */
+
+static int glibc_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		      size_t errlen)
+{
+	(void)heap;
+	(void)opts;
+	(void)err;
+	(void)errlen;
+	*state = NULL;
+	return 0;
+}
+
+static void glibc_stats(void *state, struct alloc_stats *out)
 {
 	(void)state;
 	struct mallinfo2 mi = mallinfo2();
@@ -80,12 +151,17 @@ static void sys_stats(void *state, struct alloc_stats *out)
 	out->source = "mallinfo2";
 }
 
+static int glibc_version(char *buf, size_t len)
+{
+	snprintf(buf, len, "glibc %s", gnu_get_libc_version());
+	return 0;
+}
+
 const struct allocator system_allocator = {
 	.name = "system",
-	.description = "the process's malloc (glibc); footprint from mallinfo2 arena + hblkhd",
-	.options = NULL,
+	.description = "the C library's malloc (glibc); footprint from mallinfo2 arena + hblkhd",
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC,
-	.init = sys_init,
+	.init = glibc_init,
 	.fini = sys_fini,
 	.malloc = sys_malloc,
 	.calloc = sys_calloc,
@@ -93,6 +169,277 @@ const struct allocator system_allocator = {
 	.realloc = sys_realloc,
 	.free = sys_free,
 	.usable_size = sys_usable_size,
-	.check = NULL,
-	.stats = sys_stats,
+	.stats = glibc_stats,
+	.version = glibc_version,
+};
+
+/* ---- jemalloc --------------------------------------------------------------------- */
+
+#define JEMALLOC_FILE "libjemalloc.so.2"
+#define JEMALLOC_ENV  "HEAPBENCH_JEMALLOC_LIB"
+
+typedef int mallctl_fn(const char *, void *, size_t *, void *, size_t);
+static mallctl_fn *je_mallctl;
+
+static int je_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		   size_t errlen)
+{
+	(void)heap;
+	(void)opts;
+	*state = NULL;
+	if (provides_malloc(library_file(JEMALLOC_ENV, JEMALLOC_FILE), "libjemalloc-dev", err,
+			    errlen) < 0)
+		return -1;
+	*(void **)&je_mallctl = dlsym(RTLD_DEFAULT, "mallctl");
+	if (!je_mallctl)
+		return snprintf(err, errlen, "jemalloc's mallctl is missing"), -1;
+	return 0;
+}
+
+static uint64_t je_read(const char *name)
+{
+	size_t v = 0, len = sizeof v;
+	return je_mallctl(name, &v, &len, NULL, 0) == 0 ? v : 0;
+}
+
+static void je_stats(void *state, struct alloc_stats *out)
+{
+	(void)state;
+	uint64_t epoch = 1;
+	size_t len = sizeof epoch;
+	/* the statistics are a snapshot taken when the epoch advances */
+	if (je_mallctl("epoch", &epoch, &len, &epoch, len) != 0) {
+		out->source = "none";
+		return;
+	}
+	out->footprint = je_read("stats.resident");
+	out->in_use = je_read("stats.allocated");
+	out->source = "jemalloc:stats.resident";
+}
+
+static int je_version(char *buf, size_t len)
+{
+	const char *v = NULL;
+	size_t vlen = sizeof v;
+	if (!je_mallctl || je_mallctl("version", &v, &vlen, NULL, 0) != 0 || !v)
+		return snprintf(buf, len, "jemalloc's version mallctl failed"), -1;
+	snprintf(buf, len, "jemalloc %s", v);
+	return 0;
+}
+
+const struct allocator jemalloc_allocator = {
+	.name = "jemalloc",
+	.description = "jemalloc, preloaded; footprint from stats.resident",
+	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	.init = je_init,
+	.fini = sys_fini,
+	.malloc = sys_malloc,
+	.calloc = sys_calloc,
+	.memalign = sys_memalign,
+	.realloc = sys_realloc,
+	.free = sys_free,
+	.usable_size = sys_usable_size,
+	.stats = je_stats,
+	.preload = JEMALLOC_FILE,
+	.preload_env = JEMALLOC_ENV,
+	.version = je_version,
+};
+
+/* ---- mimalloc --------------------------------------------------------------------- */
+
+#define MIMALLOC_FILE "libmimalloc.so.2"
+#define MIMALLOC_ENV  "HEAPBENCH_MIMALLOC_LIB"
+
+typedef void mi_process_info_fn(size_t *elapsed_ms, size_t *user_ms, size_t *system_ms,
+				size_t *current_rss, size_t *peak_rss, size_t *current_commit,
+				size_t *peak_commit, size_t *page_faults);
+static mi_process_info_fn *mi_info;
+
+static int mi_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		   size_t errlen)
+{
+	(void)heap;
+	(void)opts;
+	*state = NULL;
+	if (provides_malloc(library_file(MIMALLOC_ENV, MIMALLOC_FILE), "libmimalloc-dev", err,
+			    errlen) < 0)
+		return -1;
+	*(void **)&mi_info = dlsym(RTLD_DEFAULT, "mi_process_info");
+	if (!mi_info)
+		return snprintf(err, errlen, "mimalloc's mi_process_info is missing"), -1;
+	return 0;
+}
+
+static void mi_stats(void *state, struct alloc_stats *out)
+{
+	(void)state;
+	size_t elapsed, user, sys, rss, peak_rss, commit = 0, peak_commit, faults;
+	mi_info(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
+	out->footprint = commit;
+	out->source = "mimalloc:current_commit";
+}
+
+static int mi_version_string(char *buf, size_t len)
+{
+	int (*v)(void);
+	*(void **)&v = dlsym(RTLD_DEFAULT, "mi_version");
+	if (!v)
+		return snprintf(buf, len, "mimalloc's mi_version is missing"), -1;
+	int n = v(); /* 209 is 2.0.9 */
+	snprintf(buf, len, "mimalloc %d.%d.%d", n / 100, n / 10 % 10, n % 10);
+	return 0;
+}
+
+const struct allocator mimalloc_allocator = {
+	.name = "mimalloc",
+	.description = "mimalloc, preloaded; footprint from mi_process_info's committed bytes",
+	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	.init = mi_init,
+	.fini = sys_fini,
+	.malloc = sys_malloc,
+	.calloc = sys_calloc,
+	.memalign = sys_memalign,
+	.realloc = sys_realloc,
+	.free = sys_free,
+	.usable_size = sys_usable_size,
+	.stats = mi_stats,
+	.preload = MIMALLOC_FILE,
+	.preload_env = MIMALLOC_ENV,
+	.version = mi_version_string,
+};
+
+/* ---- tcmalloc (gperftools) ---------------------------------------------------------- */
+
+/* the minimal library: the allocator without the heap profiler's hooks */
+#define TCMALLOC_FILE "libtcmalloc_minimal.so.4"
+#define TCMALLOC_ENV  "HEAPBENCH_TCMALLOC_LIB"
+
+typedef int tc_property_fn(const char *name, size_t *value);
+static tc_property_fn *tc_property;
+
+static int tc_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		   size_t errlen)
+{
+	(void)heap;
+	(void)opts;
+	*state = NULL;
+	if (provides_malloc(library_file(TCMALLOC_ENV, TCMALLOC_FILE), "libgoogle-perftools-dev",
+			    err, errlen) < 0)
+		return -1;
+	*(void **)&tc_property = dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty");
+	if (!tc_property)
+		return snprintf(err, errlen, "tcmalloc's MallocExtension is missing"), -1;
+	return 0;
+}
+
+static uint64_t tc_read(const char *name)
+{
+	size_t v = 0;
+	return tc_property(name, &v) ? v : 0;
+}
+
+static void tc_stats(void *state, struct alloc_stats *out)
+{
+	(void)state;
+	uint64_t heap = tc_read("generic.heap_size");
+	uint64_t unmapped = tc_read("tcmalloc.pageheap_unmapped_bytes");
+	out->footprint = heap > unmapped ? heap - unmapped : 0;
+	out->in_use = tc_read("generic.current_allocated_bytes");
+	out->source = "tcmalloc:heap_size-unmapped";
+}
+
+static int tc_version_string(char *buf, size_t len)
+{
+	const char *(*v)(int *, int *, const char **);
+	*(void **)&v = dlsym(RTLD_DEFAULT, "tc_version");
+	if (!v)
+		return snprintf(buf, len, "tcmalloc's tc_version is missing"), -1;
+	int major, minor;
+	const char *patch;
+	const char *s = v(&major, &minor, &patch);
+	snprintf(buf, len, "%s", s ? s : "gperftools");
+	return 0;
+}
+
+const struct allocator tcmalloc_allocator = {
+	.name = "tcmalloc",
+	.description = "tcmalloc (gperftools, minimal), preloaded; footprint from MallocExtension",
+	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	.init = tc_init,
+	.fini = sys_fini,
+	.malloc = sys_malloc,
+	.calloc = sys_calloc,
+	.memalign = sys_memalign,
+	.realloc = sys_realloc,
+	.free = sys_free,
+	.usable_size = sys_usable_size,
+	.stats = tc_stats,
+	.preload = TCMALLOC_FILE,
+	.preload_env = TCMALLOC_ENV,
+	.version = tc_version_string,
+};
+
+/* ---- preload:PATH ------------------------------------------------------------------- */
+
+static const struct allocator_option preload_options[] = {
+	{"path", "the malloc replacement library to preload"},
+	{NULL, NULL},
+};
+
+static size_t (*user_usable)(void *);
+
+static int user_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+		     size_t errlen)
+{
+	(void)heap;
+	*state = NULL;
+	const char *path = backend_opt_get(opts, "path");
+	if (!path)
+		return snprintf(err, errlen, "preload: needs a library path"), -1;
+	if (provides_malloc(path, NULL, err, errlen) < 0)
+		return -1;
+	/* glibc's malloc_usable_size on another library's block would read
+	 * garbage: only the library's own one will do */
+	Dl_info m, u;
+	void *usable = dlsym(RTLD_DEFAULT, "malloc_usable_size");
+	void *mal = dlsym(RTLD_DEFAULT, "malloc");
+	*(void **)&user_usable = usable && dladdr(usable, &u) && dladdr(mal, &m) &&
+						 u.dli_fbase == m.dli_fbase
+					 ? usable
+					 : NULL;
+	return 0;
+}
+
+static size_t user_usable_size(void *state, void *p)
+{
+	(void)state;
+	return user_usable ? user_usable(p) : 0;
+}
+
+/* The file malloc comes from: the only version a foreign library has. */
+static int user_version(char *buf, size_t len)
+{
+	Dl_info di;
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	if (!m || !dladdr(m, &di) || !di.dli_fname)
+		return snprintf(buf, len, "malloc's library is unknown"), -1;
+	snprintf(buf, len, "%s", di.dli_fname);
+	return 0;
+}
+
+/* no stats: the harness measures the resident-set growth instead */
+const struct allocator preload_allocator = {
+	.name = "preload",
+	.description = "any malloc replacement library, preloaded (preload:PATH)",
+	.options = preload_options,
+	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	.init = user_init,
+	.fini = sys_fini,
+	.malloc = sys_malloc,
+	.calloc = sys_calloc,
+	.memalign = sys_memalign,
+	.realloc = sys_realloc,
+	.free = sys_free,
+	.usable_size = user_usable_size,
+	.version = user_version,
 };

@@ -2,6 +2,7 @@
  * cmd_replay.c - `heapbench replay`: every trace against every backend
  * asked for, one worker process per job, a table or JSON Lines.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,10 @@ static const char replay_usage[] =
 	"\n"
 	"  -a BACKEND        a backend name, optionally with options:\n"
 	"                    first-fit:mmap_threshold=65536,min_split=64\n"
-	"                    (repeatable; default: every backend)\n"
+	"                    or preload:PATH (any malloc replacement library)\n"
+	"                    or library:PATH (an allocator exporting heapbench's\n"
+	"                    contract, see allocators/examples/)\n"
+	"                    (repeatable; default: every available backend)\n"
 	"  --repeat N        timed passes (default 5; 0 = none)\n"
 	"  --check LEVEL     full: every payload byte; fast: the first and last 64\n"
 	"                    bytes of each block; off: addresses only (default full)\n"
@@ -48,15 +52,64 @@ struct backend_choice {
 	size_t nopt;
 };
 
-/* "name[:k=v,k=v]" */
+/* Can the backend start in a worker (its library preloaded or loaded)?
+ * Built-in backends need no asking. */
+static int probe_backend(const struct backend_choice *b, bool quiet)
+{
+	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator)
+		return 0;
+	struct replay_config cfg = {.backend = b->a, .nopt = b->nopt};
+	memcpy(cfg.opt, b->opt, sizeof cfg.opt);
+	char why[512];
+	if (job_probe(&cfg, why, sizeof why) == 0)
+		return 0;
+	if (!quiet)
+		hb_error("backend %s: %s", b->spec, why);
+	return -1;
+}
+
+/* preload:PATH and library:PATH: the whole rest is the path */
+static int parse_path_backend(const char *spec, const char *path, const struct allocator *a,
+			      struct backend_choice *b)
+{
+	b->a = a;
+	if (!*path) {
+		hb_error("backend %s: needs a path, as in %s:/path/to/lib.so", spec, a->name);
+		return -1;
+	}
+	/* a name without a slash is ld.so's to find (preload:libfoo.so.1) */
+	if (strchr(path, '/') || a == &library_allocator) {
+		char *abs = realpath(path, NULL);
+		if (!abs) {
+			hb_error("backend %s: %s: %s", spec, path, strerror(errno));
+			return -1;
+		}
+		b->buf = abs;
+	} else {
+		b->buf = xstrdup(path);
+	}
+	b->opt[0] = (struct backend_opt){"path", b->buf};
+	b->nopt = 1;
+	return probe_backend(b, false);
+}
+
+/* "name[:k=v,k=v]", "preload:PATH" or "library:PATH" */
 static int parse_backend(const char *spec, struct backend_choice *b)
 {
 	memset(b, 0, sizeof *b);
 	b->spec = xstrdup(spec);
+	if (!strncmp(spec, "preload:", 8))
+		return parse_path_backend(spec, spec + 8, &preload_allocator, b);
+	if (!strncmp(spec, "library:", 8))
+		return parse_path_backend(spec, spec + 8, &library_allocator, b);
 	char *copy = b->buf = xstrdup(spec), *colon = strchr(copy, ':');
 	if (colon)
 		*colon = '\0';
 	b->a = allocator_find(copy);
+	if (b->a == &preload_allocator || b->a == &library_allocator) {
+		hb_error("backend %s: write %s:PATH", spec, b->a->name);
+		return -1;
+	}
 	if (!b->a) {
 		char names[512];
 		hb_error("unknown backend '%s' (known: %s)", copy,
@@ -95,7 +148,7 @@ static int parse_backend(const char *spec, struct backend_choice *b)
 			return -1;
 		}
 	}
-	return 0;
+	return probe_backend(b, false);
 }
 
 static void backends_free(struct backend_choice *b, size_t n)
@@ -154,7 +207,7 @@ int cmd_replay(int argc, char **argv)
 	struct replay_config base = {
 		.check = CHECK_FULL, .repeat = 5, .alignment = 16, .sample_every = 128};
 	double timeout = 0;
-	bool json = false;
+	bool json = false, explicit = false;
 	uint64_t x;
 	int c, rc = HB_EXIT_USAGE;
 	optind = 1;
@@ -166,6 +219,7 @@ int cmd_replay(int argc, char **argv)
 					 HB_ARRAY_LEN(backends));
 				goto out;
 			}
+			explicit = true;
 			if (parse_backend(optarg, &backends[nb++]) < 0)
 				goto out;
 			break;
@@ -243,9 +297,16 @@ int cmd_replay(int argc, char **argv)
 		hb_error("replay: no trace given");
 		goto out;
 	}
-	if (nb == 0)
-		for (size_t i = 0; allocator_registry[i] && nb < HB_ARRAY_LEN(backends); i++)
-			parse_backend(allocator_registry[i]->name, &backends[nb++]);
+	/* by default every backend that can run here (heapbench list) */
+	for (size_t i = 0; !explicit && allocator_registry[i] && nb < HB_ARRAY_LEN(backends); i++) {
+		memset(&backends[nb], 0, sizeof backends[nb]);
+		backends[nb].a = allocator_registry[i];
+		backends[nb].spec = xstrdup(allocator_registry[i]->name);
+		if (probe_backend(&backends[nb], true) == 0)
+			nb++;
+		else
+			free(backends[nb].spec);
+	}
 
 	/* every trace is read and checked before any job runs */
 	int ntraces = argc - optind;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "os.h"
 
 int job_trace_fd(const struct trace *t)
@@ -112,6 +113,114 @@ static void pass_name(int pass, char *buf, size_t len)
 	}
 }
 
+/* Forks and executes the worker (argv) with the backend's library
+ * preloaded, or none: an LD_PRELOAD of the caller's would change what
+ * `system` measures.  Its stdout and stderr go to outfd; the descriptors in
+ * keep are inherited.  Returns the pid, or -1 with errno set. */
+static pid_t spawn_worker(const char *const *argv, const char *preload, int outfd,
+			  const int *keep, int nkeep)
+{
+	fflush(NULL);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/* under AddressSanitizer (make debug), let a crashing backend die
+	 * of its signal instead of being reported as an ASan error */
+	char asan[512];
+	const char *old = getenv("ASAN_OPTIONS");
+	snprintf(asan, sizeof asan,
+		 "%s%shandle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0",
+		 old ? old : "", old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
+#ifdef HB_SANITIZED
+	/* ASan must come first in the process: the backend's init says why
+	 * it cannot run */
+	preload = NULL;
+#endif
+	if (preload)
+		setenv("LD_PRELOAD", preload, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	/* a backend's chatter must not mix with our output */
+	dup2(outfd, 1);
+	dup2(outfd, 2);
+	/* a worker does not outlive a killed parent */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	for (int i = 0; i < nkeep; i++)
+		fcntl(keep[i], F_SETFD, 0);
+	execv("/proc/self/exe", (char *const *)argv);
+	dprintf(2, "cannot run the worker: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* argv for `__worker --backend NAME --opt k=v...` from argv[n] on; the
+ * option strings go into optbuf (freed by the caller).  Returns the new n. */
+static int backend_args(const char **argv, int n, const struct replay_config *cfg,
+			char **optbuf)
+{
+	argv[n++] = "--backend", argv[n++] = cfg->backend->name;
+	for (size_t i = 0; i < cfg->nopt; i++) {
+		size_t len = strlen(cfg->opt[i].key) + strlen(cfg->opt[i].value) + 2;
+		optbuf[i] = xmalloc(len);
+		snprintf(optbuf[i], len, "%s=%s", cfg->opt[i].key, cfg->opt[i].value);
+		argv[n++] = "--opt", argv[n++] = optbuf[i];
+	}
+	return n;
+}
+
+int job_probe(const struct replay_config *cfg, char *out, size_t len)
+{
+	char *optbuf[REPLAY_MAX_OPTS] = {NULL};
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = "heapbench";
+	argv[n++] = "__worker";
+	argv[n++] = "--probe";
+	n = backend_args(argv, n, cfg, optbuf);
+	argv[n] = NULL;
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	int rc = -1, outfd = memfd_create("heapbench-probe", MFD_CLOEXEC);
+	pid_t pid = outfd < 0 ? -1
+			      : spawn_worker(argv, allocator_preload(cfg->backend, &opts), outfd,
+					     NULL, 0);
+	if (pid < 0) {
+		snprintf(out, len, "cannot run a worker: %s", strerror(errno));
+		goto out;
+	}
+	int status = 0;
+	if (!wait_child(pid, 30, &status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		snprintf(out, len, "loading it took longer than 30 s");
+		goto out;
+	}
+	/* the answer is the last line: "ok\tVERSION" or "error\tWHY" */
+	char line[512];
+	last_line(outfd, line, sizeof line);
+	if (!strncmp(line, "ok\t", 3)) {
+		snprintf(out, len, "%s", line + 3);
+		rc = 0;
+	} else if (!strncmp(line, "error\t", 6)) {
+		snprintf(out, len, "%s", line + 6);
+	} else if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(out, len, "the worker was killed by SIG%s while loading it%s%s",
+			 abbrev ? abbrev : "?", line[0] ? ": " : "", line);
+	} else {
+		snprintf(out, len, "the worker exited with status %d while loading it%s%s",
+			 WEXITSTATUS(status), line[0] ? ": " : "", line);
+	}
+out:
+	if (outfd >= 0)
+		close(outfd);
+	for (size_t i = 0; i < cfg->nopt; i++)
+		free(optbuf[i]);
+	return rc;
+}
+
 int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
 	    struct replay_result *r)
 {
@@ -147,7 +256,6 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	argv[n++] = "__worker";
 	argv[n++] = "--trace-fd", argv[n++] = fdbuf[0];
 	argv[n++] = "--result-fd", argv[n++] = fdbuf[1];
-	argv[n++] = "--backend", argv[n++] = cfg->backend->name;
 	argv[n++] = "--check", argv[n++] = checks[cfg->check];
 	argv[n++] = "--heap-check", argv[n++] = num[0];
 	argv[n++] = "--repeat", argv[n++] = num[1];
@@ -156,42 +264,15 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	argv[n++] = "--sample-every", argv[n++] = num[4];
 	if (cfg->latency)
 		argv[n++] = "--latency";
-	for (size_t i = 0; i < cfg->nopt; i++) {
-		size_t len = strlen(cfg->opt[i].key) + strlen(cfg->opt[i].value) + 2;
-		optbuf[i] = xmalloc(len);
-		snprintf(optbuf[i], len, "%s=%s", cfg->opt[i].key, cfg->opt[i].value);
-		argv[n++] = "--opt", argv[n++] = optbuf[i];
-	}
+	n = backend_args(argv, n, cfg, optbuf);
 	argv[n] = NULL;
 
-	fflush(NULL);
-	pid_t parent = getpid();
-	pid_t pid = fork();
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	int keep[2] = {hbt_fd, shm};
+	pid_t pid = spawn_worker(argv, allocator_preload(cfg->backend, &opts), errfd, keep, 2);
 	if (pid < 0) {
 		snprintf(r->error, sizeof r->error, "cannot fork a worker: %s", strerror(errno));
 		goto out;
-	}
-	if (pid == 0) {
-		/* under AddressSanitizer (make debug), let a crashing backend die
-		 * of its signal instead of being reported as an ASan error */
-		char asan[512];
-		const char *old = getenv("ASAN_OPTIONS");
-		snprintf(asan, sizeof asan,
-			 "%s%shandle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0",
-			 old ? old : "", old && *old ? ":" : "");
-		setenv("ASAN_OPTIONS", asan, 1);
-		/* a backend's chatter must not mix with our output */
-		dup2(errfd, 1);
-		dup2(errfd, 2);
-		/* a worker does not outlive a killed parent */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		fcntl(hbt_fd, F_SETFD, 0);
-		fcntl(shm, F_SETFD, 0);
-		execv("/proc/self/exe", (char *const *)argv);
-		dprintf(2, "cannot run the worker: %s\n", strerror(errno));
-		_exit(127);
 	}
 
 	int status = 0;
@@ -246,17 +327,46 @@ static int worker_fail(const char *what, const char *arg)
 	return 2;
 }
 
+/* `__worker --probe`: can the backend start here, and which version is
+ * it?  One line on stdout, "ok\tVERSION" or "error\tWHY" (job_probe). */
+static int worker_probe(const struct replay_config *cfg)
+{
+	const struct allocator *a = cfg->backend;
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	struct heap *heap = NULL;
+	char err[ALLOC_ERRLEN], version[256];
+	void *st;
+	if ((a->flags & ALLOC_F_SIMULATED) && !(heap = heap_create(0)))
+		return printf("error\tcannot reserve the simulated heap\n"), 0;
+	if (a->init(&st, heap, &opts, err, sizeof err) < 0)
+		return printf("error\t%s\n", err), 0;
+	if (a->version && a->version(version, sizeof version) < 0)
+		return printf("error\t%s\n", version), 0;
+	if (!a->version) /* built in, or the name a user's library gives itself */
+		snprintf(version, sizeof version, "%s",
+			 allocator_find(a->name) == a ? "heapbench " HB_VERSION : a->name);
+	a->fini(st);
+	heap_destroy(heap);
+	printf("ok\t%s\n", version);
+	return 0;
+}
+
 int job_worker_main(int argc, char **argv)
 {
 	struct replay_config cfg = {.alignment = 16, .repeat = 5};
 	int trace_fd = -1, result_fd = -1;
 	const char *backend = NULL;
 	static char *opt_copy[REPLAY_MAX_OPTS];
+	bool probe = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t x = 0;
 		if (!strcmp(a, "--latency")) {
 			cfg.latency = true;
+			continue;
+		}
+		if (!strcmp(a, "--probe")) {
+			probe = true;
 			continue;
 		}
 		if (!v)
@@ -297,10 +407,23 @@ int job_worker_main(int argc, char **argv)
 			return worker_fail("unknown argument ", a);
 		}
 	}
-	if (trace_fd < 0 || result_fd < 0 || !backend)
+	if (!backend || (!probe && (trace_fd < 0 || result_fd < 0)))
 		return worker_fail("needs --trace-fd, --result-fd and --backend", NULL);
 	if (!(cfg.backend = allocator_find(backend)))
 		return worker_fail("unknown backend ", backend);
+	char err[ALLOC_ERRLEN];
+	if (cfg.backend == &library_allocator) {
+		struct backend_opts opts = {cfg.opt, cfg.nopt};
+		const char *path = backend_opt_get(&opts, "path");
+		cfg.backend = library_load(path ? path : "", err, sizeof err);
+		cfg.nopt = 0; /* `path` was ours; the library's own options are none */
+		if (!cfg.backend && probe)
+			return printf("error\t%s\n", err), 0;
+		if (!cfg.backend)
+			return worker_fail("cannot load the library: ", err);
+	}
+	if (probe)
+		return worker_probe(&cfg);
 
 	struct replay_result *r =
 		mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, result_fd, 0);

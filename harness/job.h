@@ -29,6 +29,10 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
  * one, else a memory file.  -1 on error (reported). */
 int job_trace_fd(const struct trace *t);
 
+/* Starts cfg's backend in a worker (its library preloaded or loaded) and
+ * asks its version: 0 and the version in out, or -1 and why not. */
+int job_probe(const struct replay_config *cfg, char *out, size_t len);
+
 /* `heapbench __worker`: the worker's main. */
 int job_worker_main(int argc, char **argv);
 

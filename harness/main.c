@@ -8,12 +8,6 @@
 #include "job.h"
 #include "util.h"
 
-#ifndef HB_VERSION
-#define HB_VERSION "0.1.0"
-#endif
-#ifndef HB_GIT
-#define HB_GIT "unknown"
-#endif
 
 static const char usage[] =
 	"usage: heapbench COMMAND [ARGS...]\n"

@@ -167,6 +167,8 @@ struct checker {
 	double frag_sum;
 	uint64_t frag_ops;
 	uint64_t rss_base, rss_peak, harness_base;
+	uint64_t stats_base;  /* process-wide backends: footprint before the pass */
+	bool usable_unknown; /* usable_size could not tell for some block */
 	/* timeline window */
 	uint64_t stride, win_live, win_foot;
 };
@@ -191,19 +193,37 @@ static uint64_t harness_bytes(const struct checker *c)
 	return addrmap_bytes(&c->live);
 }
 
+/* Resident bytes now, less what the checker's own map has grown by. */
+static uint64_t process_rss(const struct checker *c)
+{
+	uint64_t rss = rss_bytes(), extra = harness_bytes(c) - c->harness_base;
+	return rss > extra ? rss - extra : 0;
+}
+
+/* A process-wide backend's footprint by its own accounting, or by the
+ * resident set when it keeps none. */
+static uint64_t process_footprint(const struct checker *c, uint64_t rss)
+{
+	if (!c->a->stats)
+		return rss;
+	struct alloc_stats s = {0};
+	c->a->stats(c->st, &s);
+	return s.footprint;
+}
+
+/* Reads the resident set and, for a process-wide backend, its footprint
+ * less what it held before the pass began. */
 static void sample_process(struct checker *c)
 {
-	if (!(c->a->flags & ALLOC_F_SIMULATED) && c->a->stats) {
-		struct alloc_stats s = {0};
-		c->a->stats(c->st, &s);
-		c->footprint = s.footprint;
-		if (s.footprint > c->peak_footprint)
-			c->peak_footprint = s.footprint;
-	}
-	uint64_t rss = rss_bytes(), extra = harness_bytes(c) - c->harness_base;
-	rss = rss > extra ? rss - extra : 0;
+	uint64_t rss = process_rss(c);
 	if (rss > c->rss_peak)
 		c->rss_peak = rss;
+	if (c->a->flags & ALLOC_F_SIMULATED)
+		return;
+	uint64_t now = process_footprint(c, rss);
+	c->footprint = now > c->stats_base ? now - c->stats_base : 0;
+	if (c->footprint > c->peak_footprint)
+		c->peak_footprint = c->footprint;
 }
 
 /* Checks a block the backend just returned for op i. */
@@ -286,6 +306,10 @@ static int adopt_block(struct checker *c, uint64_t i, uint32_t id, unsigned char
 		return 0;
 	if (c->a->usable_size) {
 		s->usable = c->a->usable_size(c->st, p);
+		if (s->usable == 0 && n) { /* the backend cannot tell */
+			c->usable_unknown = true;
+			s->usable = n;
+		}
 		if (s->usable < n)
 			return fail(c, i, JOB_ERROR,
 				    "usable_size(%p) is %" PRIu64 ", less than the %" PRIu64
@@ -309,12 +333,21 @@ static void drop_block(struct checker *c, uint32_t id)
 	memset(s, 0, sizeof *s);
 }
 
+/* The alignment a block of n bytes needs: the configured one, or less when
+ * n is not a multiple of it, since a C object's alignment divides its size
+ * (jemalloc, mimalloc and tcmalloc give malloc(8) 8 bytes' alignment). */
+static uint64_t need_align(uint64_t align, uint64_t n)
+{
+	uint64_t low = n ? n & (~n + 1) : 1;
+	return low < align ? low : align;
+}
+
 static int checked_op(struct checker *c, uint64_t i)
 {
 	const struct trace_op *op = &c->t->ops[i];
 	const struct allocator *a = c->a;
 	enum replay_check check = c->cfg->check;
-	uint64_t n = trace_op_bytes(op), align = c->cfg->alignment;
+	uint64_t n = trace_op_bytes(op), align = need_align(c->cfg->alignment, n);
 	unsigned char *p;
 	char why[ALLOC_ERRLEN] = "";
 
@@ -495,6 +528,8 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 	}
 	c.rss_base = c.rss_peak = rss_bytes();
 	c.harness_base = harness_bytes(&c);
+	if (!c.heap)
+		c.stats_base = process_footprint(&c, c.rss_base);
 	uint64_t maxrss_before = maxrss_bytes();
 
 	int rc = 0;
@@ -520,12 +555,12 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 			c.peak_footprint = u.peak_footprint;
 		}
 		sample_process(&c);
-		struct alloc_stats s = {.source = "none"};
+		struct alloc_stats s = {.source = c.heap ? "none" : "rss"};
 		if (c.a->stats)
 			c.a->stats(c.st, &s);
 		snprintf(r->footprint_source, sizeof r->footprint_source, "%s", s.source);
 		r->peak_footprint_bytes = c.peak_footprint;
-		r->have_usable = c.a->usable_size != NULL;
+		r->have_usable = c.a->usable_size && !c.usable_unknown;
 		double live = (double)r->peak_live_bytes;
 		r->have_utilization = r->peak_footprint_bytes && live > 0;
 		if (r->have_utilization) {

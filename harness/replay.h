@@ -49,7 +49,8 @@ struct replay_config {
 	unsigned repeat;           /* timed passes */
 	bool latency;
 	uint64_t heap_limit;   /* simulated heap limit in bytes; 0 = none */
-	unsigned alignment;    /* every block's minimum alignment (16) */
+	unsigned alignment;    /* a block's minimum alignment (16), or the largest
+				  power of two dividing its size if smaller */
 	uint64_t sample_every; /* process-wide backends: stats every K ops */
 };
 

@@ -18,6 +18,11 @@
 #define HB_NORETURN     __attribute__((noreturn))
 #define HB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+#define HB_VERSION "0.1.0"
+#ifndef HB_GIT
+#define HB_GIT "unknown"
+#endif
+
 /* Exit statuses (DESIGN §2). */
 enum { HB_EXIT_OK = 0, HB_EXIT_FAIL = 1, HB_EXIT_USAGE = 2 };
 

@@ -107,7 +107,7 @@ static int contain_free(void *state, void *p, char *why, size_t len)
 static void *misaligned_malloc(void *state, size_t size)
 {
 	char *p = plain_malloc(state, size + 16);
-	return calls == 2 ? p + 8 : p;
+	return calls == 2 ? p + 2 : p;
 }
 
 /* the 4th allocation scribbles over the first block */
@@ -359,7 +359,9 @@ static void test_misaligned(void **state)
 {
 	(void)state;
 	struct trace *t = text_trace("misaligned.trace", basic);
-	expect_failure("misaligned", t, 0, JOB_ERROR, 1, "not aligned to 16 bytes");
+	/* malloc(100) needs 4 bytes' alignment: an object of 100 bytes can
+	 * need no more (C17 7.22.3) */
+	expect_failure("misaligned", t, 0, JOB_ERROR, 1, "not aligned to 4 bytes");
 	trace_free(t);
 }
 
@@ -577,17 +579,28 @@ static void test_backends_pass_test_traces(void **state)
 		struct trace *t = trace_load_verified(paths[i], &d);
 		assert_non_null(t);
 		for (size_t b = 0; allocator_registry[b]; b++) {
-			struct replay_config cfg = config(allocator_registry[b]->name);
+			const struct allocator *a = allocator_registry[b];
+			struct replay_config cfg = config(a->name);
 			cfg.heap_check_every = 1;
 			static struct replay_result r;
 			run(t, &cfg, 60, &r);
+#ifdef HB_SANITIZED
+			/* preloading cannot work under ASan: a clear error, not glibc */
+			if (a->flags & ALLOC_F_PRELOAD) {
+				assert_int_equal(r.status, JOB_ERROR);
+				assert_non_null(strstr(r.error, "sanitizer build"));
+				continue;
+			}
+#endif
 			if (r.status != JOB_OK)
 				fail_msg("%s on %s: %s at op %lld: %s", allocator_registry[b]->name, paths[i],
 					 replay_status_names[r.status], (long long)r.error_op,
 					 r.error);
-#ifndef __SANITIZE_ADDRESS__ /* ASan's malloc does not fill in mallinfo2 */
-			assert_true(r.peak_footprint_bytes >= r.peak_live_bytes);
-#endif
+			/* exact for the simulated heap; a process-wide allocator's
+			 * growth can be less (what it held before the pass is
+			 * subtracted, and it may reuse that) */
+			if (a->flags & ALLOC_F_SIMULATED)
+				assert_true(r.peak_footprint_bytes >= r.peak_live_bytes);
 			assert_true(r.mops > 0);
 		}
 		trace_free(t);
