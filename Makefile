@@ -106,7 +106,18 @@ test: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=1 all test-unit
 	tests/run.sh build build/asan
 
-test-unit: $(UNIT_BIN) $(TOOL_BIN)
+test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so
+
+# Shared objects for the backend tests, never sanitized (they are loaded
+# into a process): a counting malloc for preload:PATH, and the example user
+# allocator for library:PATH (README: "Bring your own allocator").
+SO_FLAGS := -std=c11 -O2 -g $(WARN) -fPIC -shared
+$(B)/tests/libcount.so: tests/preload/count.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(SO_FLAGS) -o $@ $<
+$(B)/examples/mm.so: allocators/examples/mm.c allocators/allocator.h allocators/heap.h | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(SO_FLAGS) -Iallocators -o $@ $<
 
 # ---- Benchmarks -------------------------------------------------------------
 bench-parse: build/.deps-ok

@@ -6,11 +6,16 @@
  * adds to a pointer, one store into the id table.  Its ns_per_op is the
  * floor under every other backend's figure (README, "Overhead").
  *
- * Each block is a 16-byte header holding the request size (for realloc's
- * copy and usable_size), then the payload, rounded up to 16 bytes.  Memory
- * comes from the simulated heap in 1 MiB steps and is never reused, so the
- * footprint is the sum of all requests: utilization means nothing here.
+ * It writes nothing into the blocks it hands out (a header would be a
+ * store into a new cache line per op, and measure the memory system rather
+ * than the loop).  So realloc, not knowing the old size, copies the new
+ * size's bytes, clipped at the bump pointer: the old block and whatever
+ * followed it, all mapped, of which the caller keeps min(old, new).  calloc
+ * must zero (the heap's pages are reused between passes).  Memory comes
+ * from the simulated heap in 1 MiB steps and is never reused: the footprint
+ * is the sum of all requests, and utilization means nothing here.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,14 +49,13 @@ static void null_fini(void *state)
 	(void)state;
 }
 
-/* n bytes at an address that is align-aligned, 16 bytes after a header */
+/* n bytes at an address that is align-aligned */
 static void *bump(struct bump *b, size_t n, size_t align)
 {
 	if (n > (UINT64_C(1) << 40))
 		return NULL;
 	uint64_t need = (n + NULL_ALIGN - 1) & ~(uint64_t)(NULL_ALIGN - 1);
-	char *p = b->next + NULL_ALIGN;
-	p += (align - (uintptr_t)p % align) % align;
+	char *p = b->next + (align - (uintptr_t)b->next % align) % align;
 	if (p + need > b->end) {
 		uint64_t grow = (uint64_t)(p + need - b->end);
 		grow = (grow + NULL_STEP - 1) / NULL_STEP * NULL_STEP;
@@ -59,7 +63,6 @@ static void *bump(struct bump *b, size_t n, size_t align)
 			return NULL;
 		b->end += grow;
 	}
-	((uint64_t *)p)[-1] = n;
 	b->next = p + need;
 	b->in_use += n;
 	return p;
@@ -70,6 +73,16 @@ static void *null_malloc(void *state, size_t size)
 	return bump(state, size, NULL_ALIGN);
 }
 
+static void *null_calloc(void *state, size_t nmemb, size_t size)
+{
+	if (size && nmemb > SIZE_MAX / size)
+		return NULL;
+	void *p = bump(state, nmemb * size, NULL_ALIGN);
+	if (p)
+		memset(p, 0, nmemb * size);
+	return p;
+}
+
 static void *null_memalign(void *state, size_t align, size_t size)
 {
 	return bump(state, size, align > NULL_ALIGN ? align : NULL_ALIGN);
@@ -77,10 +90,13 @@ static void *null_memalign(void *state, size_t align, size_t size)
 
 static void *null_realloc(void *state, void *p, size_t size)
 {
-	void *q = bump(state, size, NULL_ALIGN);
+	struct bump *b = state;
+	char *old = b->next;
+	char *q = bump(b, size, NULL_ALIGN);
 	if (q && p) {
-		uint64_t old = ((uint64_t *)p)[-1];
-		memcpy(q, p, old < size ? old : size);
+		/* everything from p up to the old bump pointer is mapped */
+		size_t avail = (size_t)(old - (char *)p);
+		memmove(q, p, avail < size ? avail : size);
 	}
 	return q;
 }
@@ -92,12 +108,6 @@ static int null_free(void *state, void *p, char *why, size_t len)
 	(void)why;
 	(void)len;
 	return 0;
-}
-
-static size_t null_usable_size(void *state, void *p)
-{
-	(void)state;
-	return ((uint64_t *)p)[-1];
 }
 
 static void null_stats(void *state, struct alloc_stats *out)
@@ -113,9 +123,9 @@ const struct allocator null_allocator = {
 	.init = null_init,
 	.fini = null_fini,
 	.malloc = null_malloc,
+	.calloc = null_calloc,
 	.memalign = null_memalign,
 	.realloc = null_realloc,
 	.free = null_free,
-	.usable_size = null_usable_size,
 	.stats = null_stats,
 };

@@ -26,14 +26,14 @@ static const char usage[] =
 	"  record -o OUT [--] COMMAND...     record a program's allocations  (not yet)\n"
 	"  compare BASELINE NEW              regression gate                 (not yet)\n"
 	"  plot RESULTS [-o DIR]             gnuplot charts                  (not yet)\n"
-	"  list                              backends and their versions     (not yet)\n"
+	"  list [--json]                     backends, availability, versions\n"
 	"\n"
 	"`heapbench COMMAND --help` tells more.  Exit status: 0 ok, 1 a job failed or\n"
 	"a problem was found, 2 bad usage or bad input.\n";
 
 int main(int argc, char **argv)
 {
-	static const char *const planned[] = {"run", "record", "compare", "plot", "list"};
+	static const char *const planned[] = {"run", "record", "compare", "plot"};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return HB_EXIT_USAGE;
@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "__worker")) /* internal: one job, see harness/job.h */
 		return job_worker_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < HB_ARRAY_LEN(planned); i++)

@@ -4,7 +4,7 @@
 # one summary line "N passed, N failed"; exits 1 if anything failed.
 #
 #   unit tests:          BUILD/tests/test_* (cmocka, TAP output)
-#   command-line tests:  tests/cli.sh with HEAPBENCH=BUILD/heapbench
+#   command-line tests:  tests/cli*.sh with HEAPBENCH=BUILD/heapbench, BUILD
 # Run from the repository root; test data lives in tests/data/.
 set -u
 cd "$(dirname "$0")/.."
@@ -33,8 +33,10 @@ for b in "$@"; do
 		out=$(CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1)
 		count "$t" "$out" $?
 	done
-	out=$(HEAPBENCH="$b/heapbench" TOOLS="$b/tests" tests/cli.sh 2>&1)
-	count "tests/cli.sh ($b)" "$out" $?
+	for s in tests/cli*.sh; do
+		out=$(HEAPBENCH="$b/heapbench" TOOLS="$b/tests" BUILD="$b" "$s" 2>&1)
+		count "$s ($b)" "$out" $?
+	done
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

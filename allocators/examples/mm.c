@@ -368,7 +368,7 @@ static int mm_init(void **state, struct heap *heap, const struct backend_opts *o
 	char *lo = heap_sbrk(heap, 0);
 	if (!lo)
 		return fail(err, errlen, "cannot read the heap's break");
-	size_t pad = (size_t)(-(uintptr_t)lo & (MM_ALIGN - 1));
+	size_t pad = (MM_ALIGN - (uintptr_t)lo % MM_ALIGN) % MM_ALIGN;
 	/* state, pad word, prologue (2 words), epilogue */
 	size_t total = pad + MM_STATE_BYTES + 4 * MM_WORD;
 	if (!heap_sbrk(heap, (intptr_t)total))

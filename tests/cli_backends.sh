@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# tests/cli_backends.sh - the real allocators, preload:PATH, library:PATH,
+# null and `heapbench list`, through the command line; TAP output.
+# HEAPBENCH names the binary under test, BUILD its build directory (for the
+# test libraries: BUILD/tests/libcount.so, BUILD/examples/mm.so).
+set -u
+HB=${HEAPBENCH:-build/heapbench}
+BUILD=${BUILD:-build}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+	n=$((n + 1))
+	echo "not ok $n - $1"
+	shift
+	for l in "$@"; do echo "#   $l"; done
+}
+check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
+check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
+check_not() { if [[ "$2" != *"$3"* ]]; then ok "$1"; else fail "$1" "expected not to contain: $3" "got: $2"; fi; }
+# check_within DESC LO HI VALUE (numbers, LO <= VALUE <= HI)
+check_within() {
+	if awk -v lo="$2" -v hi="$3" -v v="$4" 'BEGIN { exit !(v != "" && v + 0 >= lo + 0 && v + 0 <= hi + 0) }'; then
+		ok "$1"
+	else
+		fail "$1" "expected between $2 and $3" "got: $4"
+	fi
+}
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+field() { jq -r "$1" <<<"$2"; }
+
+# a sanitizer build cannot preload (ASan must come first in the process)
+sanitized=0
+if ldd "$HB" | grep -q libasan; then sanitized=1; fi
+REAL="system jemalloc mimalloc tcmalloc"
+PRELOADED="jemalloc mimalloc tcmalloc"
+
+# ---- list -------------------------------------------------------------------------
+run "$HB" list
+check "list exits 0" 0 "$rc"
+for b in first-fit next-fit best-fit segregated buddy null system jemalloc mimalloc tcmalloc; do
+	check_has "list names $b" "$out" "$b "
+done
+run "$HB" list --json
+check "list --json: one object per backend" 10 "$(jq -s length <<<"$out")"
+check "list --json: glibc's version from the library" "glibc $(ldd --version | head -1 | awk '{print $NF}')" \
+	"$(jq -r 'select(.backend == "system") | .version' <<<"$out")"
+if [ $sanitized = 0 ]; then
+	check_has "list --json: jemalloc's version from its mallctl" \
+		"$(jq -r 'select(.backend == "jemalloc") | .version' <<<"$out")" "jemalloc 5."
+	check_has "list --json: mimalloc's version from mi_version" \
+		"$(jq -r 'select(.backend == "mimalloc") | .version' <<<"$out")" "mimalloc 2."
+	check_has "list --json: tcmalloc's version from tc_version" \
+		"$(jq -r 'select(.backend == "tcmalloc") | .version' <<<"$out")" "gperftools 2."
+else
+	check_has "list: preloading is unavailable in a sanitizer build, and says so" \
+		"$(jq -r 'select(.backend == "jemalloc") | .reason' <<<"$out")" "sanitizer build"
+fi
+
+# ---- an unavailable library: reported, a clear error, never glibc instead -------
+run env HEAPBENCH_TCMALLOC_LIB=libnot-there.so.4 "$HB" list --json
+check "list: a missing library is not available" false \
+	"$(jq -r 'select(.backend == "tcmalloc") | .available' <<<"$out")"
+[ $sanitized = 0 ] && check_has "list: says which library is missing and why" \
+	"$(jq -r 'select(.backend == "tcmalloc") | .reason' <<<"$out")" \
+	"libnot-there.so.4: cannot open shared object file"
+run env HEAPBENCH_TCMALLOC_LIB=libnot-there.so.4 "$HB" replay -a tcmalloc traces/examples/tiny.rep
+check "replay -a with a missing library exits 2" 2 "$rc"
+check "replay -a with a missing library runs nothing" "" "$out"
+check "replay -a with a missing library: one line" 1 "$(grep -c . <<<"$err")"
+check_has "replay -a with a missing library: names the backend" "$err" "heapbench: backend tcmalloc: "
+run env HEAPBENCH_TCMALLOC_LIB=libnot-there.so.4 "$HB" replay --repeat 0 --json traces/examples/tiny.rep
+check "replay without -a runs every available backend" 0 "$rc"
+check_not "replay without -a skips the missing one" "$(jq -r .backend <<<"$out")" tcmalloc
+check_has "replay without -a runs null" "$(jq -r .backend <<<"$out")" null
+
+# ---- every real allocator replays the bundled traces, fully checked ---------------
+if [ $sanitized = 0 ]; then
+	for b in $REAL; do
+		run "$HB" replay -a "$b" --repeat 1 --json traces/examples/tiny.rep traces/synthetic/*.trace
+		check "$b: every bundled trace replays with status ok" "ok ok ok ok ok ok" \
+			"$(jq -r .status <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+	done
+else
+	for b in $PRELOADED; do
+		run "$HB" replay -a "$b" traces/examples/tiny.rep
+		check "$b in a sanitizer build: exit 2" 2 "$rc"
+		check_has "$b in a sanitizer build: says why" "$err" "cannot be preloaded into a sanitizer build"
+	done
+fi
+
+# ---- footprint with a known answer: one 64 MiB block ----------------------------
+# Each allocator serves it from its own mapping; the checked pass writes
+# every byte, so the pages are resident.  Tolerance: the block plus 10 %.
+MiB64=67108864
+printf 'a 0 %d\nf 0\n' $MiB64 >"$T/big.trace"
+# (under ASan, `system` is ASan's malloc: no mallinfo2, and shadow memory)
+fp_backends="first-fit buddy"
+[ $sanitized = 0 ] && fp_backends="$fp_backends system jemalloc mimalloc tcmalloc"
+for b in $fp_backends; do
+	run "$HB" replay -a "$b" --repeat 1 --json "$T/big.trace"
+	check "$b: one 64 MiB block: ok" ok "$(field .status "$out")"
+	# mimalloc's figure is the resident set, which may miss a few pages
+	check_within "$b: footprint of one 64 MiB block ($(field .footprint_source "$out"))" \
+		$((MiB64 * 99 / 100)) $((MiB64 * 11 / 10)) "$(field .peak_footprint_bytes "$out")"
+	check_within "$b: resident growth of one 64 MiB block" \
+		$((MiB64 * 95 / 100)) $((MiB64 * 11 / 10)) "$(field .peak_rss_bytes "$out")"
+done
+if [ $sanitized = 0 ]; then
+	run "$HB" replay -a jemalloc --repeat 1 --json "$T/big.trace"
+	check "jemalloc: the footprint source is named" "jemalloc:stats.resident" "$(field .footprint_source "$out")"
+	run "$HB" replay -a system --repeat 1 --json "$T/big.trace"
+	check "system: the footprint source is named" "mallinfo2" "$(field .footprint_source "$out")"
+	# glibc maps a 64 MiB block with one page of header rounding: exact
+	check "system: mallinfo2 hblkhd of one mapped block is the block plus a page" \
+		$((MiB64 + 4096)) "$(field .peak_footprint_bytes "$out")"
+fi
+
+# ---- preload:PATH -------------------------------------------------------------------
+COUNT=$(realpath "$BUILD/tests/libcount.so")
+if [ $sanitized = 0 ]; then
+	run env COUNT_MALLOC_FILE="$T/counts" "$HB" replay -a "preload:$COUNT" --repeat 2 --json traces/synthetic/ramp.trace
+	check "preload: a user's library replays the trace" ok "$(field .status "$out")"
+	check "preload: the backend is named by its path" "preload:$COUNT" "$(field .backend "$out")"
+	check "preload: no accounting of its own, so the resident set" rss "$(field .footprint_source "$out")"
+	check "preload: no malloc_usable_size of its own: internal fragmentation unknown" null \
+		"$(field .internal_frag_bytes "$out")"
+	mallocs=$(od -An -t u8 -N 8 "$T/counts" | tr -d ' ')
+	# the checked pass and two timed passes each call malloc once per
+	# malloc op of the trace (its callocs and memaligns are counted apart)
+	want=$("$HB" trace stats traces/synthetic/ramp.trace | sed -n 's/.*: \([0-9]*\) alloc,.*/\1/p')
+	check_within "preload: the library counted every malloc of three passes ($want each)" \
+		$((want * 3)) $((want * 3 + 1000)) "$mallocs"
+else
+	run "$HB" replay -a "preload:$COUNT" traces/examples/tiny.rep
+	check "preload in a sanitizer build: exit 2" 2 "$rc"
+fi
+run "$HB" replay -a preload:/no/such/lib.so traces/examples/tiny.rep
+check "preload: a missing file exits 2" 2 "$rc"
+check_has "preload: a missing file is named" "$err" "backend preload:/no/such/lib.so: /no/such/lib.so: No such file or directory"
+run "$HB" replay -a preload: traces/examples/tiny.rep
+check "preload: without a path exits 2" 2 "$rc"
+if [ $sanitized = 0 ]; then
+	run "$HB" replay -a "preload:$(realpath "$BUILD/examples/mm.so")" traces/examples/tiny.rep
+	check "preload: a library without malloc exits 2" 2 "$rc"
+	check_has "preload: a library without malloc is explained" "$err" "does not define malloc"
+fi
+
+# ---- library:PATH ----------------------------------------------------------------------
+MM="$BUILD/examples/mm.so"
+run "$HB" replay -a "library:$MM" --heap-check 1 --repeat 1 --json traces/examples/tiny.rep traces/synthetic/*.trace
+check "library: the example allocator replays every bundled trace with --heap-check 1" \
+	"ok ok ok ok ok ok" "$(jq -r .status <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+check "library: footprint from the simulated heap" simulated-heap \
+	"$(jq -r .footprint_source <<<"$out" | sort -u)"
+run "$HB" replay -a "library:$COUNT" traces/examples/tiny.rep
+check "library: an object without heapbench_allocator exits 2" 2 "$rc"
+check_has "library: ... and says what is missing" "$err" "does not export heapbench_allocator"
+run "$HB" replay -a library:/no/such/mm.so traces/examples/tiny.rep
+check "library: a missing file exits 2" 2 "$rc"
+check_has "library: a missing file is named" "$err" "/no/such/mm.so: No such file or directory"
+
+# ---- null ---------------------------------------------------------------------------------
+run "$HB" replay -a null --repeat 3 --json traces/synthetic/ramp.trace
+check "null replays a trace" ok "$(field .status "$out")"
+check_has "null reports the loop's cost per op" "$(field .ns_per_op "$out")" "."
+# never reusing memory, its footprint is at least every byte ever requested
+total=$("$HB" trace stats --json traces/synthetic/ramp.trace | jq '.requested_bytes // empty')
+if [ -n "$total" ]; then
+	check_within "null: footprint covers every request" "$total" 1e15 "$(field .peak_footprint_bytes "$out")"
+fi
+
+echo "1..$n"
