@@ -542,6 +542,18 @@ void bt_stats(void *state, struct alloc_stats *out)
  * bt_node); priorities hash the block's address, so the shape is a
  * deterministic function of the set of free blocks. */
 
+/* The treap path to the block the last fit search returned (end): taking
+ * that block out of the index, or putting the rest of it in its place,
+ * then needs no second descent.  Every other change to an index clears it.
+ * Scratch state of one malloc call, like a local variable, so it lives
+ * outside the heap and counts in no footprint. */
+#define BT_PATH_MAX 64
+static _Thread_local struct {
+	char *end;
+	int depth;
+	char *path[BT_PATH_MAX];
+} fit_path;
+
 #define L(b) (bt_node(b)->left)
 #define R(b) (bt_node(b)->right)
 
@@ -676,7 +688,7 @@ void bt_tree_insert(struct bt *h, char *b)
 	n->seq = ++h->seq;
 	uint64_t hash = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
 	n->max = (hash >> PRIO_SHIFT << PRIO_SHIFT) | bt_size(b);
-	h->path_end = NULL;
+	fit_path.end = NULL;
 	h->root = tree_insert(h, h->root, b, bt_size(b));
 }
 
@@ -684,13 +696,13 @@ void bt_tree_insert(struct bt *h, char *b)
  * path then holds b's ancestors, root first); else NULL. */
 static char **cached_link(struct bt *h, char *b)
 {
-	char *end = h->path_end;
-	h->path_end = NULL;
+	char *end = fit_path.end;
+	fit_path.end = NULL;
 	if (end != b || !b)
 		return NULL;
-	if (h->path_depth == 0)
+	if (fit_path.depth == 0)
 		return &h->root;
-	char *parent = h->path[h->path_depth - 1];
+	char *parent = fit_path.path[fit_path.depth - 1];
 	return L(parent) == b ? &L(parent) : &R(parent);
 }
 
@@ -703,8 +715,8 @@ static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
 	}
 	*link = tree_merge(L(b), R(b));
 	/* only ancestors whose maximum was b's size can fall */
-	for (int i = h->path_depth - 1; i >= 0 && tmax(h->path[i]) <= size; i--)
-		update(h->path[i]);
+	for (int i = fit_path.depth - 1; i >= 0 && tmax(fit_path.path[i]) <= size; i--)
+		update(fit_path.path[i]);
 }
 
 void bt_tree_remove(struct bt *h, char *b)
@@ -714,8 +726,8 @@ void bt_tree_remove(struct bt *h, char *b)
 
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 {
-	char **link = cached_link(h, old), **path = h->path;
-	int depth = h->path_depth;
+	char **link = cached_link(h, old), **path = fit_path.path;
+	int depth = fit_path.depth;
 	if (!link) {
 		link = &h->root, depth = 0;
 		while (*link != old) {
@@ -746,7 +758,7 @@ void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 
 void bt_tree_grow(struct bt *h, char *b, uint64_t size)
 {
-	h->path_end = NULL;
+	fit_path.end = NULL;
 	for (char *t = h->root; t; t = key_cmp(h, b, t) < 0 ? L(t) : R(t)) {
 		if (tmax(t) < size)
 			set_max(t, size);
@@ -771,7 +783,7 @@ static char *first_fit_in(char *t, uint64_t asize)
 
 /* first_fit_in from t, whose ancestors are path[0..depth-1], extending the
  * path to the block found for cached_link */
-static char *fit_down(struct bt *h, char *t, int depth, uint64_t asize)
+static char *fit_down(char *t, int depth, uint64_t asize)
 {
 	if (tmax(t) < asize)
 		return NULL;
@@ -785,18 +797,18 @@ static char *fit_down(struct bt *h, char *t, int depth, uint64_t asize)
 			next = R(t); /* the annotation promises a fit here */
 		if (depth == BT_PATH_MAX)
 			return first_fit_in(next, asize);
-		h->path[depth++] = t;
+		fit_path.path[depth++] = t;
 		t = next;
 	}
-	h->path_end = t;
-	h->path_depth = depth;
+	fit_path.end = t;
+	fit_path.depth = depth;
 	return t;
 }
 
 char *bt_tree_first_fit(struct bt *h, uint64_t asize)
 {
-	h->path_end = NULL;
-	return fit_down(h, h->root, 0, asize);
+	fit_path.end = NULL;
+	return fit_down(h->root, 0, asize);
 }
 
 /* The leftmost block at or after `from` that fits (address order),
@@ -823,23 +835,23 @@ static char *first_fit_from(char *t, const char *from, uint64_t asize)
 char *bt_tree_first_fit_from(struct bt *h, const char *from, uint64_t asize)
 {
 	int depth = 0;
-	h->path_end = NULL;
+	fit_path.end = NULL;
 	for (char *t = h->root; t; t = t < from ? R(t) : L(t)) {
 		if (depth == BT_PATH_MAX)
 			return first_fit_from(h->root, from, asize);
-		h->path[depth++] = t;
+		fit_path.path[depth++] = t;
 	}
 	for (int i = depth - 1; i >= 0; i--) {
-		char *c = h->path[i];
+		char *c = fit_path.path[i];
 		if (c < from)
 			continue;
 		if (bt_size(c) >= asize) {
-			h->path_end = c;
-			h->path_depth = i;
+			fit_path.end = c;
+			fit_path.depth = i;
 			return c;
 		}
 		if (tmax(R(c)) >= asize)
-			return fit_down(h, R(c), i + 1, asize);
+			return fit_down(R(c), i + 1, asize);
 	}
 	return NULL;
 }
@@ -850,7 +862,7 @@ char *bt_tree_best_fit(struct bt *h, uint64_t asize)
 	int depth = 0, best_depth = 0;
 	while (t) {
 		if (depth < BT_PATH_MAX)
-			h->path[depth] = t;
+			fit_path.path[depth] = t;
 		if (bt_size(t) >= asize) {
 			best = t, best_depth = depth;
 			t = L(t);
@@ -860,8 +872,8 @@ char *bt_tree_best_fit(struct bt *h, uint64_t asize)
 		depth++;
 	}
 	/* the path to best is a prefix of the path searched */
-	h->path_end = best_depth < BT_PATH_MAX ? best : NULL;
-	h->path_depth = best_depth;
+	fit_path.end = best_depth < BT_PATH_MAX ? best : NULL;
+	fit_path.depth = best_depth;
 	return best;
 }
 

@@ -77,8 +77,6 @@ struct bt_policy {
 };
 
 /* Tree orders. */
-#define BT_PATH_MAX 64
-
 enum bt_order { BT_BY_ADDRESS, BT_BY_SEQ_DESC, BT_BY_SEQ_ASC, BT_BY_SIZE };
 
 struct bt {
@@ -96,12 +94,6 @@ struct bt {
 	char *tail;  /* list tail */
 	char *rover; /* next fit: where the last search ended */
 	void *ext;   /* the policy's own state (policy->ext_bytes, in the heap) */
-	/* the treap path to the block the last search returned (path_end):
-	 * malloc's split or removal then needs no second descent; every
-	 * other change to the index clears it */
-	char *path_end;
-	int path_depth;
-	char *path[BT_PATH_MAX];
 };
 
 /* ---- Block helpers ------------------------------------------------------- */
