@@ -838,6 +838,19 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 	if (checked_pass(t, cfg, r, slots, &heap) < 0)
 		goto out;
 
+	/* A process-wide allocator carries its state from the checked pass,
+	 * which is slow enough for time-based purging (mimalloc's, jemalloc's
+	 * decay) to hand memory back that the first timed passes would then
+	 * fault in again: one untimed run of the timed loop first, as a
+	 * program would have warmed it (direct_loop does the same). */
+	if (cfg->repeat && (cfg->backend->flags & ALLOC_F_PROCESS)) {
+		r->pass = 1;
+		if (timed_pass(t, cfg, ptrs, &heap, err, sizeof err) < 0) {
+			snprintf(r->error, sizeof r->error, "cannot start backend: %s", err);
+			r->status = JOB_ERROR;
+			goto out;
+		}
+	}
 	r->repeat = cfg->repeat;
 	double sorted[REPLAY_MAX_REPEAT];
 	for (unsigned k = 0; k < cfg->repeat; k++) {
