@@ -31,6 +31,7 @@ struct heap;
 #endif
 
 #define ALLOC_ERRLEN 256
+#define ALLOC_STATS_EXTRA 8
 
 /* One `key: value` option from the command line or a config. */
 struct backend_opt {
@@ -53,7 +54,20 @@ struct alloc_stats {
 	uint64_t footprint; /* bytes held from the system (or the heap) now */
 	uint64_t in_use;    /* bytes handed out incl. rounding; 0 = unknown */
 	const char *source; /* how footprint was measured: "simulated-heap", "mallinfo2" */
+	/* more of the allocator's own figures, reported with the result as
+	 * they were at the footprint's peak: jemalloc's stats.active, ... */
+	struct alloc_stat {
+		const char *name;
+		uint64_t value;
+	} extra[ALLOC_STATS_EXTRA];
+	unsigned nextra;
 };
+
+static inline void alloc_stats_add(struct alloc_stats *s, const char *name, uint64_t value)
+{
+	if (s->nextra < ALLOC_STATS_EXTRA)
+		s->extra[s->nextra++] = (struct alloc_stat){name, value};
+}
 
 enum {
 	ALLOC_F_SIMULATED = 1, /* draws every byte from the simulated heap */

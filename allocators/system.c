@@ -165,6 +165,11 @@ static void glibc_stats(void *state, struct alloc_stats *out)
 {
 	(void)state;
 	struct mallinfo2 mi = mallinfo2();
+	alloc_stats_add(out, "arena", mi.arena);
+	alloc_stats_add(out, "hblkhd", mi.hblkhd);
+	alloc_stats_add(out, "uordblks", mi.uordblks);
+	alloc_stats_add(out, "fordblks", mi.fordblks);
+	alloc_stats_add(out, "keepcost", mi.keepcost);
 	out->footprint = mi.arena + mi.hblkhd;
 	out->in_use = mi.uordblks + mi.hblkhd;
 	out->source = "mallinfo2";
@@ -232,6 +237,10 @@ static void je_stats(void *state, struct alloc_stats *out)
 		out->source = "none";
 		return;
 	}
+	static const char *const names[] = {"stats.allocated", "stats.active", "stats.metadata",
+					    "stats.resident", "stats.mapped", "stats.retained"};
+	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+		alloc_stats_add(out, names[i], je_read(names[i]));
 	out->footprint = je_read("stats.resident");
 	out->in_use = je_read("stats.allocated");
 	out->source = "jemalloc:stats.resident";
@@ -356,6 +365,12 @@ static uint64_t tc_read(const char *name)
 static void tc_stats(void *state, struct alloc_stats *out)
 {
 	(void)state;
+	static const char *const names[] = {
+		"generic.current_allocated_bytes", "generic.heap_size",
+		"tcmalloc.pageheap_free_bytes", "tcmalloc.pageheap_unmapped_bytes",
+		"tcmalloc.central_cache_free_bytes", "tcmalloc.thread_cache_free_bytes"};
+	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+		alloc_stats_add(out, names[i], tc_read(names[i]));
 	uint64_t heap = tc_read("generic.heap_size");
 	uint64_t unmapped = tc_read("tcmalloc.pageheap_unmapped_bytes");
 	out->footprint = heap > unmapped ? heap - unmapped : 0;

@@ -201,14 +201,23 @@ static uint64_t process_rss(const struct checker *c)
 }
 
 /* A process-wide backend's footprint by its own accounting, or by the
- * resident set when it keeps none. */
-static uint64_t process_footprint(const struct checker *c, uint64_t rss)
+ * resident set when it keeps none; its other figures into *s. */
+static uint64_t process_footprint(const struct checker *c, uint64_t rss, struct alloc_stats *s)
 {
 	if (!c->a->stats)
 		return rss;
-	struct alloc_stats s = {0};
-	c->a->stats(c->st, &s);
-	return s.footprint;
+	c->a->stats(c->st, s);
+	return s->footprint;
+}
+
+/* Keeps the allocator's own figures of this moment with the result. */
+static void keep_stats(struct replay_result *r, const struct alloc_stats *s)
+{
+	r->nstats = s->nextra < ALLOC_STATS_EXTRA ? s->nextra : ALLOC_STATS_EXTRA;
+	for (unsigned i = 0; i < r->nstats; i++) {
+		snprintf(r->stats[i].name, sizeof r->stats[i].name, "%s", s->extra[i].name);
+		r->stats[i].value = s->extra[i].value;
+	}
 }
 
 /* Reads the resident set and, for a process-wide backend, its footprint
@@ -220,10 +229,13 @@ static void sample_process(struct checker *c)
 		c->rss_peak = rss;
 	if (c->a->flags & ALLOC_F_SIMULATED)
 		return;
-	uint64_t now = process_footprint(c, rss);
+	struct alloc_stats s = {0};
+	uint64_t now = process_footprint(c, rss, &s);
 	c->footprint = now > c->stats_base ? now - c->stats_base : 0;
-	if (c->footprint > c->peak_footprint)
+	if (c->footprint > c->peak_footprint || (!c->r->nstats && s.nextra)) {
 		c->peak_footprint = c->footprint;
+		keep_stats(c->r, &s);
+	}
 }
 
 /* Checks a block the backend just returned for op i. */
@@ -528,8 +540,10 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 	}
 	c.rss_base = c.rss_peak = rss_bytes();
 	c.harness_base = harness_bytes(&c);
-	if (!c.heap)
-		c.stats_base = process_footprint(&c, c.rss_base);
+	if (!c.heap) {
+		struct alloc_stats s = {0};
+		c.stats_base = process_footprint(&c, c.rss_base, &s);
+	}
 	uint64_t maxrss_before = maxrss_bytes();
 
 	int rc = 0;

@@ -79,6 +79,12 @@ struct replay_result {
 	uint64_t peak_footprint_bytes;
 	uint64_t footprint_at_peak_live;
 	char footprint_source[48];
+	/* the allocator's own figures at the footprint's peak (alloc_stats) */
+	unsigned nstats;
+	struct {
+		char name[48];
+		uint64_t value;
+	} stats[ALLOC_STATS_EXTRA];
 	bool have_utilization; /* peak live and peak footprint are both > 0 */
 	double utilization, frag_peak, frag_at_peak_live, frag_mean;
 	uint64_t internal_frag_bytes, external_frag_bytes;

@@ -55,6 +55,12 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 		json_object_set_new(o, "peak_footprint_bytes", jx_u64(r->peak_footprint_bytes));
 		json_object_set_new(o, "footprint_at_peak_live", jx_u64(r->footprint_at_peak_live));
 		json_object_set_new(o, "footprint_source", json_string(r->footprint_source));
+		if (r->nstats) {
+			json_t *st = json_object();
+			for (unsigned i = 0; i < r->nstats; i++)
+				json_object_set_new(st, r->stats[i].name, jx_u64(r->stats[i].value));
+			json_object_set_new(o, "allocator_stats", st);
+		}
 		/* no live data or no footprint: no ratio, rather than a made-up 0 */
 		json_object_set_new(o, "utilization",
 				    r->have_utilization ? jx_num(r->utilization) : json_null());

@@ -116,8 +116,14 @@ done
 if [ $sanitized = 0 ]; then
 	run "$HB" replay -a jemalloc --repeat 1 --json "$T/big.trace"
 	check "jemalloc: the footprint source is named" "jemalloc:stats.resident" "$(field .footprint_source "$out")"
+	check "jemalloc: its own figures at the peak, with the block in stats.allocated" true \
+		"$(jq '.allocator_stats["stats.allocated"] >= 67108864 and .allocator_stats["stats.active"] > 0 and .allocator_stats["stats.metadata"] > 0 and .allocator_stats["stats.mapped"] > 0' <<<"$out")"
+	run "$HB" replay -a tcmalloc --repeat 1 --json "$T/big.trace"
+	check "tcmalloc: its own figures at the peak" true \
+		"$(jq '.allocator_stats["generic.current_allocated_bytes"] >= 67108864' <<<"$out")"
 	run "$HB" replay -a system --repeat 1 --json "$T/big.trace"
 	check "system: the footprint source is named" "mallinfo2" "$(field .footprint_source "$out")"
+	check "system: mallinfo2's figures at the peak" true "$(jq '.allocator_stats.hblkhd >= 67108864' <<<"$out")"
 	# glibc maps a 64 MiB block with one page of header rounding: exact
 	check "system: mallinfo2 hblkhd of one mapped block is the block plus a page" \
 		$((MiB64 + 4096)) "$(field .peak_footprint_bytes "$out")"
