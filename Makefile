@@ -52,7 +52,7 @@ TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
 .PHONY: all debug test test-unit bench-parse bench-overhead bench-backends deps fuzz format clean
 .SECONDARY:
-all: $(B)/heapbench
+all: $(B)/heapbench $(B)/libheapbench-record.so
 
 debug:
 	$(MAKE) SANITIZE=1 all
@@ -106,7 +106,20 @@ test: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=1 all test-unit
 	tests/run.sh build build/asan
 
-test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so
+test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so $(B)/tests/record_prog
+
+# The recorder that `heapbench record` preloads, next to the binary; never
+# sanitized (it runs inside the recorded program).
+$(B)/libheapbench-record.so: harness/recorder/record.c harness/recorder/raw.h | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE -fPIC -shared -fvisibility=hidden -pthread \
+		-o $@ $< -ldl
+
+# The program with known allocations that the recorder tests record: plain
+# (no sanitizer, no optimisation, no builtins: every call stays a call).
+$(B)/tests/record_prog: tests/record/prog.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O0 -g -fno-builtin $(WARN) -pthread -o $@ $<
 
 # Shared objects for the backend tests, never sanitized (they are loaded
 # into a process): a counting malloc for preload:PATH, and the example user

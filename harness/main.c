@@ -23,7 +23,7 @@ static const char usage[] =
 	"                                    deterministic synthetic traces\n"
 	"  run CONFIG.yaml                   a suite from a YAML config     (not yet)\n"
 	"  replay [-a NAME]... TRACE...      replay traces against backends\n"
-	"  record -o OUT [--] COMMAND...     record a program's allocations  (not yet)\n"
+	"  record -o OUT [--] COMMAND...     record a program's allocations\n"
 	"  compare BASELINE NEW              regression gate                 (not yet)\n"
 	"  plot RESULTS [-o DIR]             gnuplot charts                  (not yet)\n"
 	"  list [--json]                     backends, availability, versions\n"
@@ -33,7 +33,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const char *const planned[] = {"run", "record", "compare", "plot"};
+	static const char *const planned[] = {"run", "compare", "plot"};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return HB_EXIT_USAGE;
@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "record"))
+		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list"))
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "__worker")) /* internal: one job, see harness/job.h */

@@ -3,7 +3,7 @@
  * builder, the semantic verifier, metadata and the source-line map.
  *
  * Builder structures (all O(max live blocks)):
- *   - an open-addressing hash map (linear probing, backward-shift deletion)
+ *   - a hash map (idmap.h)
  *     from live source id to dense id;
  *   - a binary min-heap of free dense ids below the high-water mark, so an
  *     allocation always takes the lowest id not live (O(log n)).
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "hbt.h"
+#include "idmap.h"
 #include "src.h"
 
 /* ---- Lifecycle ---------------------------------------------------------- */
@@ -335,77 +336,6 @@ int trace_verify(const struct trace *t, struct diag *d)
 
 /* ---- Builder ------------------------------------------------------------ */
 
-/* The live block's size sits next to its key: one cache miss per op. */
-struct idmap_slot {
-	uint64_t key;  /* source id + 1; 0 = empty */
-	uint64_t size; /* bytes live in the block */
-	uint32_t val;  /* dense id */
-};
-
-struct idmap {
-	struct idmap_slot *slots;
-	size_t cap, used; /* cap is a power of two, used <= cap/2 */
-};
-
-static size_t idmap_hash(uint64_t key, size_t cap)
-{
-	/* Fibonacci hashing: spreads sequential and strided ids alike */
-	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
-}
-
-static struct idmap_slot *idmap_find(const struct idmap *m, uint64_t key)
-{
-	size_t i = idmap_hash(key, m->cap);
-	while (m->slots[i].key && m->slots[i].key != key)
-		i = (i + 1) & (m->cap - 1);
-	return &m->slots[i];
-}
-
-static void idmap_grow(struct idmap *m)
-{
-	struct idmap_slot *old = m->slots;
-	size_t oldcap = m->cap;
-	m->cap = oldcap ? oldcap * 2 : 1024;
-	m->slots = xcalloc(m->cap, sizeof *m->slots);
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].key)
-			*idmap_find(m, old[i].key) = old[i];
-	free(old);
-}
-
-/* Claims the empty slot found for key (growing first if need be). */
-static struct idmap_slot *idmap_insert(struct idmap *m, struct idmap_slot *s, uint64_t key)
-{
-	if (m->used + 1 > m->cap / 2) {
-		idmap_grow(m);
-		s = idmap_find(m, key);
-	}
-	s->key = key;
-	s->size = 0;
-	m->used++;
-	return s;
-}
-
-/* Removes a slot, shifting later members of its probe run back so that
- * lookups never need tombstones. */
-static void idmap_delete(struct idmap *m, struct idmap_slot *s)
-{
-	size_t mask = m->cap - 1, hole = (size_t)(s - m->slots), i = hole;
-	for (;;) {
-		i = (i + 1) & mask;
-		if (!m->slots[i].key)
-			break;
-		size_t home = idmap_hash(m->slots[i].key, m->cap);
-		/* move i into the hole unless its home lies cyclically in (hole, i] */
-		if (((i - home) & mask) >= ((i - hole) & mask)) {
-			m->slots[hole] = m->slots[i];
-			hole = i;
-		}
-	}
-	m->slots[hole].key = 0;
-	m->used--;
-}
-
 struct trace_builder {
 	struct trace *t;
 	struct diag *d;
@@ -458,8 +388,8 @@ struct trace_builder *trace_builder_new(struct trace *t, struct diag *d)
 	b->d = d;
 	b->sequential = b->canonical = true;
 	t->has_lines = true;
-	idmap_grow(&b->ids);
-	idmap_grow(&b->threads);
+	idmap_init(&b->ids);
+	idmap_init(&b->threads);
 	b->last_thread = UINT64_MAX;
 	return b;
 }
@@ -598,13 +528,13 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 	}
 	op.id = id;
 
-	uint64_t nb = trace_op_bytes(&op), lb = b->live_bytes - slot->size;
+	uint64_t nb = trace_op_bytes(&op), lb = b->live_bytes - slot->data;
 	if (__builtin_add_overflow(lb, nb, &lb) || lb > TRACE_SIZE_MAX)
 		return builder_error(b, s, "live bytes exceed 2^63-1");
 	b->live_bytes = lb;
 	if (lb > b->peak_live_bytes)
 		b->peak_live_bytes = lb;
-	slot->size = nb;
+	slot->data = nb; /* the block's live bytes */
 	if (op.kind == TRACE_FREE) {
 		idmap_delete(&b->ids, slot);
 		heap_push(b, id);
@@ -623,8 +553,8 @@ void trace_builder_finish(struct trace_builder *b)
 		trace_meta_set(t, "ids", "sequential");
 	else
 		trace_meta_del(t, "ids");
-	free(b->ids.slots);
-	free(b->threads.slots);
+	idmap_free(&b->ids);
+	idmap_free(&b->threads);
 	free(b->heap);
 	free(b);
 }

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# tests/cli_record.sh - `heapbench record` on a program with known
+# allocations (tests/record/prog.c): the exact ops, threads, fork, exec,
+# _exit, SIGKILL, pass-through of output and exit status, bad usage; TAP.
+# HEAPBENCH names the binary under test, TOOLS the directory of record_prog.
+set -u
+HB=${HEAPBENCH:-build/heapbench}
+TOOLS=${TOOLS:-build/tests}
+PROG=$(realpath "$TOOLS/record_prog")
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+	n=$((n + 1))
+	echo "not ok $n - $1"
+	shift
+	for l in "$@"; do echo "#   $l"; done
+}
+check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
+check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+# ops OUT/FILE: the trace's op lines, one per line
+ops() { "$HB" trace convert "$1" "$T/ops.trace" && grep -v '^#' "$T/ops.trace"; }
+# summary DIR JQ: a field of summary.json
+summary() { jq -r "$2" "$1/summary.json"; }
+
+# ---- one process, every function --------------------------------------------------
+run "$HB" record -o "$T/single" -- "$PROG" single
+check "single: the program's exit status passes through" 0 "$rc"
+check "single: the program's stdout passes through unchanged" "hello from record_prog" "$out"
+check_has "single: the program's stderr passes through" "$err" "a line on stderr"
+check_has "single: record prints ops, threads and peak live bytes per process" "$err" "1-record_prog.hbt.zst"
+check "single: one trace and a summary" "1-record_prog.hbt.zst summary.json" "$(ls "$T/single" | tr '\n' ' ' | sed 's/ $//')"
+# the expected ops, as the comments in prog.c give them: realloc(NULL, 50)
+# is spelled r on a dead id, realloc(p, 0) r with size 0; failed calls are
+# absent; the last malloc reuses the lowest free id
+expect="a 0 100
+c 1 10 20
+r 2 50
+r 0 1000
+f 1
+m 1 64 200
+m 3 32 96
+m 4 128 10
+m 5 4096 100
+m 6 4096 4096
+f -1
+r 2 300
+r 1 0
+f 0
+f 2
+f 3
+f 4
+f 5
+f 6
+a 0 7
+f 0"
+check "single: the trace holds exactly the program's calls" "$expect" "$(ops "$T/single/1-record_prog.hbt.zst")"
+run "$HB" trace stats --json "$T/single/1-record_prog.hbt.zst"
+check "single: the trace is zstd-compressed .hbt" "hbt+zst" "$(jq -r .format <<<"$out")"
+check "single: the command line is kept in the trace" "$PROG single" \
+	"$("$HB" trace convert "$T/single/1-record_prog.hbt.zst" "$T/m.trace" && sed -n 's/^# command: //p' "$T/m.trace")"
+check "single: summary counts ops" 21 "$(summary "$T/single" '.processes[0].ops')"
+check "single: summary has the peak live bytes" \
+	"$(jq .peak_live_bytes <<<"$out")" "$(summary "$T/single" '.processes[0].peak_live_bytes')"
+
+# ---- threads: each thread's order, frees and reallocs across threads ---------------
+run "$HB" record -o "$T/threads" -- "$PROG" threads 8
+check "threads: exit 0" 0 "$rc"
+tr="$T/threads/1-record_prog.hbt.zst"
+run "$HB" trace lint "$tr"
+check "threads: the trace is valid (no free before its allocation)" 0 "$rc"
+check "threads: nothing freed that was not traced" 0 "$(summary "$T/threads" '.processes[0].frees_of_untraced_blocks')"
+check "threads: no call cut short" 0 "$(summary "$T/threads" '.processes[0].calls_cut_short')"
+check "threads: 9 threads (main + 8)" 9 "$(summary "$T/threads" '.processes[0].threads')"
+ops "$tr" >"$T/threads.ops"
+good=0
+for t in 1 2 3 4 5 6 7 8; do
+	# thread t's mallocs are 1000*i + 0..1999 in order, for its own i
+	sizes=$(grep "^$t: a " "$T/threads.ops" | awk '{print $4}')
+	first=$(head -1 <<<"$sizes")
+	want=$(seq "$first" $((first + 1999)))
+	if [ "$sizes" == "$want" ] && [ $((first % 1000)) = 0 ] &&
+		[ "$(grep -c "^$t: r [0-9]* 64$" "$T/threads.ops")" = 1000 ]; then
+		good=$((good + 1))
+	fi
+done
+check "threads: every thread's 2000 mallocs in program order, and its 1000 reallocs" 8 "$good"
+
+# ---- fork: a trace per process ------------------------------------------------------------
+run "$HB" record -o "$T/fork" -- "$PROG" fork
+check "fork: exit 0" 0 "$rc"
+check "fork: the parent's trace" "a 0 111 a 1 333 f 1 f 0" "$(ops "$T/fork/1-record_prog.hbt.zst" | tr '\n' ' ' | sed 's/ $//')"
+check "fork: the child's trace" "a 0 222 f 0" "$(ops "$T/fork/2-record_prog.hbt.zst" | tr '\n' ' ' | sed 's/ $//')"
+check "fork: the child's free of its parent's block is counted, not traced" 1 \
+	"$(summary "$T/fork" '.processes[1].frees_of_untraced_blocks')"
+check "fork: the summary knows the child's parent" "$(summary "$T/fork" '.processes[0].pid')" \
+	"$(summary "$T/fork" '.processes[1].ppid')"
+
+# ---- exec: the new program gets its own trace --------------------------------------
+run "$HB" record -o "$T/exec" -- "$PROG" exec
+check "exec: exit 0" 0 "$rc"
+check "exec: before the exec" "a 0 444" "$(ops "$T/exec/1-record_prog.hbt.zst")"
+check "exec: after the exec, the whole single sequence" "$expect" "$(ops "$T/exec/2-record_prog.hbt.zst")"
+check "exec: same pid, two traces" "$(summary "$T/exec" '.processes[0].pid')" "$(summary "$T/exec" '.processes[1].pid')"
+
+# ---- _exit and SIGKILL: what happened is still there ---------------------------------
+run "$HB" record -o "$T/exit" -- "$PROG" exit
+check "_exit(7): the status passes through" 7 "$rc"
+check "_exit: every call before it is in the trace" "a 0 555 a 1 556 a 2 557 f 1" \
+	"$(ops "$T/exit/1-record_prog.hbt.zst" | tr '\n' ' ' | sed 's/ $//')"
+run "$HB" record -o "$T/kill" -- "$PROG" kill
+check "SIGKILL: record exits 128 + 9" 137 "$rc"
+check "SIGKILL: the trace holds the calls before it" "a 0 666" "$(ops "$T/kill/1-record_prog.hbt.zst")"
+check "SIGKILL: the summary has the status" 137 "$(summary "$T/kill" .exit_status)"
+
+# ---- recorded traces replay on every backend --------------------------------------
+run "$HB" replay --repeat 1 --json "$T/single/1-record_prog.hbt.zst" "$tr"
+check "recorded traces replay with status ok on every available backend" "" \
+	"$(jq -r 'select(.status != "ok") | .backend + ": " + .error' <<<"$out")"
+check "replay of recorded traces exits 0" 0 "$rc"
+
+# ---- bad usage ----------------------------------------------------------------------------
+run "$HB" record -- "$PROG" single
+check "record without -o exits 2" 2 "$rc"
+check_has "record without -o says so" "$err" "-o OUT is required"
+run "$HB" record -o "$T/none"
+check "record without a command exits 2" 2 "$rc"
+run "$HB" record -o "$T/single" -- "$PROG" single
+check "record into a directory that is not empty exits 2" 2 "$rc"
+check_has "... and says why" "$err" "not empty"
+run "$HB" record -o "$T/nocmd" -- /no/such/program
+check "a command that cannot run: 127, as a shell would" 127 "$rc"
+check_has "a command that cannot run is named" "$err" "cannot run '/no/such/program'"
+
+echo "1..$n"
