@@ -50,7 +50,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench-parse bench-overhead bench-backends deps fuzz format clean
+.PHONY: all debug test test-unit bench-parse bench-overhead bench-backends bench-record deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so
 
@@ -60,9 +60,10 @@ debug:
 # ---- Packages ---------------------------------------------------------------
 # As root, install what is missing (apt-get update once first); otherwise stop
 # with the exact command to run.  The stamp makes later builds skip the check.
-build/.deps-ok: Makefile
+# $(call install_packages,LIST): the recipe
+define install_packages
 	@mkdir -p build
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -77,6 +78,9 @@ build/.deps-ok: Makefile
 	  fi; \
 	fi
 	@touch $@
+endef
+build/.deps-ok: Makefile
+	$(call install_packages,$(DEB_PACKAGES))
 deps: build/.deps-ok
 
 # ---- Compile and link -------------------------------------------------------
@@ -140,6 +144,15 @@ bench-parse: build/.deps-ok
 bench-backends: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/backends.sh build
+
+# what bench-record runs besides heapbench: the workloads and heaptrack
+BENCH_PACKAGES := sqlite3 perl heaptrack
+build/.bench-deps-ok: Makefile
+	$(call install_packages,$(BENCH_PACKAGES))
+
+bench-record: build/.deps-ok build/.bench-deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all
+	tests/bench/record.sh build
 
 bench-overhead: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit

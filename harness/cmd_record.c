@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "idmap.h"
 #include "jsonx.h"
+#include "out.h"
 #include "recorder/raw.h"
 #include "trace.h"
 
@@ -68,6 +68,7 @@ struct rec_info {
 	uint64_t unknown_frees;    /* frees of addresses never allocated while recorded */
 	uint64_t unknown_reallocs; /* reallocs of such addresses: taken as allocations */
 	uint64_t lost;             /* places in the order with no record (a call cut short) */
+	uint64_t unseen_frees;     /* blocks handed out again without a free we saw */
 };
 
 /* The recorder library, next to this binary. */
@@ -128,18 +129,32 @@ static int by_start(const void *a, const void *b)
 	return (x->exec_seq > y->exec_seq) - (x->exec_seq < y->exec_seq);
 }
 
-/* Feeds one op to the builder; -1 if it refused (reported). */
-static int emit(struct trace_builder *b, struct rec_info *info, char kind, int64_t id,
-		uint64_t size, uint64_t arg, uint32_t tid)
+/* Feeds one op to the builder; -1 if it refused (reported).  Source ids
+ * are the addresses themselves: the builder follows a realloc that moves a
+ * block to its new address (to). */
+static int emit(struct trace_builder *b, struct rec_info *info, char kind, uint64_t addr,
+		uint64_t size, uint64_t arg, uint32_t tid, uint64_t to)
 {
 	struct trace_srcop op = {.kind = kind,
-				 .id = id,
+				 .id = addr ? (int64_t)addr : -1,
 				 .size = size,
 				 .arg = arg,
 				 .thread = tid,
+				 .to = to ? to + 1 : 0,
 				 .opno = info->ops};
 	info->ops++;
 	return trace_builder_add(b, &op);
+}
+
+/* A block the program got at addr, which must not be live: if it is, the
+ * program freed it in a way we did not see (say, inside the C library),
+ * and the trace frees it first. */
+static int claim(struct trace_builder *b, struct rec_info *info, uint64_t addr, uint32_t tid)
+{
+	if (!trace_builder_live(b, (int64_t)addr))
+		return 0;
+	info->unseen_frees++;
+	return emit(b, info, 'f', addr, 0, 0, tid, 0);
 }
 
 static uint64_t pow2_at_least(uint64_t a)
@@ -148,6 +163,61 @@ static uint64_t pow2_at_least(uint64_t a)
 	while (p < a && p < TRACE_ALIGN_MAX)
 		p <<= 1;
 	return p;
+}
+
+/* One raw record, in order: 0, or -1 if the builder refused it. */
+static int convert_one(struct trace_builder *b, struct rec_info *info, const struct raw_record *r)
+{
+	bool known = r->in && trace_builder_live(b, (int64_t)r->in);
+	int rc = 0;
+	switch (r->kind) {
+	case RAW_MALLOC:
+	case RAW_CALLOC:
+	case RAW_MEMALIGN: {
+		char kind = r->kind == RAW_MALLOC ? 'a' : r->kind == RAW_CALLOC ? 'c' : 'm';
+		uint64_t arg = r->kind == RAW_MEMALIGN ? pow2_at_least(r->arg) : r->arg;
+		info->allocs++;
+		return claim(b, info, r->out, r->tid) ||
+		       emit(b, info, kind, r->out, r->size, arg, r->tid, 0);
+	}
+	case RAW_REALLOC:
+		if (!r->in) { /* realloc(NULL, n): a dead id, which the builder spells */
+			info->allocs++;
+			return claim(b, info, r->out, r->tid) ||
+			       emit(b, info, 'r', r->out, r->size, 0, r->tid, 0);
+		}
+		if (!known) { /* a block from before the recording: now a new one */
+			info->unknown_reallocs++;
+			if (!r->out)
+				return 0;
+			info->allocs++;
+			return claim(b, info, r->out, r->tid) ||
+			       emit(b, info, 'a', r->out, r->size, 0, r->tid, 0);
+		}
+		if (r->size == 0) { /* realloc(p, 0) freed p ... */
+			info->frees++;
+			rc = emit(b, info, 'r', r->in, 0, 0, r->tid, 0);
+			if (rc == 0 && r->out) { /* ... and returned a new block */
+				info->allocs++;
+				rc = claim(b, info, r->out, r->tid) ||
+				     emit(b, info, 'a', r->out, 0, 0, r->tid, 0);
+			}
+			return rc;
+		}
+		if (r->out != r->in && claim(b, info, r->out, r->tid))
+			return -1;
+		return emit(b, info, 'r', r->in, r->size, 0, r->tid, r->out);
+	case RAW_FREE:
+		if (!r->in)
+			return emit(b, info, 'f', 0, 0, 0, r->tid, 0);
+		if (!known) {
+			info->unknown_frees++;
+			return 0;
+		}
+		info->frees++;
+		return emit(b, info, 'f', r->in, 0, 0, r->tid, 0);
+	default: return 0; /* RAW_NONE: a failed call */
+	}
 }
 
 /* Turns the raw log at path into trace t (already created), in order. */
@@ -188,104 +258,22 @@ static int convert(const char *path, struct trace *t, struct rec_info *info)
 	struct diag d;
 	diag_init(&d, path, false);
 	struct trace_builder *b = trace_builder_new(t, &d);
-	struct idmap live; /* address -> chain id (data) */
-	idmap_init(&live);
-	int64_t chains = 0;
 	int rc = 0;
+	enum { AHEAD = 16 }; /* the map's cache misses overlap */
 	for (uint64_t s = 1; s <= maxseq && rc == 0; s++) {
-		if (at[s] == UINT32_MAX) {
+		if (s + AHEAD <= maxseq && at[s + AHEAD] != UINT32_MAX) {
+			const struct raw_record *f = &rec[at[s + AHEAD]];
+			trace_builder_prefetch(b, (int64_t)(f->in ? f->in : f->out));
+		}
+		if (at[s] == UINT32_MAX)
 			info->lost++;
-			continue;
-		}
-		const struct raw_record *r = &rec[at[s]];
-		struct idmap_slot *in = r->in ? idmap_find(&live, r->in) : NULL;
-		bool known = in && in->key;
-		int64_t id;
-		switch (r->kind) {
-		case RAW_MALLOC:
-		case RAW_CALLOC:
-		case RAW_MEMALIGN: {
-			struct idmap_slot *o = idmap_find(&live, r->out);
-			if (o->key) /* handed out twice: its free escaped us */
-				rc = emit(b, info, 'f', (int64_t)o->data, 0, 0, r->tid);
-			else
-				o = idmap_insert(&live, o, r->out);
-			o->data = (uint64_t)(id = chains++);
-			char kind = r->kind == RAW_MALLOC ? 'a' : r->kind == RAW_CALLOC ? 'c' : 'm';
-			uint64_t arg = r->kind == RAW_MEMALIGN ? pow2_at_least(r->arg) : r->arg;
-			if (rc == 0)
-				rc = emit(b, info, kind, id, r->size, arg, r->tid);
-			info->allocs++;
-			break;
-		}
-		case RAW_REALLOC:
-			if (r->in && !known) { /* a block from before: now a new one */
-				info->unknown_reallocs++;
-				if (!r->out)
-					break;
-				struct idmap_slot *o = idmap_insert(&live, idmap_find(&live, r->out),
-								    r->out);
-				o->data = (uint64_t)(id = chains++);
-				rc = emit(b, info, 'a', id, r->size, 0, r->tid);
-				info->allocs++;
-				break;
-			}
-			if (!r->in) { /* realloc(NULL, n): the builder spells it */
-				struct idmap_slot *o = idmap_insert(&live, idmap_find(&live, r->out),
-								    r->out);
-				o->data = (uint64_t)(id = chains++);
-				rc = emit(b, info, 'r', id, r->size, 0, r->tid);
-				info->allocs++;
-				break;
-			}
-			id = (int64_t)in->data;
-			idmap_delete(&live, in);
-			if (r->size == 0) { /* realloc(p, 0) freed p */
-				rc = emit(b, info, 'r', id, 0, 0, r->tid);
-				info->frees++;
-				if (rc == 0 && r->out) { /* ... and returned a new block */
-					struct idmap_slot *o = idmap_insert(
-						&live, idmap_find(&live, r->out), r->out);
-					o->data = (uint64_t)(id = chains++);
-					rc = emit(b, info, 'a', id, 0, 0, r->tid);
-					info->allocs++;
-				}
-				break;
-			}
-			{
-				struct idmap_slot *o = idmap_find(&live, r->out);
-				if (o->key) /* the new address was live: its free escaped us */
-					rc = emit(b, info, 'f', (int64_t)o->data, 0, 0, r->tid);
-				else
-					o = idmap_insert(&live, o, r->out);
-				o->data = (uint64_t)id;
-			}
-			if (rc == 0)
-				rc = emit(b, info, 'r', id, r->size, 0, r->tid);
-			break;
-		case RAW_FREE:
-			if (!r->in) {
-				rc = emit(b, info, 'f', -1, 0, 0, r->tid);
-			} else if (!known) {
-				info->unknown_frees++;
-			} else {
-				id = (int64_t)in->data;
-				idmap_delete(&live, in);
-				rc = emit(b, info, 'f', id, 0, 0, r->tid);
-				info->frees++;
-			}
-			break;
-		default: break; /* RAW_NONE: a failed call */
-		}
+		else
+			rc = convert_one(b, info, &rec[at[s]]);
 	}
 	info->peak_live = trace_builder_peak_live(b);
 	trace_builder_finish(b);
-	/* chains are numbered in allocation order, which the builder takes
-	 * for the CMU convention; a recorded trace has no numbering of its own */
-	trace_meta_del(t, "ids");
 	diag_finish(&d);
 	info->threads = t->nthreads;
-	idmap_free(&live);
 	free(at);
 	munmap((void *)map, len);
 	return rc;
@@ -379,6 +367,7 @@ static int finalize(const char *out, const char *rawdir, int status)
 			json_object_set_new(o, "reallocs_of_untraced_blocks",
 					    jx_u64(info.unknown_reallocs));
 			json_object_set_new(o, "calls_cut_short", jx_u64(info.lost));
+			json_object_set_new(o, "unseen_frees", jx_u64(info.unseen_frees));
 			json_array_append_new(summary, o);
 		}
 		trace_free(t);
@@ -493,6 +482,7 @@ int cmd_record(int argc, char **argv)
 	int exit_status = pid < 0		? HB_EXIT_USAGE
 			  : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 						: WEXITSTATUS(status);
+	out_set_zstd_level(3); /* see out.h */
 	int rc = finalize(absout, rawdir, exit_status);
 	rmdir(rawdir);
 	if (rc < 0)

@@ -17,7 +17,12 @@
 #define OUT_CHUNK (1u << 18)
 /* zstd level for traces: near the size of level 19 at several times the
  * speed on op records, which compress extremely well anyway. */
-#define OUT_ZSTD_LEVEL 9
+static int zstd_level = OUT_ZSTD_LEVEL;
+
+void out_set_zstd_level(int level)
+{
+	zstd_level = level;
+}
 
 struct out {
 	char *path, *tmp;
@@ -91,7 +96,7 @@ struct out *out_open(const char *path, enum trace_compression comp)
 		o->zstd = ZSTD_createCCtx();
 		if (!o->zstd)
 			hb_oom();
-		ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_compressionLevel, OUT_ZSTD_LEVEL);
+		ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_compressionLevel, zstd_level);
 		ZSTD_CCtx_setParameter(o->zstd, ZSTD_c_checksumFlag, 1);
 	} else if (comp == TRACE_COMP_GZIP) {
 		o->zlib = xcalloc(1, sizeof *o->zlib);

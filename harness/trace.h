@@ -159,6 +159,8 @@ struct trace_srcop {
 	int64_t id;         /* -1 = NULL */
 	uint64_t size, arg; /* as in struct trace_op */
 	uint64_t thread;    /* any label (an OS tid, say); renumbered densely */
+	uint64_t to;        /* 'r' that moved the block (a pointer source):
+			       its new source id + 1; 0 = it keeps id */
 	uint64_t line;      /* 1-based source line, or 0 */
 	uint64_t opno;      /* op number for messages (the N-th op of the source) */
 };
