@@ -150,7 +150,8 @@ int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
 
 size_t addrmap_bytes(const struct addrmap *m)
 {
-	return (size_t)m->cap * sizeof *m->nodes;
+	/* the pool is touched up to the highest node ever used, no further */
+	return (size_t)m->next * sizeof *m->nodes;
 }
 
 bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val)

@@ -169,6 +169,9 @@ struct checker {
 	uint64_t rss_base, rss_peak, harness_base;
 	uint64_t stats_base;  /* process-wide backends: footprint before the pass */
 	bool usable_unknown; /* usable_size could not tell for some block */
+	uint64_t next_peak_sample; /* live bytes of the next new peak to sample */
+	uint64_t sample_every;     /* --sample-every, doubled while sampling is slow */
+	uint64_t sample_ns, pass_start_ns;
 	/* timeline window */
 	uint64_t stride, win_live, win_foot;
 };
@@ -473,8 +476,23 @@ static void measure_op(struct checker *c, uint64_t i)
 		c->peak_footprint = u.peak_footprint;
 	}
 	bool last = i + 1 == c->t->nops;
-	if (new_peak || last || (c->cfg->sample_every && i % c->cfg->sample_every == 0))
+	/* a new peak is sampled when it is 1/64 above the last one sampled:
+	 * a program's ramp sets a new peak at nearly every op, and some
+	 * allocators' accounting walks their free lists (glibc's mallinfo2) */
+	bool peak_sample = new_peak && c->live_bytes >= c->next_peak_sample;
+	if (peak_sample)
+		c->next_peak_sample = c->live_bytes + c->live_bytes / 64;
+	if (peak_sample || last || (c->sample_every && i % c->sample_every == 0)) {
+		uint64_t t0 = os_now_ns();
 		sample_process(c);
+		/* sampling may take a quarter of the pass at most: where the
+		 * accounting is slow the interval doubles */
+		uint64_t t1 = os_now_ns();
+		c->sample_ns += t1 - t0;
+		if (c->sample_every && c->sample_ns * 4 > t1 - c->pass_start_ns &&
+		    c->sample_every < (UINT64_C(1) << 40))
+			c->sample_every *= 2;
+	}
 	if (new_peak) {
 		r->peak_live_bytes = c->live_bytes;
 		r->peak_live_op = i;
@@ -538,6 +556,8 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 		c.footprint = u.footprint;
 		c.peak_footprint = u.peak_footprint;
 	}
+	c.sample_every = cfg->sample_every;
+	c.pass_start_ns = os_now_ns();
 	c.rss_base = c.rss_peak = rss_bytes();
 	c.harness_base = harness_bytes(&c);
 	if (!c.heap) {
@@ -589,6 +609,14 @@ static int checked_pass(const struct trace *t, const struct replay_config *cfg,
 		uint64_t hw = maxrss > maxrss_before && maxrss > extra ? maxrss - extra : 0;
 		uint64_t peak = c.rss_peak > hw ? c.rss_peak : hw;
 		r->peak_rss_bytes = peak > c.rss_base ? peak - c.rss_base : 0;
+		/* a footprint that is the resident set has the same high-water
+		 * mark, also between samples */
+		if (!c.heap && !c.a->stats && r->peak_rss_bytes > r->peak_footprint_bytes) {
+			r->peak_footprint_bytes = r->peak_rss_bytes;
+			r->have_utilization = r->peak_live_bytes > 0;
+			r->utilization = live / (double)r->peak_footprint_bytes;
+			r->frag_peak = (double)r->peak_footprint_bytes / live - 1;
+		}
 	}
 	/* give everything back so that the next pass starts clean; after a
 	 * failure the backend may be corrupt and is not called again */

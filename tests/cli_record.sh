@@ -127,6 +127,13 @@ check "recorded traces replay with status ok on every available backend" "" \
 	"$(jq -r 'select(.status != "ok") | .backend + ": " + .error' <<<"$out")"
 check "replay of recorded traces exits 0" 0 "$rc"
 
+# ---- the bundled real traces replay on every backend ------------------------------
+run "$HB" replay --repeat 0 --check fast --json traces/real/*.hbt.zst
+check "every bundled real trace replays with status ok on every available backend" "" \
+	"$(jq -r 'select(.status != "ok") | .trace + " x " + .backend + ": " + .error' <<<"$out")"
+check "the bundled real traces: 6 to 10 of them" true "$(ls traces/real/*.hbt.zst | wc -l | awk '{print ($1 >= 6 && $1 <= 10)}' | sed 's/1/true/;s/0/false/')"
+check "the bundled real traces: at most 15 MB together" true "$(du -cb traces/real/*.hbt.zst | tail -1 | awk '{print ($1 <= 15000000) ? "true" : "false"}')"
+
 # ---- bad usage ----------------------------------------------------------------------------
 run "$HB" record -- "$PROG" single
 check "record without -o exits 2" 2 "$rc"
