@@ -63,6 +63,12 @@ f 6
 a 0 7
 f 0"
 check "single: the trace holds exactly the program's calls" "$expect" "$(ops "$T/single/1-record_prog.hbt.zst")"
+# (the recorder's own start-up calls - dlsym's calloc among them - are not
+# in it: the expected ops above are all there is)
+run env RECORD_PROG_EARLY=1 "$HB" record -o "$T/early" -- "$PROG" single
+check "a constructor's allocation before main is recorded, first" "a 0 4242
+f 0
+$expect" "$(ops "$T/early/1-record_prog.hbt.zst")"
 run "$HB" trace stats --json "$T/single/1-record_prog.hbt.zst"
 check "single: the trace is zstd-compressed .hbt" "hbt+zst" "$(jq -r .format <<<"$out")"
 check "single: the command line is kept in the trace" "$PROG single" \

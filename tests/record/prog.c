@@ -104,6 +104,16 @@ static void threads(int n)
 		pthread_join(t[i], NULL);
 }
 
+/* RECORD_PROG_EARLY=1: a block allocated and freed before main, while
+ * the C library and the recorder are still starting up */
+__attribute__((constructor)) static void early(void)
+{
+	if (getenv("RECORD_PROG_EARLY")) {
+		void *p = malloc(4242);
+		free(p);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "single";
