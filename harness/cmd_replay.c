@@ -2,7 +2,6 @@
  * cmd_replay.c - `heapbench replay`: every trace against every backend
  * asked for, one worker process per job, a table or JSON Lines.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "heap.h"
+#include "backend_spec.h"
 #include "job.h"
 #include "results.h"
 
@@ -44,150 +43,6 @@ static const char replay_usage[] =
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
 
-struct backend_choice {
-	const struct allocator *a;
-	char *spec; /* as given, for the table */
-	char *buf;  /* holds the option strings */
-	struct backend_opt opt[REPLAY_MAX_OPTS];
-	size_t nopt;
-};
-
-/* Can the backend start in a worker (its library preloaded or loaded)?
- * Built-in backends need no asking. */
-static int probe_backend(const struct backend_choice *b, bool quiet)
-{
-	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator)
-		return 0;
-	struct replay_config cfg = {.backend = b->a, .nopt = b->nopt};
-	memcpy(cfg.opt, b->opt, sizeof cfg.opt);
-	char why[512];
-	if (job_probe(&cfg, why, sizeof why) == 0)
-		return 0;
-	if (!quiet)
-		hb_error("backend %s: %s", b->spec, why);
-	return -1;
-}
-
-/* preload:PATH and library:PATH: the whole rest is the path */
-static int parse_path_backend(const char *spec, const char *path, const struct allocator *a,
-			      struct backend_choice *b)
-{
-	b->a = a;
-	if (!*path) {
-		hb_error("backend %s: needs a path, as in %s:/path/to/lib.so", spec, a->name);
-		return -1;
-	}
-	/* a name without a slash is ld.so's to find (preload:libfoo.so.1) */
-	if (strchr(path, '/') || a == &library_allocator) {
-		char *abs = realpath(path, NULL);
-		if (!abs) {
-			hb_error("backend %s: %s: %s", spec, path, strerror(errno));
-			return -1;
-		}
-		b->buf = abs;
-	} else {
-		b->buf = xstrdup(path);
-	}
-	b->opt[0] = (struct backend_opt){"path", b->buf};
-	b->nopt = 1;
-	return probe_backend(b, false);
-}
-
-/* "name[:k=v,k=v]", "preload:PATH" or "library:PATH" */
-static int parse_backend(const char *spec, struct backend_choice *b)
-{
-	memset(b, 0, sizeof *b);
-	b->spec = xstrdup(spec);
-	if (!strncmp(spec, "preload:", 8))
-		return parse_path_backend(spec, spec + 8, &preload_allocator, b);
-	if (!strncmp(spec, "library:", 8))
-		return parse_path_backend(spec, spec + 8, &library_allocator, b);
-	char *copy = b->buf = xstrdup(spec), *colon = strchr(copy, ':');
-	if (colon)
-		*colon = '\0';
-	b->a = allocator_find(copy);
-	if (b->a == &preload_allocator || b->a == &library_allocator) {
-		hb_error("backend %s: write %s:PATH", spec, b->a->name);
-		return -1;
-	}
-	if (!b->a) {
-		char names[512];
-		hb_error("unknown backend '%s' (known: %s)", copy,
-			 allocator_names(names, sizeof names));
-		return -1;
-	}
-	for (char *kv = colon ? strtok(colon + 1, ",") : NULL; kv; kv = strtok(NULL, ",")) {
-		char *eq = strchr(kv, '=');
-		if (!eq || eq == kv || b->nopt == REPLAY_MAX_OPTS) {
-			hb_error("backend %s: options are key=value, separated by commas, not '%s'",
-				 b->a->name, kv);
-			return -1;
-		}
-		*eq = '\0';
-		b->opt[b->nopt].key = kv;
-		b->opt[b->nopt].value = eq + 1;
-		b->nopt++;
-	}
-	struct backend_opts opts = {b->opt, b->nopt};
-	char err[ALLOC_ERRLEN];
-	if (allocator_check_options(b->a, &opts, err, sizeof err) < 0) {
-		hb_error("%s", err);
-		return -1;
-	}
-	/* option values are the backend's to judge: let it try them now, so
-	 * that a bad value is bad usage (exit 2), not a failed job */
-	if (b->a->flags & ALLOC_F_SIMULATED) {
-		struct heap *heap = heap_create(0);
-		void *st;
-		int rc = heap ? b->a->init(&st, heap, &opts, err, sizeof err) : 0;
-		if (heap && rc == 0)
-			b->a->fini(st);
-		heap_destroy(heap);
-		if (rc < 0) {
-			hb_error("backend %s: %s", b->a->name, err);
-			return -1;
-		}
-	}
-	return probe_backend(b, false);
-}
-
-static void backends_free(struct backend_choice *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(b[i].spec);
-		free(b[i].buf);
-	}
-}
-
-/* "512MiB" -> bytes; -1 if malformed. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {{"", 1},
-		     {"B", 1},
-		     {"KiB", 1ull << 10},
-		     {"MiB", 1ull << 20},
-		     {"GiB", 1ull << 30},
-		     {"TiB", 1ull << 40},
-		     {"K", 1ull << 10},
-		     {"M", 1ull << 20},
-		     {"G", 1ull << 30}};
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -1;
-	unsigned long long v = strtoull(s, &end, 10);
-	for (size_t i = 0; i < HB_ARRAY_LEN(units); i++)
-		if (!strcmp(end, units[i].suffix)) {
-			if (v > UINT64_MAX / units[i].mult)
-				return -1;
-			*out = v * units[i].mult;
-			return 0;
-		}
-	return -1;
-}
-
 int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
@@ -208,6 +63,7 @@ int cmd_replay(int argc, char **argv)
 		.check = CHECK_FULL, .repeat = 5, .alignment = 16, .sample_every = 128};
 	double timeout = 0;
 	bool json = false, explicit = false;
+	char why[ALLOC_ERRLEN + 256];
 	uint64_t x;
 	int c, rc = HB_EXIT_USAGE;
 	optind = 1;
@@ -220,8 +76,10 @@ int cmd_replay(int argc, char **argv)
 				goto out;
 			}
 			explicit = true;
-			if (parse_backend(optarg, &backends[nb++]) < 0)
+			if (backend_parse(optarg, &backends[nb++], why, sizeof why) < 0) {
+				hb_error("%s", why);
 				goto out;
+			}
 			break;
 		case 'r':
 			if (parse_u64(optarg, &x) < 0 || x > REPLAY_MAX_REPEAT) {
@@ -299,13 +157,10 @@ int cmd_replay(int argc, char **argv)
 	}
 	/* by default every backend that can run here (heapbench list) */
 	for (size_t i = 0; !explicit && allocator_registry[i] && nb < HB_ARRAY_LEN(backends); i++) {
-		memset(&backends[nb], 0, sizeof backends[nb]);
-		backends[nb].a = allocator_registry[i];
-		backends[nb].spec = xstrdup(allocator_registry[i]->name);
-		if (probe_backend(&backends[nb], true) == 0)
+		if (backend_parse(allocator_registry[i]->name, &backends[nb], why, sizeof why) == 0)
 			nb++;
 		else
-			free(backends[nb].spec);
+			backend_choice_free(&backends[nb]);
 	}
 
 	/* every trace is read and checked before any job runs */
@@ -383,6 +238,7 @@ out_traces:
 	free(traces);
 	free(fds);
 out:
-	backends_free(backends, nb);
+	for (size_t i = 0; i < nb; i++)
+		backend_choice_free(&backends[i]);
 	return rc;
 }

@@ -51,5 +51,8 @@ void buf_free(struct buf *b);
 
 /* Parses a whole decimal string into *out; 0 on success, -1 otherwise. */
 int parse_u64(const char *s, uint64_t *out);
+/* A byte count with an optional unit: 4096, 64KiB, 512MiB, 4GiB (also K,
+ * M, G, B, TiB); 0 or -1 if malformed or too large. */
+int parse_size(const char *s, uint64_t *out);
 
 #endif
