@@ -40,7 +40,7 @@ CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -DHB_GIT='"$(GIT_REV)"'
 # `override`: flags given on the command line (CFLAGS=-O0) come last and win,
 # without dropping the project's own
 override CFLAGS := -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS)
-LDLIBS := -lzstd -lz -ljansson -lm
+LDLIBS := -lyaml -lzstd -lz -ljansson -lm
 
 HARNESS_SRC := $(wildcard harness/*.c) $(wildcard allocators/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(B)/%.o,$(HARNESS_SRC))

@@ -21,7 +21,8 @@ static const char usage[] =
 	"  trace lint TRACE...               every problem, with op number and line\n"
 	"  trace gen --pattern P --ops N [--seed S] -o OUT\n"
 	"                                    deterministic synthetic traces\n"
-	"  run CONFIG.yaml                   a suite from a YAML config     (not yet)\n"
+	"  run CONFIG.yaml [-o DIR] [--resume] [--shard I/N] [--dry-run]\n"
+	"                                    a suite from a YAML config\n"
 	"  replay [-a NAME]... TRACE...      replay traces against backends\n"
 	"  record -o OUT [--] COMMAND...     record a program's allocations\n"
 	"  compare BASELINE NEW              regression gate                 (not yet)\n"
@@ -33,7 +34,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const char *const planned[] = {"run", "compare", "plot"};
+	static const char *const planned[] = {"compare", "plot"};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return HB_EXIT_USAGE;
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "record"))
 		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list"))
