@@ -1,11 +1,14 @@
 # heapbench - GNU Makefile
 #
 #   make              build build/heapbench (installs missing Debian packages as root)
+#   make bench        build, then the default suite (configs/default.yaml) into
+#                     results/default-DATE (results/latest)
 #   make test         build, then every test on the normal and the ASan+UBSan build
 #   make debug        build/asan/heapbench: -O1, AddressSanitizer + UBSan
 #   make SANITIZE=1   the same as `make debug` for any target
 #   make bench-parse  text parse MB/s and .hbt load time on a ~20 MB trace
-#   make bench-overhead  heapbench's timed pass vs a direct malloc loop (system)
+#   make bench-overhead  heapbench's timed pass vs a direct loop (glibc, jemalloc, mimalloc)
+#   make bench-record    recording's cost: plain vs heapbench record vs heaptrack
 #   make bench-backends  Mops/s of every backend, ratios to system, 2M/1M time
 #   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
 #   make format       clang-format every source file
@@ -50,7 +53,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench-parse bench-overhead bench-backends bench-record deps fuzz format clean
+.PHONY: all debug test test-unit bench bench-parse bench-overhead bench-backends bench-record deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so
 
@@ -144,6 +147,14 @@ bench-parse: build/.deps-ok
 bench-backends: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/backends.sh build
+
+# The main command: the default suite on the bundled real traces, into a
+# new run directory under results/ (results/latest points at it).
+BENCH_OUT ?= results/default-$(shell date +%Y%m%d-%H%M%S)
+bench: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all
+	build/heapbench run configs/default.yaml -o $(BENCH_OUT)
+	ln -sfn $(notdir $(BENCH_OUT)) results/latest
 
 # what bench-record runs besides heapbench: the workloads and heaptrack
 BENCH_PACKAGES := sqlite3 perl heaptrack
