@@ -27,6 +27,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "hbt.h"
 #include "job.h"
 #include "jsonx.h"
 #include "os.h"
@@ -321,6 +322,89 @@ static json_t *environment(const struct config *c)
 	return e;
 }
 
+static int mkdirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- The trace cache --------------------------------------------------------------- */
+
+/* Text and compressed traces are kept, parsed, as plain .hbt files in
+ * ${XDG_CACHE_HOME:-~/.cache}/heapbench/, named by a hash of the source
+ * file's bytes: the next run maps the cached file instead of parsing
+ * (a .hbt needs no parsing) and its workers read it directly.  A cache
+ * that cannot be written is no cache, not an error. */
+static bool cache_dir(char *out, size_t len)
+{
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n = x && *x ? snprintf(out, len, "%s/heapbench", x)
+	    : home && *home ? snprintf(out, len, "%s/.cache/heapbench", home)
+			    : -1;
+	return n > 0 && (size_t)n < len && mkdirs(out) == 0;
+}
+
+/* FNV-1a over the file's bytes, and its size: the cache key. */
+static bool content_key(const char *path, char *out, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	uint64_t h = 0xcbf29ce484222325ull, size = 0;
+	static unsigned char chunk[1 << 16];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ chunk[i]) * 0x100000001b3ull;
+		size += (uint64_t)n;
+	}
+	close(fd);
+	snprintf(out, len, "%016llx-%llu", (unsigned long long)h, (unsigned long long)size);
+	return n == 0;
+}
+
+static struct trace *load_plain(const char *path, bool quiet)
+{
+	struct diag d;
+	diag_init(&d, path, false);
+	d.quiet = quiet;
+	struct trace *t = trace_load_verified(path, &d);
+	diag_finish(&d);
+	return t;
+}
+
+/* The trace at path, through the cache; *cached says it came from there
+ * (so it has no source lines: the caller reads them again on an error). */
+static struct trace *load_trace(const char *path, bool *cached)
+{
+	*cached = false;
+	char magic[HBT_MAGIC_LEN] = {0}, dir[4096], key[64], file[4200];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool plain = fd >= 0 && read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
+		     !memcmp(magic, HBT_MAGIC, HBT_MAGIC_LEN);
+	if (fd >= 0)
+		close(fd);
+	if (plain || !cache_dir(dir, sizeof dir) || !content_key(path, key, sizeof key))
+		return load_plain(path, false); /* a plain .hbt is mapped, not parsed */
+	snprintf(file, sizeof file, "%s/%s.hbt", dir, key);
+	struct trace *t = access(file, R_OK) == 0 ? load_plain(file, true) : NULL;
+	if (t) {
+		*cached = true;
+		return t;
+	}
+	if ((t = load_plain(path, false)))
+		trace_write(t, file); /* by its name: a plain .hbt */
+	return t;
+}
+
 /* ---- Progress ------------------------------------------------------------------------ */
 
 static void progress(size_t done, size_t total, const char *what, uint64_t start_ns)
@@ -349,20 +433,6 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 	*i = (unsigned)a;
 	*n = (unsigned)b;
 	return 0;
-}
-
-static int mkdirs(const char *path)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -444,6 +514,7 @@ int cmd_run(int argc, char **argv)
 	snprintf(envp, sizeof envp, "%s/env.json", cfg->output);
 	struct trace **traces = xcalloc(cfg->ntraces, sizeof *traces);
 	int *fds = xcalloc(cfg->ntraces, sizeof *fds);
+	bool *cached = xcalloc(cfg->ntraces, sizeof *cached);
 	for (size_t t = 0; t < cfg->ntraces; t++)
 		fds[t] = -1;
 	json_t *done = NULL;
@@ -474,11 +545,7 @@ int cmd_run(int argc, char **argv)
 			needed |= !jobs[t * cfg->nbackends + b].done;
 		if (!needed)
 			continue;
-		struct diag d;
-		diag_init(&d, cfg->traces[t].path, false);
-		traces[t] = trace_load_verified(cfg->traces[t].path, &d);
-		diag_finish(&d);
-		if (!traces[t])
+		if (!(traces[t] = load_trace(cfg->traces[t].path, &cached[t])))
 			goto end;
 	}
 	if (!resume || !done || json_array_size(done) == 0) {
@@ -519,6 +586,13 @@ int cmd_run(int argc, char **argv)
 		job_run(traces[j->trace], fds[j->trace], &rcfg, cfg->timeout, res);
 		if (interrupted) /* the worker died of our Ctrl-C: no result */
 			break;
+		if (cached[j->trace] && res->error_op != UINT64_MAX) {
+			/* the cached image has no lines: the source has */
+			struct trace *src = load_plain(ct->path, true);
+			if (src)
+				res->error_line = trace_line(src, res->error_op);
+			trace_free(src);
+		}
 		struct job_id id = {ct->name, ct->path, b->spec, &rcfg};
 		json_t *o = result_json(&id, res);
 		char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -593,6 +667,7 @@ end:
 	}
 	free(traces);
 	free(fds);
+	free(cached);
 	free(jobs);
 	config_free(cfg);
 	return rc;

@@ -6,6 +6,7 @@ set -u
 HB=${HEAPBENCH:-build/heapbench}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+export XDG_CACHE_HOME="$T/cache" # the parsed-trace cache, kept apart
 n=0
 
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -129,6 +130,16 @@ run "$HB" run "$T/failing.yaml" -o "$T/failing-run"
 check "a suite with a failed job exits 1" 1 "$rc"
 check_has "failed jobs are listed with their errors" "$out" "Failed jobs:"
 check_has "... with status and op" "$out" "- peak x first-fit: oom at op"
+
+line1=$(jq -r 'select(.backend == "first-fit") | .error_line' "$T/failing-run/results.jsonl")
+check "a failed job names the trace's source line" true "$([ "$line1" -gt 0 ] 2>/dev/null && echo true)"
+check "the text trace was cached, parsed, by content" 1 "$(ls "$T/cache/heapbench" | grep -c "$(wc -c <traces/synthetic/peak.trace).hbt")"
+run "$HB" run "$T/failing.yaml" -o "$T/failing-run2"
+check "a run from the cache gives the same results" \
+	"$(jq -c '[.trace, .backend, .status, .error_op]' "$T/failing-run/results.jsonl")" \
+	"$(jq -c '[.trace, .backend, .status, .error_op]' "$T/failing-run2/results.jsonl")"
+check "a job failing on a cached trace still names the source line" "$line1" \
+	"$(jq -r 'select(.backend == "first-fit") | .error_line' "$T/failing-run2/results.jsonl")"
 
 # ---- resume after kill -9 ----------------------------------------------------------------
 "$HB" trace gen --pattern random-uniform --ops 300000 --seed 5 -o "$T/slow.hbt" 2>/dev/null
