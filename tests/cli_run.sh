@@ -168,6 +168,21 @@ check "after resume: every job exactly once" \
 	"$(jq -r '.trace + " " + .backend' "$T/resume-run/results.jsonl" | sort)"
 check "after resume: every line parses" 9 "$(jq -c . "$T/resume-run/results.jsonl" | wc -l)"
 
+# ---- Ctrl-C: the job that was running is dropped, the rest stays -------------------
+"$HB" run "$T/resume.yaml" -o "$T/int-run" >/dev/null 2>"$T/int.err" &
+pid=$!
+for _ in $(seq 1 200); do
+	[ -s "$T/int-run/results.jsonl" ] && break
+	sleep 0.05
+done
+kill -INT $pid
+wait $pid
+check "SIGINT: exit status 130" 130 "$?"
+check_has "SIGINT: says how to go on" "$(cat "$T/int.err")" "--resume"
+run "$HB" run "$T/resume.yaml" -o "$T/int-run" --resume
+check "SIGINT then --resume: every job exactly once" 9 "$(jq -r '.trace + " " + .backend' "$T/int-run/results.jsonl" | sort -u | wc -l)"
+check "SIGINT then --resume: no duplicates" 9 "$(wc -l <"$T/int-run/results.jsonl")"
+
 # ---- shards: their union is the whole run ------------------------------------------------
 for s in 1 2 3; do
 	run "$HB" run "$T/small.yaml" -o "$T/shard-$s" --shard $s/3
