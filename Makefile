@@ -21,7 +21,7 @@ SHELL := /bin/bash
 # Everything heapbench builds or tests with; checked before any build.
 DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
                 libjansson-dev libcmocka-dev zstd gzip jq \
-                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox
 
 # ---- Build flavours ---------------------------------------------------------
 SANITIZE ?= 0

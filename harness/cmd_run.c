@@ -31,6 +31,7 @@
 #include "job.h"
 #include "jsonx.h"
 #include "os.h"
+#include "plot.h"
 #include "results.h"
 
 static const char run_usage[] =
@@ -47,7 +48,7 @@ static const char run_usage[] =
 	"  --shard I/N   run jobs I, I+N, I+2N, ... of the plan (1 <= I <= N); the\n"
 	"                results.jsonl files of the N shards concatenate into one run\n"
 	"  --dry-run     print the plan and stop\n"
-	"  --no-plots    no charts\n"
+	"  --no-plots    no charts (they go to DIR/charts: see heapbench plot)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 a bad config or trace.\n";
 
@@ -82,36 +83,6 @@ static int cut_torn_tail(const char *path)
 			(long long)(size - keep));
 	close(fd);
 	return rc;
-}
-
-/* Every job object in path, in order; NULL after reporting a bad line. */
-static json_t *read_results(const char *path)
-{
-	json_t *all = json_array();
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return errno == ENOENT ? all : (json_decref(all), NULL);
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		lineno++;
-		if (n == 1 && line[0] == '\n')
-			continue;
-		json_error_t e;
-		json_t *o = json_loads(line, 0, &e);
-		if (!o || !json_is_object(o)) {
-			hb_error("%s:%zu: not a job result: %s", path, lineno, o ? "not an object" : e.text);
-			json_decref(o);
-			json_decref(all);
-			all = NULL;
-			break;
-		}
-		json_array_append_new(all, o);
-	}
-	free(line);
-	fclose(f);
-	return all;
 }
 
 static const char *jstr(const json_t *o, const char *key)
@@ -289,6 +260,7 @@ static json_t *environment(const struct config *c)
 		}
 	if (f)
 		fclose(f);
+	json_object_set_new(e, "suite", jx_str(c->name));
 	json_object_set_new(e, "cpu", jx_str(buf));
 	json_object_set_new(e, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
 	struct utsname u;
@@ -445,7 +417,7 @@ int cmd_run(int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *outdir = NULL;
-	bool resume = false, dry = false;
+	bool resume = false, dry = false, plots = true;
 	unsigned shard_i = 1, shard_n = 1;
 	int c;
 	optind = 1;
@@ -454,7 +426,7 @@ int cmd_run(int argc, char **argv)
 		case 'o': outdir = optarg; break;
 		case 'r': resume = true; break;
 		case 'd': dry = true; break;
-		case 'p': break; /* charts: not made by this version */
+		case 'p': plots = false; break;
 		case 's':
 			if (parse_shard(optarg, &shard_i, &shard_n) < 0) {
 				hb_error("run: --shard takes I/N with 1 <= I <= N, not '%s'", optarg);
@@ -529,7 +501,7 @@ int cmd_run(int argc, char **argv)
 			 path);
 		goto end;
 	}
-	if (cut_torn_tail(path) < 0 || !(done = read_results(path)))
+	if (cut_torn_tail(path) < 0 || !(done = results_read(path)))
 		goto end;
 	size_t todo = 0;
 	for (size_t k = 0; k < njobs; k++) {
@@ -631,7 +603,7 @@ int cmd_run(int argc, char **argv)
 
 	/* the tables, from results.jsonl itself */
 	json_decref(done);
-	if (!(done = read_results(path)))
+	if (!(done = results_read(path)))
 		goto end;
 	struct buf md = {0};
 	summary_text(&md, cfg, done);
@@ -655,6 +627,16 @@ int cmd_run(int argc, char **argv)
 	{
 		if (strcmp(jstr(o, "status"), "ok"))
 			rc = HB_EXIT_FAIL;
+	}
+	/* charts are extra: without gnuplot the results stand; a gnuplot
+	 * that fails is an error */
+	if (plots && cfg->plots && json_array_size(done)) {
+		char charts[4200];
+		snprintf(charts, sizeof charts, "%s/charts", cfg->output);
+		if (plot_results(done, cfg->name, charts, cfg->plots) == PLOT_FAILED)
+			rc = HB_EXIT_FAIL;
+		else
+			printf("\ncharts: %s\n", charts);
 	}
 end:
 	if (out >= 0)

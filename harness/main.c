@@ -26,7 +26,7 @@ static const char usage[] =
 	"  replay [-a NAME]... TRACE...      replay traces against backends\n"
 	"  record -o OUT [--] COMMAND...     record a program's allocations\n"
 	"  compare BASELINE NEW              regression gate                 (not yet)\n"
-	"  plot RESULTS [-o DIR]             gnuplot charts                  (not yet)\n"
+	"  plot RESULTS [-o DIR]             gnuplot charts of a run\n"
 	"  list [--json]                     backends, availability, versions\n"
 	"\n"
 	"`heapbench COMMAND --help` tells more.  Exit status: 0 ok, 1 a job failed or\n"
@@ -34,7 +34,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const char *const planned[] = {"compare", "plot"};
+	static const char *const planned[] = {"compare"};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return HB_EXIT_USAGE;
@@ -52,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "plot"))
+		return cmd_plot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "record"))

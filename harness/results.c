@@ -5,7 +5,9 @@
 
 #include "jsonx.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_keys[TRACE_NKINDS] = {
@@ -148,4 +150,34 @@ void result_print_error(FILE *f, const struct job_id *id, const struct replay_re
 		snprintf(where, sizeof where, " at op %" PRIu64, r->error_op);
 	fprintf(f, "%s x %s: %s%s: %s\n", id->trace, id->backend, replay_status_names[r->status],
 		where, r->error);
+}
+
+/* Every job object in path, in order; NULL after reporting a bad line. */
+json_t *results_read(const char *path)
+{
+	json_t *all = json_array();
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? all : (json_decref(all), NULL);
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (n == 1 && line[0] == '\n')
+			continue;
+		json_error_t e;
+		json_t *o = json_loads(line, 0, &e);
+		if (!o || !json_is_object(o)) {
+			hb_error("%s:%zu: not a job result: %s", path, lineno, o ? "not an object" : e.text);
+			json_decref(o);
+			json_decref(all);
+			all = NULL;
+			break;
+		}
+		json_array_append_new(all, o);
+	}
+	free(line);
+	fclose(f);
+	return all;
 }

@@ -25,6 +25,10 @@ void result_table_row(FILE *f, const struct job_id *id, const struct replay_resu
 /* "trace x backend: status at op N (line L): message", for failed jobs. */
 void result_print_error(FILE *f, const struct job_id *id, const struct replay_result *r);
 
+/* Every job object of a results.jsonl, in order (an empty array if the
+ * file does not exist); NULL after reporting a line that is not one. */
+json_t *results_read(const char *path);
+
 /* The short name of a trace path: its file name without format and
  * compression extensions. */
 void trace_short_name(const char *path, char *buf, size_t len);
