@@ -4,6 +4,8 @@
 #   make bench        build, then the default suite (configs/default.yaml) into
 #                     results/default-DATE (results/latest)
 #   make test         build, then every test on the normal and the ASan+UBSan build
+#   make ci-bench     the regression gate: configs/ci.yaml vs results/baselines/ci.jsonl
+#   make ci-baseline  accept the current utilization as the new baseline (docs/ci.md)
 #   make debug        build/asan/heapbench: -O1, AddressSanitizer + UBSan
 #   make SANITIZE=1   the same as `make debug` for any target
 #   make bench-parse  text parse MB/s and .hbt load time on a ~20 MB trace
@@ -21,7 +23,7 @@ SHELL := /bin/bash
 # Everything heapbench builds or tests with; checked before any build.
 DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
                 libjansson-dev libcmocka-dev zstd gzip jq \
-                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox
+                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox libxml2-utils
 
 # ---- Build flavours ---------------------------------------------------------
 SANITIZE ?= 0
@@ -53,7 +55,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench bench-parse bench-overhead bench-backends bench-record deps fuzz format clean
+.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so
 
@@ -155,6 +157,22 @@ bench: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all
 	build/heapbench run configs/default.yaml -o $(BENCH_OUT)
 	ln -sfn $(notdir $(BENCH_OUT)) results/latest
+
+# The project's own regression gate (docs/ci.md): configs/ci.yaml against
+# results/baselines/ci.jsonl; ci-baseline accepts the current figures.
+CI_RUN := build/ci-run
+ci-bench: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all
+	rm -rf $(CI_RUN)
+	build/heapbench run configs/ci.yaml -o $(CI_RUN) --no-plots
+
+ci-baseline: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all
+	rm -rf $(CI_RUN)-baseline
+	build/heapbench run configs/ci.yaml -o $(CI_RUN)-baseline --no-plots --no-compare
+	mkdir -p results/baselines
+	jq -c 'del(.timeline)' $(CI_RUN)-baseline/results.jsonl > results/baselines/ci.jsonl
+	@echo "results/baselines/ci.jsonl: $$(wc -l < results/baselines/ci.jsonl) jobs; review and commit it"
 
 # what bench-record runs besides heapbench: the workloads and heaptrack
 BENCH_PACKAGES := sqlite3 perl heaptrack

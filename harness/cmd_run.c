@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "compare.h"
 #include "config.h"
 #include "hbt.h"
 #include "job.h"
@@ -36,7 +37,7 @@
 
 static const char run_usage[] =
 	"usage: heapbench run CONFIG.yaml [-o DIR] [--resume] [--shard I/N] [--dry-run]\n"
-	"                     [--no-plots]\n"
+	"                     [--no-plots] [--no-compare]\n"
 	"\n"
 	"Runs every trace of the config against every backend, one job at a time,\n"
 	"and writes DIR (default: the config's output): results.jsonl (a line per\n"
@@ -49,6 +50,7 @@ static const char run_usage[] =
 	"                results.jsonl files of the N shards concatenate into one run\n"
 	"  --dry-run     print the plan and stop\n"
 	"  --no-plots    no charts (they go to DIR/charts: see heapbench plot)\n"
+	"  --no-compare  skip the config's regression check (making a baseline)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 a bad config or trace.\n";
 
@@ -414,10 +416,11 @@ int cmd_run(int argc, char **argv)
 					     {"shard", required_argument, NULL, 's'},
 					     {"dry-run", no_argument, NULL, 'd'},
 					     {"no-plots", no_argument, NULL, 'p'},
+					     {"no-compare", no_argument, NULL, 'c'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *outdir = NULL;
-	bool resume = false, dry = false, plots = true;
+	bool resume = false, dry = false, plots = true, compare = true;
 	unsigned shard_i = 1, shard_n = 1;
 	int c;
 	optind = 1;
@@ -427,6 +430,7 @@ int cmd_run(int argc, char **argv)
 		case 'r': resume = true; break;
 		case 'd': dry = true; break;
 		case 'p': plots = false; break;
+		case 'c': compare = false; break;
 		case 's':
 			if (parse_shard(optarg, &shard_i, &shard_n) < 0) {
 				hb_error("run: --shard takes I/N with 1 <= I <= N, not '%s'", optarg);
@@ -627,6 +631,35 @@ int cmd_run(int argc, char **argv)
 	{
 		if (strcmp(jstr(o, "status"), "ok"))
 			rc = HB_EXIT_FAIL;
+	}
+	/* the config's regression gate: the same as heapbench compare */
+	if (cfg->has_regression && compare) {
+		json_t *base = compare_load(cfg->baseline);
+		if (!base) {
+			hb_error("regression: baseline %s cannot be read (for configs/ci.yaml, "
+				 "`make ci-baseline` makes it)",
+				 cfg->baseline);
+			rc = HB_EXIT_USAGE;
+		} else {
+			struct compare_opts co = {.utilization = -1,
+						  .frag_peak = -1,
+						  .mops = -1,
+						  .fail_on = cfg->fail_on,
+						  .baseline_name = cfg->baseline,
+						  .new_name = path};
+			for (size_t k = 0; k < cfg->ndrops; k++) {
+				const char *m = cfg->drops[k].metric;
+				double *slot = !strcmp(m, "utilization") ? &co.utilization
+					       : !strcmp(m, "frag_peak") ? &co.frag_peak
+									 : &co.mops;
+				*slot = cfg->drops[k].fraction;
+			}
+			printf("\nregression check against %s:\n", cfg->baseline);
+			int crc = compare_runs(base, done, &co, stdout);
+			json_decref(base);
+			if (crc != 0 && rc == HB_EXIT_OK)
+				rc = crc == 1 ? HB_EXIT_FAIL : HB_EXIT_USAGE;
+		}
 	}
 	/* charts are extra: without gnuplot the results stand; a gnuplot
 	 * that fails is an error */

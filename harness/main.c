@@ -25,7 +25,8 @@ static const char usage[] =
 	"                                    a suite from a YAML config\n"
 	"  replay [-a NAME]... TRACE...      replay traces against backends\n"
 	"  record -o OUT [--] COMMAND...     record a program's allocations\n"
-	"  compare BASELINE NEW              regression gate                 (not yet)\n"
+	"  compare BASELINE NEW [--max-drop METRIC=F] [--junit F] [--markdown F]\n"
+	"                                    the regression gate\n"
 	"  plot RESULTS [-o DIR]             gnuplot charts of a run\n"
 	"  list [--json]                     backends, availability, versions\n"
 	"\n"
@@ -34,7 +35,6 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const char *const planned[] = {"compare"};
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return HB_EXIT_USAGE;
@@ -52,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return cmd_compare(argc - 1, argv + 1);
 	if (!strcmp(cmd, "plot"))
 		return cmd_plot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
@@ -62,11 +64,6 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "__worker")) /* internal: one job, see harness/job.h */
 		return job_worker_main(argc - 1, argv + 1);
-	for (size_t i = 0; i < HB_ARRAY_LEN(planned); i++)
-		if (!strcmp(cmd, planned[i])) {
-			hb_error("%s: not implemented in this version yet", cmd);
-			return HB_EXIT_USAGE;
-		}
 	hb_error("unknown command '%s' (see heapbench --help)", cmd);
 	return HB_EXIT_USAGE;
 }

@@ -1,0 +1,40 @@
+/*
+ * compare.h - a run against a baseline run: the regression gate.
+ *
+ * Jobs are matched by (trace, backend, options).  A regression is:
+ *   - a job ok in the baseline and not ok now, or in a status listed as
+ *     failing (fail_on);
+ *   - a job of the baseline missing from the new run;
+ *   - a metric worse by more than its threshold, relative to the baseline:
+ *     utilization lower (default threshold 0 for deterministic backends,
+ *     the simulated heap: any drop; not gated for others unless asked),
+ *     frag_peak higher, Mops/s lower (both only when asked).  Throughput
+ *     also needs the min-max ranges of the timed passes not to overlap:
+ *     noise is not a regression.
+ * New jobs are listed, never failures.
+ */
+#ifndef HB_COMPARE_H
+#define HB_COMPARE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+struct compare_opts {
+	/* thresholds as fractions; < 0 = not given */
+	double utilization, frag_peak, mops;
+	unsigned fail_on; /* bit per enum replay_status: new statuses that fail */
+	const char *junit, *markdown; /* files to write, or NULL */
+	const char *baseline_name, *new_name;
+};
+
+/* Reads a run directory's results.jsonl or a results.jsonl itself; NULL
+ * after reporting. */
+json_t *compare_load(const char *path);
+
+/* Compares, prints the table to out, writes the JUnit and Markdown files
+ * asked for.  0 clean, 1 regression, 2 a file could not be written. */
+int compare_runs(const json_t *baseline, const json_t *now, const struct compare_opts *o,
+		 FILE *out);
+
+#endif
