@@ -5,29 +5,7 @@
 set -u
 HB=${HEAPBENCH:-build/heapbench}
 DATA=tests/data
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do echo "#   $l"; done
-}
-# check DESC EXPECTED ACTUAL
-check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
-# check_has DESC HAYSTACK NEEDLE
-check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
-same_file() { if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "$2 and $3 differ:" "$(diff <(od -c "$2" | head -20) <(od -c "$3" | head -20) | head -10)"; fi; }
-# run CMD...: sets rc, out (stdout), err (stderr)
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
+. "$(dirname "$0")/lib.sh"
 
 # ---- usage --------------------------------------------------------------------
 run "$HB" --help

@@ -6,34 +6,8 @@
 set -u
 HB=${HEAPBENCH:-build/heapbench}
 BUILD=${BUILD:-build}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do echo "#   $l"; done
-}
-check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
-check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
-check_not() { if [[ "$2" != *"$3"* ]]; then ok "$1"; else fail "$1" "expected not to contain: $3" "got: $2"; fi; }
-# check_within DESC LO HI VALUE (numbers, LO <= VALUE <= HI)
-check_within() {
-	if awk -v lo="$2" -v hi="$3" -v v="$4" 'BEGIN { exit !(v != "" && v + 0 >= lo + 0 && v + 0 <= hi + 0) }'; then
-		ok "$1"
-	else
-		fail "$1" "expected between $2 and $3" "got: $4"
-	fi
-}
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
 field() { jq -r "$1" <<<"$2"; }
 
 # a sanitizer build cannot preload (ASan must come first in the process)

@@ -3,26 +3,8 @@
 # JUnit and Markdown reports, and a config's regression section; TAP.
 set -u
 HB=${HEAPBENCH:-build/heapbench}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME="$T/cache"
-n=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do echo "#   $l"; done
-}
-check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
-check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
 
 # a baseline of three jobs: two deterministic (simulated heap), one not
 cat >"$T/base.jsonl" <<'EOF'

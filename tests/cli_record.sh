@@ -7,25 +7,8 @@ set -u
 HB=${HEAPBENCH:-build/heapbench}
 TOOLS=${TOOLS:-build/tests}
 PROG=$(realpath "$TOOLS/record_prog")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do echo "#   $l"; done
-}
-check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
-check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
 # ops OUT/FILE: the trace's op lines, one per line
 ops() { "$HB" trace convert "$1" "$T/ops.trace" && grep -v '^#' "$T/ops.trace"; }
 # summary DIR JQ: a field of summary.json

@@ -4,26 +4,8 @@
 # codes; TAP.  HEAPBENCH names the binary under test.
 set -u
 HB=${HEAPBENCH:-build/heapbench}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME="$T/cache" # the parsed-trace cache, kept apart
-n=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do echo "#   $l"; done
-}
-check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi; }
-check_has() { if [[ "$2" == *"$3"* ]]; then ok "$1"; else fail "$1" "expected to contain: $3" "got: $2"; fi; }
-run() {
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	out=$(cat "$T/out")
-	err=$(cat "$T/err")
-}
 
 # ---- config mistakes: exit 2, one line, FILE:LINE:COLUMN, before anything runs ----
 # mistake NAME EXPECTED-MESSAGE YAML
