@@ -196,7 +196,9 @@ build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(wildcard harness
 		$(filter-out harness/main.c,$(HARNESS_SRC)) $(LDLIBS)
 
 format:
-	clang-format -i harness/*.[ch] allocators/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c
+	clang-format -i harness/*.[ch] harness/recorder/*.[ch] allocators/*.[ch] \
+		allocators/examples/*.c tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
+		tests/preload/*.c tests/record/*.c
 
 clean:
 	rm -rf build

@@ -30,7 +30,7 @@ struct heap;
 #endif
 #endif
 
-#define ALLOC_ERRLEN 256
+#define ALLOC_ERRLEN      256
 #define ALLOC_STATS_EXTRA 8
 
 /* One `key: value` option from the command line or a config. */

@@ -19,8 +19,8 @@ static const struct allocator_option library_options[] = {
 	{NULL, NULL},
 };
 
-static int library_init(void **state, struct heap *heap, const struct backend_opts *opts,
-			char *err, size_t errlen)
+static int library_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
+			size_t errlen)
 {
 	(void)state;
 	(void)heap;
@@ -56,17 +56,16 @@ const struct allocator *library_load(const char *path, char *err, size_t errlen)
 	const struct allocator *a = dlsym(h, "heapbench_allocator");
 	if (!a) {
 		snprintf(err, errlen,
-			 "%s does not export heapbench_allocator (see allocators/examples/)",
-			 path);
+			 "%s does not export heapbench_allocator (see allocators/examples/)", path);
 		return NULL;
 	}
-	const char *missing = !a->name	  ? "name"
-			      : !a->init  ? "init"
-			      : !a->fini  ? "fini"
-			      : !a->malloc ? "malloc"
+	const char *missing = !a->name      ? "name"
+			      : !a->init    ? "init"
+			      : !a->fini    ? "fini"
+			      : !a->malloc  ? "malloc"
 			      : !a->realloc ? "realloc"
-			      : !a->free  ? "free"
-					  : NULL;
+			      : !a->free    ? "free"
+					    : NULL;
 	if (missing) {
 		snprintf(err, errlen, "%s: heapbench_allocator has no %s", path, missing);
 		return NULL;

@@ -38,7 +38,8 @@ static int null_init(void **state, struct heap *heap, const struct backend_opts 
 	struct bump *b = heap_sbrk(heap, NULL_STEP);
 	if (!b)
 		return snprintf(err, errlen, "heap limit too small"), -1;
-	*b = (struct bump){.heap = heap, .next = (char *)b + sizeof *b, .end = (char *)b + NULL_STEP};
+	*b = (struct bump){
+		.heap = heap, .next = (char *)b + sizeof *b, .end = (char *)b + NULL_STEP};
 	b->next += (NULL_ALIGN - (uintptr_t)b->next % NULL_ALIGN) % NULL_ALIGN;
 	*state = b;
 	return 0;

@@ -26,9 +26,9 @@
  * none of them and runs where they are missing.
  */
 #include <dlfcn.h>
-#include <link.h>
 #include <gnu/libc-version.h>
 #include <limits.h>
+#include <link.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +139,6 @@ static int provides_malloc(const char *lib, const char *package, char *err, size
 #endif
 }
 
-
 /* The library named by the environment variable env, or file. */
 static const char *library_file(const char *env, const char *file)
 {
@@ -238,7 +237,7 @@ static void je_stats(void *state, struct alloc_stats *out)
 		return;
 	}
 	static const char *const names[] = {"stats.allocated", "stats.active", "stats.metadata",
-					    "stats.resident", "stats.mapped", "stats.retained"};
+					    "stats.resident",  "stats.mapped", "stats.retained"};
 	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
 		alloc_stats_add(out, names[i], je_read(names[i]));
 	out->footprint = je_read("stats.resident");
@@ -366,8 +365,8 @@ static void tc_stats(void *state, struct alloc_stats *out)
 {
 	(void)state;
 	static const char *const names[] = {
-		"generic.current_allocated_bytes", "generic.heap_size",
-		"tcmalloc.pageheap_free_bytes", "tcmalloc.pageheap_unmapped_bytes",
+		"generic.current_allocated_bytes",   "generic.heap_size",
+		"tcmalloc.pageheap_free_bytes",      "tcmalloc.pageheap_unmapped_bytes",
 		"tcmalloc.central_cache_free_bytes", "tcmalloc.thread_cache_free_bytes"};
 	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
 		alloc_stats_add(out, names[i], tc_read(names[i]));
@@ -433,10 +432,10 @@ static int user_init(void **state, struct heap *heap, const struct backend_opts 
 	Dl_info m, u;
 	void *usable = dlsym(RTLD_DEFAULT, "malloc_usable_size");
 	void *mal = dlsym(RTLD_DEFAULT, "malloc");
-	*(void **)&user_usable = usable && dladdr(usable, &u) && dladdr(mal, &m) &&
-						 u.dli_fbase == m.dli_fbase
-					 ? usable
-					 : NULL;
+	*(void **)&user_usable =
+		usable && dladdr(usable, &u) && dladdr(mal, &m) && u.dli_fbase == m.dli_fbase
+			? usable
+			: NULL;
 	return 0;
 }
 

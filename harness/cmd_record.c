@@ -95,8 +95,8 @@ static void program_name(const struct raw_header *h, char *out, size_t len)
 	size_t k = 0;
 	for (; base < arg0 + n && *base && k + 1 < len && k < 40; base++)
 		out[k++] = (*base >= 'a' && *base <= 'z') || (*base >= 'A' && *base <= 'Z') ||
-					   (*base >= '0' && *base <= '9') || *base == '.' || *base == '_' ||
-					   *base == '-'
+					   (*base >= '0' && *base <= '9') || *base == '.' ||
+					   *base == '_' || *base == '-'
 				   ? *base
 				   : '_';
 	if (!k)
@@ -350,7 +350,9 @@ static int finalize(const char *out, const char *rawdir, int status)
 		}
 		if (rc == 0) {
 			const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-			fprintf(stderr, "  %-28s %8" PRIu64 " %12" PRIu64 " %8" PRIu64 " %16" PRIu64 "  %.60s\n",
+			fprintf(stderr,
+				"  %-28s %8" PRIu64 " %12" PRIu64 " %8" PRIu64 " %16" PRIu64
+				"  %.60s\n",
 				base, f->h.pid, info.ops, info.threads, info.peak_live, cmd);
 			json_t *o = json_object();
 			json_object_set_new(o, "trace", jx_str(base));
@@ -363,7 +365,8 @@ static int finalize(const char *out, const char *rawdir, int status)
 			json_object_set_new(o, "frees", jx_u64(info.frees));
 			json_object_set_new(o, "threads", jx_u64(info.threads));
 			json_object_set_new(o, "peak_live_bytes", jx_u64(info.peak_live));
-			json_object_set_new(o, "frees_of_untraced_blocks", jx_u64(info.unknown_frees));
+			json_object_set_new(o, "frees_of_untraced_blocks",
+					    jx_u64(info.unknown_frees));
 			json_object_set_new(o, "reallocs_of_untraced_blocks",
 					    jx_u64(info.unknown_reallocs));
 			json_object_set_new(o, "calls_cut_short", jx_u64(info.lost));
@@ -479,7 +482,7 @@ int cmd_record(int argc, char **argv)
 	}
 	sigaction(SIGINT, &oldint, NULL);
 	sigaction(SIGQUIT, &oldquit, NULL);
-	int exit_status = pid < 0		? HB_EXIT_USAGE
+	int exit_status = pid < 0               ? HB_EXIT_USAGE
 			  : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 						: WEXITSTATUS(status);
 	out_set_zstd_level(3); /* see out.h */

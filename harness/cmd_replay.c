@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd.h"
 #include "backend_spec.h"
+#include "cmd.h"
 #include "job.h"
 #include "results.h"
 

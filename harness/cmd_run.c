@@ -138,7 +138,9 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 		buf_printf(b, "| %s | %s | %s | %s | %s | %s |\n", jstr(o, "trace"),
 			   jstr(o, "backend"), jstr(o, "status"), us, fs, ms);
 	}
-	buf_printf(b, "\nPer backend: mean utilization over its traces, geometric mean of Mops/s.\n\n");
+	buf_printf(
+		b,
+		"\nPer backend: mean utilization over its traces, geometric mean of Mops/s.\n\n");
 	buf_printf(b, "| backend | jobs ok | mean utilization | geomean Mops/s |\n");
 	buf_printf(b, "|---|---:|---:|---:|\n");
 	for (size_t k = 0; k < c->nbackends; k++) {
@@ -180,7 +182,8 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 		json_t *op = json_object_get(o, "error_op");
 		char where[64] = "";
 		if (json_is_integer(op))
-			snprintf(where, sizeof where, " at op %lld", (long long)json_integer_value(op));
+			snprintf(where, sizeof where, " at op %lld",
+				 (long long)json_integer_value(op));
 		buf_printf(b, "- %s x %s: %s%s: %s\n", jstr(o, "trace"), jstr(o, "backend"),
 			   jstr(o, "status"), where, jstr(o, "error"));
 	}
@@ -202,12 +205,26 @@ static void csv_field(FILE *f, const char *s, bool last)
 	fputc(last ? '\n' : ',', f);
 }
 
-static const char *const csv_keys[] = {
-	"trace",	       "backend",		"status",	    "ops",
-	"peak_live_bytes",     "peak_footprint_bytes", "footprint_source", "utilization",
-	"frag_peak",	       "frag_at_peak_live",    "frag_mean",	    "internal_frag_bytes",
-	"external_frag_bytes", "peak_rss_bytes",       "mops",		    "ns_per_op",
-	"seconds_min",	       "seconds_max",	       "error",		    NULL};
+static const char *const csv_keys[] = {"trace",
+				       "backend",
+				       "status",
+				       "ops",
+				       "peak_live_bytes",
+				       "peak_footprint_bytes",
+				       "footprint_source",
+				       "utilization",
+				       "frag_peak",
+				       "frag_at_peak_live",
+				       "frag_mean",
+				       "internal_frag_bytes",
+				       "external_frag_bytes",
+				       "peak_rss_bytes",
+				       "mops",
+				       "ns_per_op",
+				       "seconds_min",
+				       "seconds_max",
+				       "error",
+				       NULL};
 
 static void write_csv(FILE *f, const json_t *all)
 {
@@ -224,7 +241,8 @@ static void write_csv(FILE *f, const json_t *all)
 			if (json_is_string(v))
 				text = json_string_value(v);
 			else if (json_is_integer(v))
-				snprintf(s, sizeof s, "%lld", (long long)json_integer_value(v)), text = s;
+				snprintf(s, sizeof s, "%lld", (long long)json_integer_value(v)),
+					text = s;
 			else if (json_is_real(v))
 				snprintf(s, sizeof s, "%.17g", json_real_value(v)), text = s;
 			csv_field(f, text, !csv_keys[k + 1]);
@@ -267,7 +285,8 @@ static json_t *environment(const struct config *c)
 	json_object_set_new(e, "cores", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
 	struct utsname u;
 	if (uname(&u) == 0) {
-		snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version, u.machine);
+		snprintf(buf, sizeof buf, "%s %s %s %s", u.sysname, u.release, u.version,
+			 u.machine);
 		json_object_set_new(e, "kernel", jx_str(buf));
 		json_object_set_new(e, "host", jx_str(u.nodename));
 	}
@@ -320,9 +339,9 @@ static int mkdirs(const char *path)
 static bool cache_dir(char *out, size_t len)
 {
 	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	int n = x && *x ? snprintf(out, len, "%s/heapbench", x)
-	    : home && *home ? snprintf(out, len, "%s/.cache/heapbench", home)
-			    : -1;
+	int n = x && *x         ? snprintf(out, len, "%s/heapbench", x)
+		: home && *home ? snprintf(out, len, "%s/.cache/heapbench", home)
+				: -1;
 	return n > 0 && (size_t)n < len && mkdirs(out) == 0;
 }
 
@@ -411,14 +430,11 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 
 int cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"resume", no_argument, NULL, 'r'},
-					     {"shard", required_argument, NULL, 's'},
-					     {"dry-run", no_argument, NULL, 'd'},
-					     {"no-plots", no_argument, NULL, 'p'},
-					     {"no-compare", no_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'}, {"resume", no_argument, NULL, 'r'},
+		{"shard", required_argument, NULL, 's'},  {"dry-run", no_argument, NULL, 'd'},
+		{"no-plots", no_argument, NULL, 'p'},     {"no-compare", no_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},         {0}};
 	const char *outdir = NULL;
 	bool resume = false, dry = false, plots = true, compare = true;
 	unsigned shard_i = 1, shard_n = 1;
@@ -433,7 +449,8 @@ int cmd_run(int argc, char **argv)
 		case 'c': compare = false; break;
 		case 's':
 			if (parse_shard(optarg, &shard_i, &shard_n) < 0) {
-				hb_error("run: --shard takes I/N with 1 <= I <= N, not '%s'", optarg);
+				hb_error("run: --shard takes I/N with 1 <= I <= N, not '%s'",
+					 optarg);
 				return HB_EXIT_USAGE;
 			}
 			break;
@@ -469,12 +486,15 @@ int cmd_run(int argc, char **argv)
 		printf("; output %s\n", cfg->output);
 		printf("repeat %u, check %s, heap_check %llu, latency %s, timeout %gs\n",
 		       cfg->base.repeat,
-		       cfg->base.check == CHECK_FULL ? "full" : cfg->base.check == CHECK_FAST ? "fast" : "off",
-		       (unsigned long long)cfg->base.heap_check_every, cfg->base.latency ? "yes" : "no",
-		       cfg->timeout);
+		       cfg->base.check == CHECK_FULL   ? "full"
+		       : cfg->base.check == CHECK_FAST ? "fast"
+						       : "off",
+		       (unsigned long long)cfg->base.heap_check_every,
+		       cfg->base.latency ? "yes" : "no", cfg->timeout);
 		for (size_t k = 0; k < njobs; k++)
 			if (k % shard_n == shard_i - 1)
-				printf("job %zu: %s x %s  (%s)\n", k + 1, cfg->traces[jobs[k].trace].name,
+				printf("job %zu: %s x %s  (%s)\n", k + 1,
+				       cfg->traces[jobs[k].trace].name,
 				       cfg->backends[jobs[k].backend].spec,
 				       cfg->traces[jobs[k].trace].path);
 		config_free(cfg);
@@ -501,7 +521,8 @@ int cmd_run(int argc, char **argv)
 	}
 	struct stat st;
 	if (!resume && stat(path, &st) == 0 && st.st_size > 0) {
-		hb_error("%s already holds results: --resume continues that run, or choose another -o",
+		hb_error("%s already holds results: --resume continues that run, or choose another "
+			 "-o",
 			 path);
 		goto end;
 	}
@@ -510,8 +531,8 @@ int cmd_run(int argc, char **argv)
 	size_t todo = 0;
 	for (size_t k = 0; k < njobs; k++) {
 		struct job *j = &jobs[k];
-		j->done = k % shard_n != shard_i - 1 ||
-			  has_result(done, cfg->traces[j->trace].name, cfg->backends[j->backend].spec);
+		j->done = k % shard_n != shard_i - 1 || has_result(done, cfg->traces[j->trace].name,
+								   cfg->backends[j->backend].spec);
 		todo += !j->done;
 	}
 	/* every trace a job needs is read and checked before any job runs */
@@ -599,7 +620,8 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &oldint, NULL);
 	sigaction(SIGTERM, &oldterm, NULL);
 	if (interrupted) {
-		hb_error("interrupted after %zu of %zu jobs; `heapbench run %s -o %s --resume` goes on",
+		hb_error("interrupted after %zu of %zu jobs; `heapbench run %s -o %s --resume` "
+			 "goes on",
 			 ran, todo, cfg->path, cfg->output);
 		rc = 130;
 		goto end;

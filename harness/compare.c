@@ -35,7 +35,8 @@ json_t *compare_load(const char *path)
 		if (!json_is_string(json_object_get(o, "trace")) ||
 		    !json_is_string(json_object_get(o, "backend")) ||
 		    !json_is_string(json_object_get(o, "status"))) {
-			hb_error("%s:%zu: a job result needs trace, backend and status", file, i + 1);
+			hb_error("%s:%zu: a job result needs trace, backend and status", file,
+				 i + 1);
 			json_decref(all);
 			return NULL;
 		}
@@ -76,8 +77,8 @@ static char *options_of(const json_t *o)
 static bool mops_range(const json_t *o, double *lo, double *hi)
 {
 	double ops, smin, smax;
-	if (!num(o, "ops", &ops) || !num(o, "seconds_min", &smin) || !num(o, "seconds_max", &smax) ||
-	    smin <= 0 || smax <= 0)
+	if (!num(o, "ops", &ops) || !num(o, "seconds_min", &smin) ||
+	    !num(o, "seconds_max", &smax) || smin <= 0 || smax <= 0)
 		return false;
 	*lo = ops / smax / 1e6;
 	*hi = ops / smin / 1e6;
@@ -133,14 +134,18 @@ static void judge(struct row *r, const struct compare_opts *o)
 	double fb, fn;
 	if (o->frag_peak >= 0 && num(r->b, "frag_peak", &fb) && num(r->n, "frag_peak", &fn) &&
 	    (1 + fn) / (1 + fb) - 1 > o->frag_peak + 1e-12)
-		add_why(r, "footprint per live byte grew %.3f%% (frag_peak %.6f -> %.6f; allowed %.3f%%)",
+		add_why(r,
+			"footprint per live byte grew %.3f%% (frag_peak %.6f -> %.6f; allowed "
+			"%.3f%%)",
 			100 * ((1 + fn) / (1 + fb) - 1), fb, fn, 100 * o->frag_peak);
 	double mb, mn, blo, bhi, nlo, nhi;
 	if (o->mops >= 0 && num(r->b, "mops", &mb) && num(r->n, "mops", &mn) && mb > 0 &&
-	    (mb - mn) / mb > o->mops && mops_range(r->b, &blo, &bhi) && mops_range(r->n, &nlo, &nhi) &&
-	    nhi < blo)
-		add_why(r, "Mops/s dropped %.1f%% (%.3f -> %.3f; ranges %.3f-%.3f and %.3f-%.3f do not "
-			   "overlap; allowed %.1f%%)",
+	    (mb - mn) / mb > o->mops && mops_range(r->b, &blo, &bhi) &&
+	    mops_range(r->n, &nlo, &nhi) && nhi < blo)
+		add_why(r,
+			"Mops/s dropped %.1f%% (%.3f -> %.3f; ranges %.3f-%.3f and %.3f-%.3f do "
+			"not "
+			"overlap; allowed %.1f%%)",
 			100 * (mb - mn) / mb, mb, mn, blo, bhi, nlo, nhi, 100 * o->mops);
 }
 
@@ -190,8 +195,11 @@ static int write_junit(const char *path, const struct row *rows, size_t n, size_
 		return -1;
 	}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f, "<testsuites name=\"heapbench compare\" tests=\"%zu\" failures=\"%zu\">\n", n, fails);
-	fprintf(f, "  <testsuite name=\"heapbench\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\">\n",
+	fprintf(f, "<testsuites name=\"heapbench compare\" tests=\"%zu\" failures=\"%zu\">\n", n,
+		fails);
+	fprintf(f,
+		"  <testsuite name=\"heapbench\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+		"skipped=\"0\">\n",
 		n, fails);
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
@@ -216,8 +224,8 @@ static int write_junit(const char *path, const struct row *rows, size_t n, size_
 			fputs("</failure>\n", f);
 		} else {
 			fputs("      <system-out>", f);
-			fprintf(f, "%sutilization %s; frag_peak %s; Mops/s %s", r->b ? "" : "new job; ",
-				u, fp, m);
+			fprintf(f, "%sutilization %s; frag_peak %s; Mops/s %s",
+				r->b ? "" : "new job; ", u, fp, m);
 			fputs("</system-out>\n", f);
 		}
 		fputs("    </testcase>\n", f);
@@ -240,8 +248,8 @@ static int write_markdown(const char *path, const struct row *rows, size_t n, si
 	}
 	fprintf(f, "### heapbench: %s\n\n", fails ? "regressions found" : "no regression");
 	fprintf(f, "Baseline `%s`, new `%s`: %zu jobs, %zu regressions.\n\n",
-		o->baseline_name ? o->baseline_name : "baseline", o->new_name ? o->new_name : "new", n,
-		fails);
+		o->baseline_name ? o->baseline_name : "baseline", o->new_name ? o->new_name : "new",
+		n, fails);
 	fprintf(f, "| trace | backend | utilization | frag_peak | Mops/s | verdict |\n");
 	fprintf(f, "|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
@@ -260,8 +268,7 @@ static int write_markdown(const char *path, const struct row *rows, size_t n, si
 	return 0;
 }
 
-int compare_runs(const json_t *baseline, const json_t *now, const struct compare_opts *o,
-		 FILE *out)
+int compare_runs(const json_t *baseline, const json_t *now, const struct compare_opts *o, FILE *out)
 {
 	size_t nb = json_array_size(baseline), nn = json_array_size(now), n = 0;
 	struct row *rows = xcalloc(nb + nn + 1, sizeof *rows);
@@ -272,8 +279,10 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 	for (size_t i = 0; i < nb; i++) {
 		const json_t *b = json_array_get(baseline, i);
 		struct row *r = &rows[n++];
-		*r = (struct row){.trace = str(b, "trace"), .backend = str(b, "backend"),
-				  .opts = options_of(b), .b = b};
+		*r = (struct row){.trace = str(b, "trace"),
+				  .backend = str(b, "backend"),
+				  .opts = options_of(b),
+				  .b = b};
 		for (size_t j = 0; j < nn; j++) {
 			const json_t *x = json_array_get(now, j);
 			if (!used[j] && !strcmp(str(x, "trace"), r->trace) &&
@@ -287,8 +296,10 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 	for (size_t j = 0; j < nn; j++)
 		if (!used[j]) {
 			const json_t *x = json_array_get(now, j);
-			rows[n++] = (struct row){.trace = str(x, "trace"), .backend = str(x, "backend"),
-						 .opts = xstrdup(nopts[j]), .n = x};
+			rows[n++] = (struct row){.trace = str(x, "trace"),
+						 .backend = str(x, "backend"),
+						 .opts = xstrdup(nopts[j]),
+						 .n = x};
 		}
 	size_t fails = 0, fresh = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -312,7 +323,8 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 		fails == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].regression)
-			fprintf(out, "  %s x %s: %s\n", rows[i].trace, rows[i].backend, rows[i].why);
+			fprintf(out, "  %s x %s: %s\n", rows[i].trace, rows[i].backend,
+				rows[i].why);
 	int rc = fails ? 1 : 0;
 	if (o->junit && write_junit(o->junit, rows, n, fails) < 0)
 		rc = 2;

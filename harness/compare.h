@@ -23,7 +23,7 @@
 struct compare_opts {
 	/* thresholds as fractions; < 0 = not given */
 	double utilization, frag_peak, mops;
-	unsigned fail_on; /* bit per enum replay_status: new statuses that fail */
+	unsigned fail_on;             /* bit per enum replay_status: new statuses that fail */
 	const char *junit, *markdown; /* files to write, or NULL */
 	const char *baseline_name, *new_name;
 };

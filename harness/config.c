@@ -20,7 +20,7 @@
 #include "results.h"
 
 const char *const config_plot_names[] = {"throughput", "utilization", "fragmentation",
-					 "timeline", "latency", NULL};
+					 "timeline",   "latency",     NULL};
 
 struct ctx {
 	const char *path;
@@ -64,7 +64,7 @@ static int want(const struct ctx *x, const yaml_node_t *n, yaml_node_type_t t, c
 	if (n->type == t)
 		return 0;
 	return at(x, n, "%s: expected %s, got %s", key,
-		  t == YAML_SCALAR_NODE	    ? "a value"
+		  t == YAML_SCALAR_NODE     ? "a value"
 		  : t == YAML_SEQUENCE_NODE ? "a list"
 					    : "a mapping",
 		  type_name(n));
@@ -202,8 +202,7 @@ static bool has_glob(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
-static int add_trace(const struct ctx *x, const yaml_node_t *n, const char *path,
-		     const char *name)
+static int add_trace(const struct ctx *x, const yaml_node_t *n, const char *path, const char *name)
 {
 	struct config *c = x->c;
 	char shortname[256];
@@ -277,8 +276,8 @@ static int one_trace(const struct ctx *x, const yaml_node_t *item)
 
 /* ---- backends --------------------------------------------------------------------- */
 
-static int add_backend(const struct ctx *x, const yaml_node_t *n, struct backend_choice *b,
-		       int rc, const char *err)
+static int add_backend(const struct ctx *x, const yaml_node_t *n, struct backend_choice *b, int rc,
+		       const char *err)
 {
 	struct config *c = x->c;
 	if (rc < 0) {
@@ -287,7 +286,9 @@ static int add_backend(const struct ctx *x, const yaml_node_t *n, struct backend
 	}
 	for (size_t i = 0; i < c->nbackends; i++)
 		if (!strcmp(c->backends[i].spec, b->spec)) {
-			at(x, n, "backend name '%s' is used twice; give one a name: {name: ..., backend: ...}",
+			at(x, n,
+			   "backend name '%s' is used twice; give one a name: {name: ..., backend: "
+			   "...}",
 			   b->spec);
 			backend_choice_free(b);
 			return -1;
@@ -307,7 +308,8 @@ static int one_backend(const struct ctx *x, const yaml_node_t *item)
 	}
 	if (want(x, item, YAML_MAPPING_NODE, "backends") < 0)
 		return -1;
-	static const char *const keys[] = {"name", "backend", "options", "preload", "library", NULL};
+	static const char *const keys[] = {"name",    "backend", "options",
+					   "preload", "library", NULL};
 	const char *v[5] = {NULL};
 	const yaml_node_t *opts = NULL, *which = NULL;
 	for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
@@ -326,7 +328,8 @@ static int one_backend(const struct ctx *x, const yaml_node_t *item)
 			return -1;
 		if (i != 0) {
 			if (which)
-				return at(x, k, "backends: give one of backend, preload and library");
+				return at(x, k,
+					  "backends: give one of backend, preload and library");
 			which = k;
 		}
 		v[i] = scalar(val);
@@ -337,7 +340,8 @@ static int one_backend(const struct ctx *x, const yaml_node_t *item)
 		return at(x, opts, "options: only for a built-in or named backend (backend: ...)");
 	char spec[4200];
 	if (v[3] || v[4]) {
-		snprintf(spec, sizeof spec, "%s:%s", v[3] ? "preload" : "library", v[3] ? v[3] : v[4]);
+		snprintf(spec, sizeof spec, "%s:%s", v[3] ? "preload" : "library",
+			 v[3] ? v[3] : v[4]);
 		int rc = backend_parse(spec, &b, err, sizeof err);
 		if (rc == 0 && v[0]) {
 			free(b.spec);
@@ -378,7 +382,8 @@ static int regression(const struct ctx *x, const yaml_node_t *n)
 		return -1;
 	c->has_regression = true;
 	c->fail_on = (1u << JOB_ERROR) | (1u << JOB_CRASH) | (1u << JOB_TIMEOUT) | (1u << JOB_OOM);
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = node(x, p->key), *v = node(x, p->value);
 		int i = known_key(x, k, "regression", keys);
 		if (i < 0)
@@ -396,7 +401,8 @@ static int regression(const struct ctx *x, const yaml_node_t *n)
 				if (m < 0 || get_number(x, mv, metrics[m], 0, 1, &f) < 0)
 					return -1;
 				c->drops = xrealloc(c->drops, (c->ndrops + 1) * sizeof *c->drops);
-				c->drops[c->ndrops++] = (struct config_drop){xstrdup(metrics[m]), f};
+				c->drops[c->ndrops++] =
+					(struct config_drop){xstrdup(metrics[m]), f};
 			}
 		}
 		if (i == 2) {
@@ -421,14 +427,15 @@ static int regression(const struct ctx *x, const yaml_node_t *n)
 
 static int top(struct ctx *x, const yaml_node_t *root)
 {
-	static const char *const keys[] = {
-		"name",	      "traces",	      "backends", "repeat", "check",	  "heap_check",
-		"latency",    "timeout",      "heap_limit", "output", "plots",	  "regression",
-		"sample_every", "align",      NULL};
+	static const char *const keys[] = {"name",         "traces",     "backends", "repeat",
+					   "check",        "heap_check", "latency",  "timeout",
+					   "heap_limit",   "output",     "plots",    "regression",
+					   "sample_every", "align",      NULL};
 	static const char *const checks[] = {"off", "fast", "full", NULL};
 	struct config *c = x->c;
 	if (root->type != YAML_MAPPING_NODE)
-		return at(x, root, "a config is a mapping of keys (name, traces, backends, ...), not %s",
+		return at(x, root,
+			  "a config is a mapping of keys (name, traces, backends, ...), not %s",
 			  type_name(root));
 	const yaml_node_t *tr = NULL, *be = NULL;
 	uint64_t v;
@@ -450,13 +457,17 @@ static int top(struct ctx *x, const yaml_node_t *root)
 			rc = get_choice(x, val, "check", checks);
 			c->base.check = (enum replay_check)rc;
 			break;
-		case 5: rc = get_uint(x, val, "heap_check", UINT64_MAX / 2, &c->base.heap_check_every); break;
+		case 5:
+			rc = get_uint(x, val, "heap_check", UINT64_MAX / 2,
+				      &c->base.heap_check_every);
+			break;
 		case 6: rc = get_bool(x, val, "latency", &c->base.latency); break;
 		case 7: rc = get_number(x, val, "timeout", 0, 1e6, &c->timeout); break;
 		case 8:
 			if (want(x, val, YAML_SCALAR_NODE, "heap_limit") < 0 ||
 			    parse_size(scalar(val), &c->base.heap_limit) < 0)
-				rc = at(x, val, "heap_limit: expected a size like 512MiB or 4GiB, got '%s'",
+				rc = at(x, val,
+					"heap_limit: expected a size like 512MiB or 4GiB, got '%s'",
 					scalar(val) ? scalar(val) : type_name(val));
 			break;
 		case 9: rc = get_string(x, val, "output", &c->output); break;
@@ -473,7 +484,8 @@ static int top(struct ctx *x, const yaml_node_t *root)
 			break;
 		case 11: rc = regression(x, val); break;
 		case 12:
-			rc = get_uint(x, val, "sample_every", UINT64_MAX / 2, &c->base.sample_every);
+			rc = get_uint(x, val, "sample_every", UINT64_MAX / 2,
+				      &c->base.sample_every);
 			if (rc == 0 && !c->base.sample_every)
 				rc = at(x, val, "sample_every: must be at least 1");
 			break;
@@ -550,8 +562,9 @@ struct config *config_load(const char *path)
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &x.doc)) {
 		hb_error("%s:%zu:%zu: %s%s%s", path, parser.problem_mark.line + 1,
-			 parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML",
-			 parser.context ? " " : "", parser.context ? parser.context : "");
+			 parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "bad YAML", parser.context ? " " : "",
+			 parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		config_free(c);
 		return NULL;

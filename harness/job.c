@@ -117,8 +117,8 @@ static void pass_name(int pass, char *buf, size_t len)
  * preloaded, or none: an LD_PRELOAD of the caller's would change what
  * `system` measures.  Its stdout and stderr go to outfd; the descriptors in
  * keep are inherited.  Returns the pid, or -1 with errno set. */
-static pid_t spawn_worker(const char *const *argv, const char *preload, int outfd,
-			  const int *keep, int nkeep)
+static pid_t spawn_worker(const char *const *argv, const char *preload, int outfd, const int *keep,
+			  int nkeep)
 {
 	fflush(NULL);
 	pid_t parent = getpid();
@@ -130,8 +130,8 @@ static pid_t spawn_worker(const char *const *argv, const char *preload, int outf
 	char asan[512];
 	const char *old = getenv("ASAN_OPTIONS");
 	snprintf(asan, sizeof asan,
-		 "%s%shandle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0",
-		 old ? old : "", old && *old ? ":" : "");
+		 "%s%shandle_segv=0:handle_sigbus=0:handle_abort=0:detect_leaks=0", old ? old : "",
+		 old && *old ? ":" : "");
 	setenv("ASAN_OPTIONS", asan, 1);
 #ifdef HB_SANITIZED
 	/* ASan must come first in the process: the backend's init says why
@@ -158,8 +158,7 @@ static pid_t spawn_worker(const char *const *argv, const char *preload, int outf
 
 /* argv for `__worker --backend NAME --opt k=v...` from argv[n] on; the
  * option strings go into optbuf (freed by the caller).  Returns the new n. */
-static int backend_args(const char **argv, int n, const struct replay_config *cfg,
-			char **optbuf)
+static int backend_args(const char **argv, int n, const struct replay_config *cfg, char **optbuf)
 {
 	argv[n++] = "--backend", argv[n++] = cfg->backend->name;
 	for (size_t i = 0; i < cfg->nopt; i++) {

@@ -8,7 +8,6 @@
 #include "job.h"
 #include "util.h"
 
-
 static const char usage[] =
 	"usage: heapbench COMMAND [ARGS...]\n"
 	"\n"

@@ -163,8 +163,11 @@ static void plot_begin(FILE *f, const struct grid *g, const char *name, int w, i
 	fputs("set grid ytics lc rgb \"#dddddd\"\n", f);
 	fputs("set border 3\nset tics nomirror\n", f);
 	fprintf(f, "do for [fmt in \"png svg\"] {\n");
-	fprintf(f, "  if (fmt eq \"png\") { set terminal pngcairo size %d,%d font \"sans,10\" noenhanced }"
-		   " else { set terminal svg size %d,%d font \"sans,10\" noenhanced background \"white\" }\n",
+	fprintf(f,
+		"  if (fmt eq \"png\") { set terminal pngcairo size %d,%d font \"sans,10\" "
+		"noenhanced }"
+		" else { set terminal svg size %d,%d font \"sans,10\" noenhanced background "
+		"\"white\" }\n",
 		w, h, w, h);
 	fprintf(f, "  set output \"%s.\".fmt\n", name);
 }
@@ -217,8 +220,10 @@ static int grouped(const struct grid *g, const char *name, const char *title, co
 		fputs("  set logscale y\n", f);
 	if (yrange)
 		fprintf(f, "  set yrange %s\n", yrange);
-	fprintf(f, "  plot for [i=1:%zu] \"%s.dat\" using (column(3*i-1)):(column(3*i)):(column(3*i+1)) "
-		   "title BACKEND[i] lc rgb COLOUR[i]\n",
+	fprintf(f,
+		"  plot for [i=1:%zu] \"%s.dat\" using "
+		"(column(3*i-1)):(column(3*i)):(column(3*i+1)) "
+		"title BACKEND[i] lc rgb COLOUR[i]\n",
 		g->nb, name);
 	plot_end(f);
 	fclose(f);
@@ -278,8 +283,8 @@ static int fragmentation(const struct grid *g)
 		unattributed |= su > 0;
 		gp_string(d, g->backends[b]);
 		if (n)
-			fprintf(d, " %.6g %.6g %.6g %.6g\n", 100 * sl / n, 100 * si / n, 100 * se / n,
-				100 * su / n);
+			fprintf(d, " %.6g %.6g %.6g %.6g\n", 100 * sl / n, 100 * si / n,
+				100 * se / n, 100 * su / n);
 		else
 			fputs(" ? ? ? ?\n", d);
 	}
@@ -289,7 +294,8 @@ static int fragmentation(const struct grid *g)
 		return -1;
 	char title[512];
 	snprintf(title, sizeof title,
-		 "%s: where the memory went at the peak of live bytes (mean over traces)", g->suite);
+		 "%s: where the memory went at the peak of live bytes (mean over traces)",
+		 g->suite);
 	int w = 360 + (int)g->nb * 70;
 	plot_begin(f, g, "fragmentation", w < 900 ? 900 : w, 560, title);
 	fputs("  set style data histograms\n", f);
@@ -300,7 +306,8 @@ static int fragmentation(const struct grid *g)
 	fputs("  set bmargin 8\n", f);
 	fputs("  set yrange [0:100]\n", f);
 	fputs("  set ylabel \"share of the footprint (%)\"\n", f);
-	fputs("  plot \"fragmentation.dat\" using 2:xtic(1) title \"live bytes\" lc rgb \"#59a14f\", \\\n"
+	fputs("  plot \"fragmentation.dat\" using 2:xtic(1) title \"live bytes\" lc rgb "
+	      "\"#59a14f\", \\\n"
 	      "       \"\" using 3 title \"internal fragmentation\" lc rgb \"#f28e2b\", \\\n"
 	      "       \"\" using 4 title \"external fragmentation\" lc rgb \"#e15759\"",
 	      f);
@@ -331,7 +338,8 @@ static int timeline(const struct grid *g, size_t t)
 		bool any = false;
 		json_array_foreach(tl, i, p)
 		{
-			fprintf(d, "%lld %lld %lld\n", (long long)json_integer_value(json_array_get(p, 0)),
+			fprintf(d, "%lld %lld %lld\n",
+				(long long)json_integer_value(json_array_get(p, 0)),
 				(long long)json_integer_value(json_array_get(p, 1)),
 				(long long)json_integer_value(json_array_get(p, 2)));
 			any = true;
@@ -352,10 +360,12 @@ static int timeline(const struct grid *g, size_t t)
 	fputs("  set ylabel \"MiB\"\n", f);
 	fputs("  set format x \"%.0f\"\n", f);
 	fputs("  set yrange [0:*]\n", f);
-	fprintf(f, "  plot for [i=1:%zu] \"%s.dat\" index (i-1) using 1:($3/1048576) with steps "
-		   "lw 1.5 lc rgb COLOUR[i] title BACKEND[i], \\\n"
-		   "       \"%s.dat\" index 0 using 1:($2/1048576) with lines lw 2.5 dt 2 lc rgb \"black\" "
-		   "title \"live bytes\"\n",
+	fprintf(f,
+		"  plot for [i=1:%zu] \"%s.dat\" index (i-1) using 1:($3/1048576) with steps "
+		"lw 1.5 lc rgb COLOUR[i] title BACKEND[i], \\\n"
+		"       \"%s.dat\" index 0 using 1:($2/1048576) with lines lw 2.5 dt 2 lc rgb "
+		"\"black\" "
+		"title \"live bytes\"\n",
 		g->nb, name, name);
 	plot_end(f);
 	fclose(f);
@@ -368,8 +378,8 @@ static int latency(const struct grid *g, size_t t)
 	bool have[5] = {false}, any = false;
 	for (size_t b = 0; b < g->nb; b++)
 		for (int k = 0; k < 5; k++) {
-			const json_t *l = json_object_get(json_object_get(cell(g, t, b), "latency_ns"),
-							  kinds[k]);
+			const json_t *l = json_object_get(
+				json_object_get(cell(g, t, b), "latency_ns"), kinds[k]);
 			if (l)
 				have[k] = any = true;
 		}
@@ -427,8 +437,9 @@ static int latency(const struct grid *g, size_t t)
 		if (!have[k])
 			continue;
 		fprintf(f, "  set title \"%s\"\n", kinds[k]);
-		fprintf(f, "  plot for [i=1:%zu] \"%s.dat\" index %d using (column(i+1)):xtic(1) "
-			   "title BACKEND[i] lc rgb COLOUR[i]\n",
+		fprintf(f,
+			"  plot for [i=1:%zu] \"%s.dat\" index %d using (column(i+1)):xtic(1) "
+			"title BACKEND[i] lc rgb COLOUR[i]\n",
 			g->nb, name, idx++);
 	}
 	fputs("  unset multiplot\n", f);
@@ -513,12 +524,14 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 	json_array_foreach(all, i, o)
 	{
 		index_of(&g.traces, &g.nt, json_string_value(json_object_get(o, "trace")) ?: "?");
-		index_of(&g.backends, &g.nb, json_string_value(json_object_get(o, "backend")) ?: "?");
+		index_of(&g.backends, &g.nb,
+			 json_string_value(json_object_get(o, "backend")) ?: "?");
 	}
 	g.job = xcalloc(g.nt * g.nb + 1, sizeof *g.job);
 	json_array_foreach(all, i, o)
 	{
-		size_t t = index_of(&g.traces, &g.nt, json_string_value(json_object_get(o, "trace")) ?: "?");
+		size_t t = index_of(&g.traces, &g.nt,
+				    json_string_value(json_object_get(o, "trace")) ?: "?");
 		size_t b = index_of(&g.backends, &g.nb,
 				    json_string_value(json_object_get(o, "backend")) ?: "?");
 		g.job[t * g.nb + b] = o; /* the last result of a job wins */
@@ -538,7 +551,8 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 	if (which & PLOT_THROUGHPUT) {
 		snprintf(title, sizeof title,
 			 "%s: throughput (median of the timed passes; bars: min to max)", suite);
-		if (grouped(&g, "throughput", title, "Mops/s (log scale)", true, NULL, throughput_of) < 0)
+		if (grouped(&g, "throughput", title, "Mops/s (log scale)", true, NULL,
+			    throughput_of) < 0)
 			rc = PLOT_FAILED;
 		buf_append(&scripts, "throughput.gp", 14);
 	}
@@ -575,7 +589,8 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 	for (size_t k = 0; rc == PLOT_OK && k < scripts.len; k += strlen(scripts.data + k) + 1) {
 		int r = gnuplot(dir, scripts.data + k);
 		if (r == PLOT_NO_GNUPLOT) {
-			hb_error("gnuplot is not installed: no charts, but their scripts and data are "
+			hb_error("gnuplot is not installed: no charts, but their scripts and data "
+				 "are "
 				 "in %s (apt-get install gnuplot-nox, then run gnuplot there)",
 				 dir);
 			rc = PLOT_NO_GNUPLOT;

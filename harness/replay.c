@@ -167,8 +167,8 @@ struct checker {
 	double frag_sum;
 	uint64_t frag_ops;
 	uint64_t rss_base, rss_peak, harness_base;
-	uint64_t stats_base;  /* process-wide backends: footprint before the pass */
-	bool usable_unknown; /* usable_size could not tell for some block */
+	uint64_t stats_base;       /* process-wide backends: footprint before the pass */
+	bool usable_unknown;       /* usable_size could not tell for some block */
 	uint64_t next_peak_sample; /* live bytes of the next new peak to sample */
 	uint64_t sample_every;     /* --sample-every, doubled while sampling is slow */
 	uint64_t sample_ns, pass_start_ns;

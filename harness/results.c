@@ -60,7 +60,8 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 		if (r->nstats) {
 			json_t *st = json_object();
 			for (unsigned i = 0; i < r->nstats; i++)
-				json_object_set_new(st, r->stats[i].name, jx_u64(r->stats[i].value));
+				json_object_set_new(st, r->stats[i].name,
+						    jx_u64(r->stats[i].value));
 			json_object_set_new(o, "allocator_stats", st);
 		}
 		/* no live data or no footprint: no ratio, rather than a made-up 0 */
@@ -169,7 +170,8 @@ json_t *results_read(const char *path)
 		json_error_t e;
 		json_t *o = json_loads(line, 0, &e);
 		if (!o || !json_is_object(o)) {
-			hb_error("%s:%zu: not a job result: %s", path, lineno, o ? "not an object" : e.text);
+			hb_error("%s:%zu: not a job result: %s", path, lineno,
+				 o ? "not an object" : e.text);
 			json_decref(o);
 			json_decref(all);
 			all = NULL;

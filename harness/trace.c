@@ -538,8 +538,8 @@ int trace_builder_add(struct trace_builder *b, const struct trace_srcop *s)
 	if (op.kind == TRACE_REALLOC && s->to && s->to != key) {
 		/* the source names the block by its new address from now on */
 		if (idmap_find(&b->ids, s->to)->key)
-			return builder_error(b, s, "realloc to id %" PRIu64 " which is already live",
-					     s->to - 1);
+			return builder_error(
+				b, s, "realloc to id %" PRIu64 " which is already live", s->to - 1);
 		idmap_delete(&b->ids, slot);
 		struct idmap_slot *moved = idmap_insert(&b->ids, idmap_find(&b->ids, s->to), s->to);
 		moved->val = id;

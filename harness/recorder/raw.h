@@ -38,8 +38,8 @@ enum raw_kind {
 struct raw_header {
 	char magic[8];
 	uint64_t pid, ppid;
-	uint64_t start_ns;  /* CLOCK_REALTIME when the recorder started */
-	uint64_t exec_seq;  /* K of PID-K.raw */
+	uint64_t start_ns; /* CLOCK_REALTIME when the recorder started */
+	uint64_t exec_seq; /* K of PID-K.raw */
 	uint32_t cmdline_len;
 	uint32_t pad;
 	char cmdline[RAW_CMDLINE_MAX]; /* /proc/self/cmdline: NUL-separated */

@@ -209,7 +209,8 @@ static struct raw_record *log_slot(void)
 			uint64_t size = atomic_load(&log_size);
 			while (size < off + CHUNK) {
 				uint64_t grow = size / 4 > GROW_MIN ? size / 4 : GROW_MIN;
-				if (size + grow > MAP_RESERVE || ftruncate(log_fd, (off_t)(size + grow))) {
+				if (size + grow > MAP_RESERVE ||
+				    ftruncate(log_fd, (off_t)(size + grow))) {
 					pthread_mutex_unlock(&log_lock);
 					atomic_store(&log_state, -1); /* full: stop recording */
 					return NULL;

@@ -34,7 +34,8 @@ static void count(int k)
 		int fd = path ? open(path, O_RDWR | O_CREAT, 0644) : -1;
 		void *m = MAP_FAILED;
 		if (fd >= 0 && ftruncate(fd, C_N * sizeof *counts) == 0)
-			m = mmap(NULL, C_N * sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			m = mmap(NULL, C_N * sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+				 0);
 		if (fd >= 0)
 			close(fd);
 		counts = m == MAP_FAILED ? NULL : m;

@@ -31,36 +31,36 @@ static void say(int fd, const char *s)
 
 static void single(void)
 {
-	void *a = malloc(100);              /* a 0 100 */
-	void *b = calloc(10, 20);           /* c 1 10 20 */
-	void *c = realloc(NULL, 50);        /* realloc(NULL): a 2 50 */
-	a = realloc(a, 1000);               /* r 0 1000 */
-	free(b);                            /* f 1 */
+	void *a = malloc(100);       /* a 0 100 */
+	void *b = calloc(10, 20);    /* c 1 10 20 */
+	void *c = realloc(NULL, 50); /* realloc(NULL): a 2 50 */
+	a = realloc(a, 1000);        /* r 0 1000 */
+	free(b);                     /* f 1 */
 	void *d = NULL;
-	if (posix_memalign(&d, 64, 200))    /* m 1 64 200 */
+	if (posix_memalign(&d, 64, 200)) /* m 1 64 200 */
 		_exit(98);
-	void *e = aligned_alloc(32, 96);    /* m 3 32 96 */
-	void *f = memalign(128, 10);        /* m 4 128 10 */
-	void *g = valloc(100);              /* m 5 4096 100 */
-	void *h = pvalloc(100);             /* m 6 4096 4096 */
+	void *e = aligned_alloc(32, 96); /* m 3 32 96 */
+	void *f = memalign(128, 10);     /* m 4 128 10 */
+	void *g = valloc(100);           /* m 5 4096 100 */
+	void *h = pvalloc(100);          /* m 6 4096 4096 */
 	volatile size_t huge = (size_t)1 << 62;
 	if (malloc(huge) || calloc(huge, 8)) /* fail: not recorded */
 		_exit(97);
 	void *z = NULL;
 	if (posix_memalign(&z, 3, 10) == 0) /* fails (EINVAL): not recorded */
 		_exit(96);
-	free(NULL);                         /* f -1 */
-	c = reallocarray(c, 10, 30);        /* r 2 300 */
-	if (realloc(d, 0))                  /* realloc(p, 0) frees: f 1 */
+	free(NULL);                  /* f -1 */
+	c = reallocarray(c, 10, 30); /* r 2 300 */
+	if (realloc(d, 0))           /* realloc(p, 0) frees: f 1 */
 		_exit(95);
-	free(a);                            /* f 0 */
-	free(c);                            /* f 2 */
-	free(e);                            /* f 3 */
-	free(f);                            /* f 4 */
-	free(g);                            /* f 5 */
-	free(h);                            /* f 6 */
-	void *x = malloc(7);                /* a 0 7: the lowest free id again */
-	free(x);                            /* f 0 */
+	free(a);             /* f 0 */
+	free(c);             /* f 2 */
+	free(e);             /* f 3 */
+	free(f);             /* f 4 */
+	free(g);             /* f 5 */
+	free(h);             /* f 6 */
+	void *x = malloc(7); /* a 0 7: the lowest free id again */
+	free(x);             /* f 0 */
 	say(1, "hello from record_prog\n");
 	say(2, "a line on stderr\n");
 }

@@ -527,7 +527,8 @@ static void test_first_fit_reuse(void **state)
 	assert_int_equal(r.peak_live_op, 1);
 	assert_int_equal(r.peak_footprint_bytes, EMPTY + 256);
 	assert_true(r.utilization == 200.0 / two);
-	double mean = ((one - 100) / 100 + (two - 200) / 200 + (two - 100) / 100 + (two - 150) / 150) / 4;
+	double mean =
+		((one - 100) / 100 + (two - 200) / 200 + (two - 100) / 100 + (two - 150) / 150) / 4;
 	if (r.frag_mean < mean - 1e-12 || r.frag_mean > mean + 1e-12)
 		fail_msg("frag_mean: expected %.15f, got %.15f", mean, r.frag_mean);
 	assert_int_equal(r.npoints, 4);
@@ -593,9 +594,9 @@ static void test_backends_pass_test_traces(void **state)
 			}
 #endif
 			if (r.status != JOB_OK)
-				fail_msg("%s on %s: %s at op %lld: %s", allocator_registry[b]->name, paths[i],
-					 replay_status_names[r.status], (long long)r.error_op,
-					 r.error);
+				fail_msg("%s on %s: %s at op %lld: %s", allocator_registry[b]->name,
+					 paths[i], replay_status_names[r.status],
+					 (long long)r.error_op, r.error);
 			/* exact for the simulated heap; a process-wide allocator's
 			 * growth can be less (what it held before the pass is
 			 * subtracted, and it may reuse that) */
