@@ -863,6 +863,7 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 	}
 
 	/* harness tables from mmap, resident before any baseline is taken */
+	struct heap *heap = NULL;
 	size_t nslots = (size_t)t->nids + 1;
 	struct slot *slots = os_map(nslots * sizeof *slots);
 	void **ptrs = os_map(nslots * sizeof *ptrs);
@@ -875,7 +876,6 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 	memset(ptrs, 0, nslots * sizeof *ptrs);
 	touch(t->ops, (size_t)t->nops * sizeof *t->ops);
 
-	struct heap *heap = NULL;
 	r->pass = REPLAY_PASS_CHECKED;
 	if (checked_pass(t, cfg, r, slots, &heap) < 0)
 		goto out;
