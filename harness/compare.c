@@ -296,10 +296,11 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 	for (size_t j = 0; j < nn; j++)
 		if (!used[j]) {
 			const json_t *x = json_array_get(now, j);
-			rows[n++] = (struct row){.trace = str(x, "trace"),
-						 .backend = str(x, "backend"),
-						 .opts = xstrdup(nopts[j]),
-						 .n = x};
+			struct row *r = &rows[n++];
+			*r = (struct row){.trace = str(x, "trace"),
+					  .backend = str(x, "backend"),
+					  .opts = xstrdup(nopts[j]),
+					  .n = x};
 		}
 	size_t fails = 0, fresh = 0;
 	for (size_t i = 0; i < n; i++) {
