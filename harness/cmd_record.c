@@ -386,9 +386,10 @@ static int finalize(const char *out, const char *rawdir, int status)
 		json_t *top = json_object();
 		json_object_set_new(top, "exit_status", json_integer(status));
 		json_object_set_new(top, "processes", summary);
-		if (k < 0 || (size_t)k >= sizeof path ||
-		    json_dump_file(top, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
-			hb_error("%s: cannot write it", path);
+		if (k < 0 || (size_t)k >= sizeof path) {
+			hb_error("%s: the path is too long", out);
+			rc = -1;
+		} else if (out_json(path, top) < 0) {
 			rc = -1;
 		}
 		json_decref(top);

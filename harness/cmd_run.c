@@ -32,6 +32,7 @@
 #include "job.h"
 #include "jsonx.h"
 #include "os.h"
+#include "out.h"
 #include "plot.h"
 #include "results.h"
 
@@ -248,20 +249,6 @@ static void write_csv(FILE *f, const json_t *all)
 			csv_field(f, text, !csv_keys[k + 1]);
 		}
 	}
-}
-
-/* Writes path from text, replacing it whole; -1 (reported) on error. */
-static int write_whole(const char *path, const char *data, size_t len)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0 || rename(tmp, path) < 0) {
-		hb_error("%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- env.json ----------------------------------------------------------------------- */
@@ -547,8 +534,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!resume || !done || json_array_size(done) == 0) {
 		json_t *env = environment(cfg);
-		if (json_dump_file(env, envp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-			hb_error("%s: cannot write it", envp);
+		out_json(envp, env);
 		json_decref(env);
 	}
 	out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
@@ -635,14 +621,14 @@ int cmd_run(int argc, char **argv)
 	summary_text(&md, cfg, done);
 	fwrite(md.data, 1, md.len, stdout);
 	fflush(stdout);
-	int wrc = write_whole(mdp, md.data, md.len);
+	int wrc = out_file(mdp, md.data, md.len);
 	buf_free(&md);
 	char *csvbuf = NULL;
 	size_t csvlen = 0;
 	FILE *mem = open_memstream(&csvbuf, &csvlen);
 	write_csv(mem, done);
 	fclose(mem);
-	wrc |= write_whole(csvp, csvbuf, csvlen);
+	wrc |= out_file(csvp, csvbuf, csvlen);
 	free(csvbuf);
 	if (wrc < 0)
 		goto end;

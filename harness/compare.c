@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "out.h"
 #include "replay.h"
 #include "results.h"
 #include "util.h"
@@ -187,13 +188,28 @@ static const char *verdict(const struct row *r)
 	return r->regression ? "REGRESSION" : !r->b ? "new" : "ok";
 }
 
+/* A report built in memory and written whole (out_file). */
+static FILE *report_open(char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	if (!f)
+		hb_oom();
+	return f;
+}
+
+static int report_close(FILE *f, char **buf, size_t *len, const char *path)
+{
+	fclose(f);
+	int rc = out_file(path, *buf, *len);
+	free(*buf);
+	return rc;
+}
+
 static int write_junit(const char *path, const struct row *rows, size_t n, size_t fails)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		hb_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
+	char *buf;
+	size_t len;
+	FILE *f = report_open(&buf, &len);
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	fprintf(f, "<testsuites name=\"heapbench compare\" tests=\"%zu\" failures=\"%zu\">\n", n,
 		fails);
@@ -231,21 +247,15 @@ static int write_junit(const char *path, const struct row *rows, size_t n, size_
 		fputs("    </testcase>\n", f);
 	}
 	fputs("  </testsuite>\n</testsuites>\n", f);
-	if (fclose(f) != 0) {
-		hb_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return report_close(f, &buf, &len, path);
 }
 
 static int write_markdown(const char *path, const struct row *rows, size_t n, size_t fails,
 			  const struct compare_opts *o)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		hb_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
+	char *buf;
+	size_t len;
+	FILE *f = report_open(&buf, &len);
 	fprintf(f, "### heapbench: %s\n\n", fails ? "regressions found" : "no regression");
 	fprintf(f, "Baseline `%s`, new `%s`: %zu jobs, %zu regressions.\n\n",
 		o->baseline_name ? o->baseline_name : "baseline", o->new_name ? o->new_name : "new",
@@ -261,11 +271,7 @@ static int write_markdown(const char *path, const struct row *rows, size_t n, si
 		fprintf(f, "| %s | %s | %s | %s | %s | %s%s%s |\n", r->trace, r->backend, u, fp, m,
 			verdict(r), r->regression ? ": " : "", r->regression ? r->why : "");
 	}
-	if (fclose(f) != 0) {
-		hb_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return report_close(f, &buf, &len, path);
 }
 
 int compare_runs(const json_t *baseline, const json_t *now, const struct compare_opts *o, FILE *out)

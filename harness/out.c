@@ -247,3 +247,27 @@ void out_abort(struct out *o)
 	unguard_tmp();
 	out_release(o);
 }
+
+int out_file(const char *path, const void *data, size_t n)
+{
+	struct out *o = out_open(path, TRACE_COMP_NONE);
+	if (!o)
+		return -1;
+	if (out_write(o, data, n) < 0) {
+		out_abort(o);
+		return -1;
+	}
+	return out_commit(o);
+}
+
+int out_json(const char *path, const json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (!text)
+		hb_oom();
+	size_t n = strlen(text);
+	text[n] = '\n'; /* over the NUL: json_dumps' buffer holds n + 1 */
+	int rc = out_file(path, text, n + 1);
+	free(text);
+	return rc;
+}

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "trace.h"
 
 struct out;
@@ -33,5 +35,11 @@ int out_write(struct out *o, const void *data, size_t n);
 int out_commit(struct out *o);
 /* Removes the temporary file and frees o. */
 void out_abort(struct out *o);
+
+/* A whole small file (a report, a summary) written the same way: it
+ * appears complete or not at all.  0 or -1 (reported). */
+int out_file(const char *path, const void *data, size_t n);
+/* The same for a JSON value, indented. */
+int out_json(const char *path, const json_t *v);
 
 #endif
