@@ -604,49 +604,46 @@ static int key_cmp(const struct bt *h, char *a, char *b)
 
 /* Maxima are kept without reading siblings where possible: a sibling not
  * on the search path is a cache miss, and the search path is all the
- * work there is.  Insertion raises the maxima on the way down; a rotation
- * hands the subtree's maximum to the new root and recomputes the old
- * root's; removal recomputes only where the removed block was the
- * maximum; merging two subtrees takes the larger of their maxima. */
+ * work there is.  Insertion raises the maxima on the way down to the new
+ * block's place and recomputes them only on the split below it; removal
+ * recomputes only where the removed block was the maximum; merging two
+ * subtrees takes the larger of their maxima. */
 
-static char *rot_right(char *t)
+/* Splits t around n's key: the blocks before n into *l, the rest into *r,
+ * each subtree's maximum recomputed on the way back up. */
+static void tree_split(struct bt *h, char *t, char *n, char **l, char **r)
 {
-	char *l = L(t);
-	uint64_t all = tmax(t);
-	L(t) = R(l);
-	R(l) = t;
-	update(t);
-	set_max(l, all);
-	return l;
-}
-
-static char *rot_left(char *t)
-{
-	char *r = R(t);
-	uint64_t all = tmax(t);
-	R(t) = L(r);
-	L(r) = t;
-	update(t);
-	set_max(r, all);
-	return r;
-}
-
-static char *tree_insert(struct bt *h, char *t, char *n, uint64_t nsize)
-{
-	if (!t)
-		return n;
-	if (tmax(t) < nsize)
-		set_max(t, nsize);
-	if (key_cmp(h, n, t) < 0) {
-		L(t) = tree_insert(h, L(t), n, nsize);
-		if (prio(L(t)) > prio(t))
-			return rot_right(t);
-	} else {
-		R(t) = tree_insert(h, R(t), n, nsize);
-		if (prio(R(t)) > prio(t))
-			return rot_left(t);
+	if (!t) {
+		*l = *r = NULL;
+		return;
 	}
-	return t;
+	if (key_cmp(h, t, n) < 0) {
+		*l = t;
+		tree_split(h, R(t), n, &R(t), r);
+	} else {
+		*r = t;
+		tree_split(h, L(t), n, l, &L(t));
+	}
+	update(t);
+}
+
+/* Insertion top down: n goes where its priority puts it (below every
+ * ancestor of higher or equal priority, as rotations would leave it), and
+ * the subtree it lands on splits into its children: no rotations, and no
+ * walk below n's place but the split's. */
+static void tree_insert_top(struct bt *h, char *n, uint64_t nsize)
+{
+	char **link = &h->root;
+	uint32_t pn = prio(n);
+	while (*link && prio(*link) >= pn) {
+		char *t = *link;
+		if (tmax(t) < nsize)
+			set_max(t, nsize);
+		link = key_cmp(h, n, t) < 0 ? &L(t) : &R(t);
+	}
+	tree_split(h, *link, n, &L(n), &R(n));
+	update(n);
+	*link = n;
 }
 
 static char *tree_merge(char *a, char *b)
@@ -689,7 +686,7 @@ void bt_tree_insert(struct bt *h, char *b)
 	uint64_t hash = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
 	n->max = (hash >> PRIO_SHIFT << PRIO_SHIFT) | bt_size(b);
 	fit_path.end = NULL;
-	h->root = tree_insert(h, h->root, b, bt_size(b));
+	tree_insert_top(h, b, bt_size(b));
 }
 
 /* The link that points at b, when the last search's path ends at b (the
