@@ -85,6 +85,12 @@ static size_t sys_usable_size(void *state, void *p)
 	return malloc_usable_size(p);
 }
 
+/* The members every process-wide backend shares: they call the C
+ * functions, whichever library ld.so bound them to. */
+#define LIBC_CALLS                                                                                 \
+	.fini = sys_fini, .malloc = sys_malloc, .calloc = sys_calloc, .memalign = sys_memalign,    \
+	.realloc = sys_realloc, .free = sys_free
+
 /* ---- Which library provides malloc ------------------------------------------ */
 
 #ifndef HB_SANITIZED
@@ -139,12 +145,15 @@ static int provides_malloc(const char *lib, const char *package, char *err, size
 #endif
 }
 
-/* The library named by the environment variable env, or file. */
-static const char *library_file(const char *env, const char *file)
+/* init's first step for a preloaded library: the one the worker was given
+ * (allocator_preload: the backend's file, or the file its environment
+ * variable names) must provide malloc. */
+static int check_preloaded(const struct allocator *a, const char *package, char *err, size_t errlen)
 {
-	const char *v = env ? getenv(env) : NULL;
-	return v && *v ? v : file;
+	return provides_malloc(allocator_preload(a, NULL), package, err, errlen);
 }
+
+extern const struct allocator jemalloc_allocator, mimalloc_allocator, tcmalloc_allocator;
 
 /* ---- glibc ----------------------------------------------------------------------- */
 
@@ -185,12 +194,7 @@ const struct allocator system_allocator = {
 	.description = "the C library's malloc (glibc); footprint from mallinfo2 arena + hblkhd",
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC,
 	.init = glibc_init,
-	.fini = sys_fini,
-	.malloc = sys_malloc,
-	.calloc = sys_calloc,
-	.memalign = sys_memalign,
-	.realloc = sys_realloc,
-	.free = sys_free,
+	LIBC_CALLS,
 	.usable_size = sys_usable_size,
 	.stats = glibc_stats,
 	.version = glibc_version,
@@ -210,8 +214,7 @@ static int je_init(void **state, struct heap *heap, const struct backend_opts *o
 	(void)heap;
 	(void)opts;
 	*state = NULL;
-	if (provides_malloc(library_file(JEMALLOC_ENV, JEMALLOC_FILE), "libjemalloc-dev", err,
-			    errlen) < 0)
+	if (check_preloaded(&jemalloc_allocator, "libjemalloc-dev", err, errlen) < 0)
 		return -1;
 	*(void **)&je_mallctl = dlsym(RTLD_DEFAULT, "mallctl");
 	if (!je_mallctl)
@@ -260,12 +263,7 @@ const struct allocator jemalloc_allocator = {
 	.description = "jemalloc, preloaded; footprint from stats.resident",
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
 	.init = je_init,
-	.fini = sys_fini,
-	.malloc = sys_malloc,
-	.calloc = sys_calloc,
-	.memalign = sys_memalign,
-	.realloc = sys_realloc,
-	.free = sys_free,
+	LIBC_CALLS,
 	.usable_size = sys_usable_size,
 	.stats = je_stats,
 	.preload = JEMALLOC_FILE,
@@ -284,8 +282,7 @@ static int mi_init(void **state, struct heap *heap, const struct backend_opts *o
 	(void)heap;
 	(void)opts;
 	*state = NULL;
-	if (provides_malloc(library_file(MIMALLOC_ENV, MIMALLOC_FILE), "libmimalloc-dev", err,
-			    errlen) < 0)
+	if (check_preloaded(&mimalloc_allocator, "libmimalloc-dev", err, errlen) < 0)
 		return -1;
 	void (*collect)(bool);
 	*(void **)&collect = dlsym(RTLD_DEFAULT, "mi_collect");
@@ -315,12 +312,7 @@ const struct allocator mimalloc_allocator = {
 	.description = "mimalloc, preloaded; footprint from the resident-set growth",
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
 	.init = mi_init,
-	.fini = sys_fini,
-	.malloc = sys_malloc,
-	.calloc = sys_calloc,
-	.memalign = sys_memalign,
-	.realloc = sys_realloc,
-	.free = sys_free,
+	LIBC_CALLS,
 	.usable_size = sys_usable_size,
 	.preload = MIMALLOC_FILE,
 	.preload_env = MIMALLOC_ENV,
@@ -342,8 +334,7 @@ static int tc_init(void **state, struct heap *heap, const struct backend_opts *o
 	(void)heap;
 	(void)opts;
 	*state = NULL;
-	if (provides_malloc(library_file(TCMALLOC_ENV, TCMALLOC_FILE), "libgoogle-perftools-dev",
-			    err, errlen) < 0)
+	if (check_preloaded(&tcmalloc_allocator, "libgoogle-perftools-dev", err, errlen) < 0)
 		return -1;
 	*(void **)&tc_property = dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty");
 	if (!tc_property)
@@ -395,12 +386,7 @@ const struct allocator tcmalloc_allocator = {
 	.description = "tcmalloc (gperftools, minimal), preloaded; footprint from MallocExtension",
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
 	.init = tc_init,
-	.fini = sys_fini,
-	.malloc = sys_malloc,
-	.calloc = sys_calloc,
-	.memalign = sys_memalign,
-	.realloc = sys_realloc,
-	.free = sys_free,
+	LIBC_CALLS,
 	.usable_size = sys_usable_size,
 	.stats = tc_stats,
 	.preload = TCMALLOC_FILE,
@@ -463,12 +449,7 @@ const struct allocator preload_allocator = {
 	.options = preload_options,
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
 	.init = user_init,
-	.fini = sys_fini,
-	.malloc = sys_malloc,
-	.calloc = sys_calloc,
-	.memalign = sys_memalign,
-	.realloc = sys_realloc,
-	.free = sys_free,
+	LIBC_CALLS,
 	.usable_size = user_usable_size,
 	.version = user_version,
 };
