@@ -88,12 +88,6 @@ static int cut_torn_tail(const char *path)
 	return rc;
 }
 
-static const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 /* Is (trace, backend) among the results? */
 static bool has_result(const json_t *all, const char *trace, const char *backend)
 {
@@ -101,20 +95,14 @@ static bool has_result(const json_t *all, const char *trace, const char *backend
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		if (!strcmp(jstr(o, "trace"), trace) && !strcmp(jstr(o, "backend"), backend))
+		if (!strcmp(result_str(o, "trace"), trace) &&
+		    !strcmp(result_str(o, "backend"), backend))
 			return true;
 	}
 	return false;
 }
 
 /* ---- Tables ----------------------------------------------------------------------- */
-
-static double num(const json_t *o, const char *key, bool *ok)
-{
-	json_t *v = json_object_get(o, key);
-	*ok = json_is_number(v);
-	return *ok ? json_number_value(v) : 0;
-}
 
 /* summary.md's text: per job, per backend, failures */
 static void summary_text(struct buf *b, const struct config *c, const json_t *all)
@@ -126,9 +114,9 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 	buf_printf(b, "|---|---|---|---:|---:|---:|\n");
 	json_array_foreach(all, i, o)
 	{
-		bool ku, kf, km;
-		double u = num(o, "utilization", &ku), f = num(o, "frag_peak", &kf),
-		       m = num(o, "mops", &km);
+		double u, f, m;
+		bool ku = result_num(o, "utilization", &u), kf = result_num(o, "frag_peak", &f),
+		     km = result_num(o, "mops", &m);
 		char us[32] = "-", fs[32] = "-", ms[32] = "-";
 		if (ku)
 			snprintf(us, sizeof us, "%.1f%%", u * 100);
@@ -136,8 +124,8 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 			snprintf(fs, sizeof fs, "%.3f", f);
 		if (km)
 			snprintf(ms, sizeof ms, "%.2f", m);
-		buf_printf(b, "| %s | %s | %s | %s | %s | %s |\n", jstr(o, "trace"),
-			   jstr(o, "backend"), jstr(o, "status"), us, fs, ms);
+		buf_printf(b, "| %s | %s | %s | %s | %s | %s |\n", result_str(o, "trace"),
+			   result_str(o, "backend"), result_str(o, "status"), us, fs, ms);
 	}
 	buf_printf(
 		b,
@@ -150,14 +138,14 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 		size_t un = 0, ln = 0, okn = 0, all_n = 0;
 		json_array_foreach(all, i, o)
 		{
-			if (strcmp(jstr(o, "backend"), name))
+			if (strcmp(result_str(o, "backend"), name))
 				continue;
 			all_n++;
-			if (strcmp(jstr(o, "status"), "ok"))
+			if (strcmp(result_str(o, "status"), "ok"))
 				continue;
 			okn++;
-			bool ku, km;
-			double u = num(o, "utilization", &ku), m = num(o, "mops", &km);
+			double u, m;
+			bool ku = result_num(o, "utilization", &u), km = result_num(o, "mops", &m);
 			if (ku)
 				usum += u, un++;
 			if (km && m > 0)
@@ -175,7 +163,7 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 	bool header = false;
 	json_array_foreach(all, i, o)
 	{
-		if (!strcmp(jstr(o, "status"), "ok"))
+		if (!strcmp(result_str(o, "status"), "ok"))
 			continue;
 		if (!header)
 			buf_printf(b, "\nFailed jobs:\n\n");
@@ -185,8 +173,9 @@ static void summary_text(struct buf *b, const struct config *c, const json_t *al
 		if (json_is_integer(op))
 			snprintf(where, sizeof where, " at op %lld",
 				 (long long)json_integer_value(op));
-		buf_printf(b, "- %s x %s: %s%s: %s\n", jstr(o, "trace"), jstr(o, "backend"),
-			   jstr(o, "status"), where, jstr(o, "error"));
+		buf_printf(b, "- %s x %s: %s%s: %s\n", result_str(o, "trace"),
+			   result_str(o, "backend"), result_str(o, "status"), where,
+			   result_str(o, "error"));
 	}
 }
 
@@ -637,7 +626,7 @@ int cmd_run(int argc, char **argv)
 	json_t *o;
 	json_array_foreach(done, i, o)
 	{
-		if (strcmp(jstr(o, "status"), "ok"))
+		if (strcmp(result_str(o, "status"), "ok"))
 			rc = HB_EXIT_FAIL;
 	}
 	/* the config's regression gate: the same as heapbench compare */

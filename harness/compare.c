@@ -53,21 +53,6 @@ struct row {
 	char why[512];
 };
 
-static const char *str(const json_t *o, const char *k)
-{
-	const char *s = o ? json_string_value(json_object_get(o, k)) : NULL;
-	return s ? s : "";
-}
-
-static bool num(const json_t *o, const char *k, double *v)
-{
-	const json_t *x = o ? json_object_get(o, k) : NULL;
-	if (!json_is_number(x))
-		return false;
-	*v = json_number_value(x);
-	return isfinite(*v);
-}
-
 static char *options_of(const json_t *o)
 {
 	const json_t *opts = json_object_get(o, "options");
@@ -78,8 +63,8 @@ static char *options_of(const json_t *o)
 static bool mops_range(const json_t *o, double *lo, double *hi)
 {
 	double ops, smin, smax;
-	if (!num(o, "ops", &ops) || !num(o, "seconds_min", &smin) ||
-	    !num(o, "seconds_max", &smax) || smin <= 0 || smax <= 0)
+	if (!result_num(o, "ops", &ops) || !result_num(o, "seconds_min", &smin) ||
+	    !result_num(o, "seconds_max", &smax) || smin <= 0 || smax <= 0)
 		return false;
 	*lo = ops / smax / 1e6;
 	*hi = ops / smin / 1e6;
@@ -113,35 +98,35 @@ static void judge(struct row *r, const struct compare_opts *o)
 		add_why(r, "missing from the new run");
 		return;
 	}
-	const char *sn = str(r->n, "status");
-	if (r->b && !strcmp(str(r->b, "status"), "ok") && strcmp(sn, "ok")) {
-		add_why(r, "was ok, now %s: %s", sn, str(r->n, "error"));
+	const char *sn = result_str(r->n, "status");
+	if (r->b && !strcmp(result_str(r->b, "status"), "ok") && strcmp(sn, "ok")) {
+		add_why(r, "was ok, now %s: %s", sn, result_str(r->n, "error"));
 		return;
 	}
 	if (strcmp(sn, "ok") && (o->fail_on >> status_of(sn) & 1)) {
-		add_why(r, "%s: %s", sn, str(r->n, "error"));
+		add_why(r, "%s: %s", sn, result_str(r->n, "error"));
 		return;
 	}
-	if (!r->b || strcmp(str(r->b, "status"), "ok") || strcmp(sn, "ok"))
+	if (!r->b || strcmp(result_str(r->b, "status"), "ok") || strcmp(sn, "ok"))
 		return;
 	double ub, un;
-	bool exact = !strcmp(str(r->b, "footprint_source"), "simulated-heap") &&
-		     !strcmp(str(r->n, "footprint_source"), "simulated-heap");
+	bool exact = !strcmp(result_str(r->b, "footprint_source"), "simulated-heap") &&
+		     !strcmp(result_str(r->n, "footprint_source"), "simulated-heap");
 	double ut = o->utilization >= 0 ? o->utilization : exact ? 0 : -1;
-	if (ut >= 0 && num(r->b, "utilization", &ub) && num(r->n, "utilization", &un) && ub > 0 &&
-	    (ub - un) / ub > ut + 1e-12)
+	if (ut >= 0 && result_num(r->b, "utilization", &ub) &&
+	    result_num(r->n, "utilization", &un) && ub > 0 && (ub - un) / ub > ut + 1e-12)
 		add_why(r, "utilization dropped %.3f%% (%.6f -> %.6f; allowed %.3f%%)",
 			100 * (ub - un) / ub, ub, un, 100 * ut);
 	double fb, fn;
-	if (o->frag_peak >= 0 && num(r->b, "frag_peak", &fb) && num(r->n, "frag_peak", &fn) &&
-	    (1 + fn) / (1 + fb) - 1 > o->frag_peak + 1e-12)
+	if (o->frag_peak >= 0 && result_num(r->b, "frag_peak", &fb) &&
+	    result_num(r->n, "frag_peak", &fn) && (1 + fn) / (1 + fb) - 1 > o->frag_peak + 1e-12)
 		add_why(r,
 			"footprint per live byte grew %.3f%% (frag_peak %.6f -> %.6f; allowed "
 			"%.3f%%)",
 			100 * ((1 + fn) / (1 + fb) - 1), fb, fn, 100 * o->frag_peak);
 	double mb, mn, blo, bhi, nlo, nhi;
-	if (o->mops >= 0 && num(r->b, "mops", &mb) && num(r->n, "mops", &mn) && mb > 0 &&
-	    (mb - mn) / mb > o->mops && mops_range(r->b, &blo, &bhi) &&
+	if (o->mops >= 0 && result_num(r->b, "mops", &mb) && result_num(r->n, "mops", &mn) &&
+	    mb > 0 && (mb - mn) / mb > o->mops && mops_range(r->b, &blo, &bhi) &&
 	    mops_range(r->n, &nlo, &nhi) && nhi < blo)
 		add_why(r,
 			"Mops/s dropped %.1f%% (%.3f -> %.3f; ranges %.3f-%.3f and %.3f-%.3f do "
@@ -155,7 +140,7 @@ static void pair(char *buf, size_t len, const struct row *r, const char *key, do
 		 const char *fmt)
 {
 	double b = 0, n = 0;
-	bool hb = num(r->b, key, &b), hn = num(r->n, key, &n);
+	bool hb = result_num(r->b, key, &b), hn = result_num(r->n, key, &n);
 	char sb[32] = "-", sn[32] = "-";
 	if (hb)
 		snprintf(sb, sizeof sb, fmt, b * scale);
@@ -285,14 +270,15 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 	for (size_t i = 0; i < nb; i++) {
 		const json_t *b = json_array_get(baseline, i);
 		struct row *r = &rows[n++];
-		*r = (struct row){.trace = str(b, "trace"),
-				  .backend = str(b, "backend"),
+		*r = (struct row){.trace = result_str(b, "trace"),
+				  .backend = result_str(b, "backend"),
 				  .opts = options_of(b),
 				  .b = b};
 		for (size_t j = 0; j < nn; j++) {
 			const json_t *x = json_array_get(now, j);
-			if (!used[j] && !strcmp(str(x, "trace"), r->trace) &&
-			    !strcmp(str(x, "backend"), r->backend) && !strcmp(nopts[j], r->opts)) {
+			if (!used[j] && !strcmp(result_str(x, "trace"), r->trace) &&
+			    !strcmp(result_str(x, "backend"), r->backend) &&
+			    !strcmp(nopts[j], r->opts)) {
 				r->n = x;
 				used[j] = true;
 				break;
@@ -303,8 +289,8 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 		if (!used[j]) {
 			const json_t *x = json_array_get(now, j);
 			struct row *r = &rows[n++];
-			*r = (struct row){.trace = str(x, "trace"),
-					  .backend = str(x, "backend"),
+			*r = (struct row){.trace = result_str(x, "trace"),
+					  .backend = result_str(x, "backend"),
 					  .opts = xstrdup(nopts[j]),
 					  .n = x};
 		}

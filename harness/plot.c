@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "results.h"
 #include "util.h"
 
 /* Tableau 10 and two more: distinct on screen and in print */
@@ -44,15 +45,6 @@ static size_t index_of(char ***names, size_t *n, const char *name)
 static const json_t *cell(const struct grid *g, size_t t, size_t b)
 {
 	return g->job[t * g->nb + b];
-}
-
-static bool number(const json_t *o, const char *key, double *out)
-{
-	const json_t *v = o ? json_object_get(o, key) : NULL;
-	if (!json_is_number(v))
-		return false;
-	*out = json_number_value(v);
-	return isfinite(*out);
 }
 
 /* A gnuplot string literal: double quotes, with \ and " escaped */
@@ -233,8 +225,9 @@ static int grouped(const struct grid *g, const char *name, const char *title, co
 static bool throughput_of(const json_t *o, double *v, double *lo, double *hi)
 {
 	double ops, smin, smax;
-	if (!number(o, "mops", v) || !number(o, "ops", &ops) || !number(o, "seconds_min", &smin) ||
-	    !number(o, "seconds_max", &smax) || smin <= 0 || smax <= 0)
+	if (!result_num(o, "mops", v) || !result_num(o, "ops", &ops) ||
+	    !result_num(o, "seconds_min", &smin) || !result_num(o, "seconds_max", &smax) ||
+	    smin <= 0 || smax <= 0)
 		return false;
 	*lo = ops / smax / 1e6;
 	*hi = ops / smin / 1e6;
@@ -243,7 +236,7 @@ static bool throughput_of(const json_t *o, double *v, double *lo, double *hi)
 
 static bool utilization_of(const json_t *o, double *v, double *lo, double *hi)
 {
-	if (!number(o, "utilization", v))
+	if (!result_num(o, "utilization", v))
 		return false;
 	*v *= 100;
 	*lo = *hi = *v;
@@ -265,15 +258,16 @@ static int fragmentation(const struct grid *g)
 		for (size_t t = 0; t < g->nt; t++) {
 			const json_t *o = cell(g, t, b);
 			double live, foot, in, ex;
-			if (!number(o, "peak_live_bytes", &live) ||
-			    !number(o, "footprint_at_peak_live", &foot) || foot <= 0 || live <= 0)
+			if (!result_num(o, "peak_live_bytes", &live) ||
+			    !result_num(o, "footprint_at_peak_live", &foot) || foot <= 0 ||
+			    live <= 0)
 				continue;
 			if (live > foot)
 				live = foot; /* a resident-set measure can fall short */
 			n++;
 			sl += live / foot;
-			if (number(o, "internal_frag_bytes", &in) &&
-			    number(o, "external_frag_bytes", &ex)) {
+			if (result_num(o, "internal_frag_bytes", &in) &&
+			    result_num(o, "external_frag_bytes", &ex)) {
 				si += fmin(in, foot - live) / foot;
 				se += fmax(0, foot - live - in) / foot;
 			} else {
@@ -407,7 +401,7 @@ static int latency(const struct grid *g, size_t t)
 				const json_t *l = json_object_get(
 					json_object_get(cell(g, t, b), "latency_ns"), kinds[k]);
 				double v;
-				if (number(l, pcts[p], &v) && v > 0)
+				if (result_num(l, pcts[p], &v) && v > 0)
 					fprintf(d, " %.6g", v);
 				else
 					fputs(" ?", d);
@@ -516,6 +510,13 @@ static char *safe_name(const struct grid *g, size_t t)
 	return xstrdup(out);
 }
 
+/* a job's trace or backend, "?" if it has none */
+static const char *name_of(const json_t *o, const char *key)
+{
+	const char *s = result_str(o, key);
+	return *s ? s : "?";
+}
+
 int plot_results(const json_t *all, const char *suite, const char *dir, unsigned which)
 {
 	struct grid g = {.suite = suite, .dir = dir};
@@ -523,17 +524,14 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 	const json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		index_of(&g.traces, &g.nt, json_string_value(json_object_get(o, "trace")) ?: "?");
-		index_of(&g.backends, &g.nb,
-			 json_string_value(json_object_get(o, "backend")) ?: "?");
+		index_of(&g.traces, &g.nt, name_of(o, "trace"));
+		index_of(&g.backends, &g.nb, name_of(o, "backend"));
 	}
 	g.job = xcalloc(g.nt * g.nb + 1, sizeof *g.job);
 	json_array_foreach(all, i, o)
 	{
-		size_t t = index_of(&g.traces, &g.nt,
-				    json_string_value(json_object_get(o, "trace")) ?: "?");
-		size_t b = index_of(&g.backends, &g.nb,
-				    json_string_value(json_object_get(o, "backend")) ?: "?");
+		size_t t = index_of(&g.traces, &g.nt, name_of(o, "trace"));
+		size_t b = index_of(&g.backends, &g.nb, name_of(o, "backend"));
 		g.job[t * g.nb + b] = o; /* the last result of a job wins */
 	}
 	g.files = xcalloc(g.nt + 1, sizeof *g.files);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,4 +183,19 @@ json_t *results_read(const char *path)
 	free(line);
 	fclose(f);
 	return all;
+}
+
+const char *result_str(const json_t *o, const char *key)
+{
+	const char *s = o ? json_string_value(json_object_get(o, key)) : NULL;
+	return s ? s : "";
+}
+
+bool result_num(const json_t *o, const char *key, double *v)
+{
+	const json_t *x = o ? json_object_get(o, key) : NULL;
+	if (!json_is_number(x))
+		return false;
+	*v = json_number_value(x);
+	return isfinite(*v);
 }

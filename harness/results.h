@@ -6,6 +6,7 @@
 #define HB_RESULTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "replay.h"
@@ -24,6 +25,11 @@ void result_table_header(FILE *f);
 void result_table_row(FILE *f, const struct job_id *id, const struct replay_result *r);
 /* "trace x backend: status at op N (line L): message", for failed jobs. */
 void result_print_error(FILE *f, const struct job_id *id, const struct replay_result *r);
+
+/* A job object's string field, or "" (also for a NULL object). */
+const char *result_str(const json_t *o, const char *key);
+/* A job object's numeric field into *v; false when it has none. */
+bool result_num(const json_t *o, const char *key, double *v);
 
 /* Every job object of a results.jsonl, in order (an empty array if the
  * file does not exist); NULL after reporting a line that is not one. */
