@@ -13,22 +13,26 @@
 
 /* Can the backend start in a worker (its library preloaded or loaded)?
  * Built-in backends need no asking. */
-static int probe(const struct backend_choice *b, char *err, size_t len)
+static int probe(struct backend_choice *b, char *err, size_t len)
 {
-	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator)
+	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator) {
+		snprintf(b->version, sizeof b->version, "heapbench %s", HB_VERSION);
 		return 0;
+	}
 	struct replay_config cfg = {.backend = b->a, .nopt = b->nopt};
 	memcpy(cfg.opt, b->opt, sizeof cfg.opt);
 	char why[512];
-	if (job_probe(&cfg, why, sizeof why) == 0)
+	if (job_probe(&cfg, why, sizeof why) == 0) {
+		snprintf(b->version, sizeof b->version, "%s", why);
 		return 0;
+	}
 	snprintf(err, len, "backend %s: %s", b->spec, why);
 	return -1;
 }
 
 /* Option names are the backend's list; values are its init's to judge, so
  * a bad value is bad usage (exit 2) rather than a failed job. */
-static int check_options(const struct backend_choice *b, char *err, size_t len)
+static int check_options(struct backend_choice *b, char *err, size_t len)
 {
 	struct backend_opts opts = {b->opt, b->nopt};
 	char why[ALLOC_ERRLEN];

@@ -15,6 +15,7 @@ struct backend_choice {
 	char *buf;  /* holds the option strings */
 	struct backend_opt opt[REPLAY_MAX_OPTS];
 	size_t nopt;
+	char version[512]; /* as the backend reports it, once it was checked */
 };
 
 /* Parses spec into b, checks the options (names and values) and that the
