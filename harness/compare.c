@@ -152,6 +152,19 @@ static void pair(char *buf, size_t len, const struct row *r, const char *key, do
 		snprintf(buf, len, "%s -> %s", sb, sn);
 }
 
+/* A row's three metrics as "base -> new (delta)": precise for the JUnit
+ * report's record, short for the tables a person reads. */
+struct cells {
+	char util[96], frag[96], mops[96];
+};
+
+static void cells_of(const struct row *r, bool precise, struct cells *c)
+{
+	pair(c->util, sizeof c->util, r, "utilization", 100, precise ? "%.4f%%" : "%.2f%%");
+	pair(c->frag, sizeof c->frag, r, "frag_peak", 1, precise ? "%.6f" : "%.4f");
+	pair(c->mops, sizeof c->mops, r, "mops", 1, precise ? "%.3f" : "%.2f");
+}
+
 static void xml_text(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -204,10 +217,8 @@ static int write_junit(const char *path, const struct row *rows, size_t n, size_
 		n, fails);
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		char u[96], fp[96], m[96];
-		pair(u, sizeof u, r, "utilization", 100, "%.4f%%");
-		pair(fp, sizeof fp, r, "frag_peak", 1, "%.6f");
-		pair(m, sizeof m, r, "mops", 1, "%.3f");
+		struct cells c;
+		cells_of(r, true, &c);
 		fputs("    <testcase classname=\"heapbench.", f);
 		xml_text(f, r->trace);
 		fputs("\" name=\"", f);
@@ -221,12 +232,13 @@ static int write_junit(const char *path, const struct row *rows, size_t n, size_
 			fputs("      <failure message=\"", f);
 			xml_text(f, r->why);
 			fputs("\" type=\"regression\">", f);
-			fprintf(f, "utilization %s\nfrag_peak %s\nMops/s %s\n", u, fp, m);
+			fprintf(f, "utilization %s\nfrag_peak %s\nMops/s %s\n", c.util, c.frag,
+				c.mops);
 			fputs("</failure>\n", f);
 		} else {
 			fputs("      <system-out>", f);
 			fprintf(f, "%sutilization %s; frag_peak %s; Mops/s %s",
-				r->b ? "" : "new job; ", u, fp, m);
+				r->b ? "" : "new job; ", c.util, c.frag, c.mops);
 			fputs("</system-out>\n", f);
 		}
 		fputs("    </testcase>\n", f);
@@ -249,12 +261,11 @@ static int write_markdown(const char *path, const struct row *rows, size_t n, si
 	fprintf(f, "|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		char u[96], fp[96], m[96];
-		pair(u, sizeof u, r, "utilization", 100, "%.2f%%");
-		pair(fp, sizeof fp, r, "frag_peak", 1, "%.4f");
-		pair(m, sizeof m, r, "mops", 1, "%.2f");
-		fprintf(f, "| %s | %s | %s | %s | %s | %s%s%s |\n", r->trace, r->backend, u, fp, m,
-			verdict(r), r->regression ? ": " : "", r->regression ? r->why : "");
+		struct cells c;
+		cells_of(r, false, &c);
+		fprintf(f, "| %s | %s | %s | %s | %s | %s%s%s |\n", r->trace, r->backend, c.util,
+			c.frag, c.mops, verdict(r), r->regression ? ": " : "",
+			r->regression ? r->why : "");
 	}
 	return report_close(f, &buf, &len, path);
 }
@@ -305,12 +316,10 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 		"frag_peak", "Mops/s", "verdict");
 	for (size_t i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		char u[96], fp[96], m[96];
-		pair(u, sizeof u, r, "utilization", 100, "%.2f%%");
-		pair(fp, sizeof fp, r, "frag_peak", 1, "%.4f");
-		pair(m, sizeof m, r, "mops", 1, "%.2f");
-		fprintf(out, "%-24s %-20s %-32s %-30s %-30s %s\n", r->trace, r->backend, u, fp, m,
-			verdict(r));
+		struct cells c;
+		cells_of(r, false, &c);
+		fprintf(out, "%-24s %-20s %-32s %-30s %-30s %s\n", r->trace, r->backend, c.util,
+			c.frag, c.mops, verdict(r));
 	}
 	fprintf(out, "\n%zu jobs compared, %zu new, %zu regression%s\n", n - fresh, fresh, fails,
 		fails == 1 ? "" : "s");
