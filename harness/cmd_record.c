@@ -92,16 +92,9 @@ static void program_name(const struct raw_header *h, char *out, size_t len)
 	size_t n = strnlen(h->cmdline, h->cmdline_len < RAW_CMDLINE_MAX ? h->cmdline_len : 0);
 	const char *arg0 = h->cmdline, *base = memrchr(arg0, '/', n);
 	base = base ? base + 1 : arg0;
-	size_t k = 0;
-	for (; base < arg0 + n && *base && k + 1 < len && k < 40; base++)
-		out[k++] = (*base >= 'a' && *base <= 'z') || (*base >= 'A' && *base <= 'Z') ||
-					   (*base >= '0' && *base <= '9') || *base == '.' ||
-					   *base == '_' || *base == '-'
-				   ? *base
-				   : '_';
-	if (!k)
-		k = (size_t)snprintf(out, len, "process");
-	out[k] = '\0';
+	size_t most = (size_t)(arg0 + n - base);
+	if (!file_name_part(out, len < 41 ? len : 41, base, most))
+		snprintf(out, len, "process");
 }
 
 /* The command line with spaces between arguments and no control bytes. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,15 +489,8 @@ static int gnuplot(const char *dir, const char *script)
 /* A file name from a trace name; later duplicates get -2, -3, ... */
 static char *safe_name(const struct grid *g, size_t t)
 {
-	char base[200];
-	size_t k = 0;
-	for (const char *s = g->traces[t]; *s && k < sizeof base - 8; s++)
-		base[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-					    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
-					    *s == '_'
-				    ? *s
-				    : '_';
-	base[k] = '\0';
+	char base[193];
+	file_name_part(base, sizeof base, g->traces[t], SIZE_MAX);
 	char out[220];
 	snprintf(out, sizeof out, "%s", base);
 	for (int n = 2;; n++) {

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +159,17 @@ int parse_size(const char *s, uint64_t *out)
 			return 0;
 		}
 	return -1;
+}
+
+size_t file_name_part(char *out, size_t len, const char *s, size_t n)
+{
+	size_t k = 0;
+	for (; k < n && s[k] && k + 1 < len; k++) {
+		char c = s[k];
+		bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		out[k] = safe ? c : '_';
+	}
+	out[k] = '\0';
+	return k;
 }

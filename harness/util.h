@@ -49,6 +49,11 @@ void buf_printf(struct buf *b, const char *fmt, ...) HB_PRINTF(2, 3);
 void buf_u64(struct buf *b, uint64_t v);
 void buf_free(struct buf *b);
 
+/* A piece of a file name from text: the first n bytes of s (up to a NUL),
+ * at most len - 1 of them, each byte other than letters, digits and
+ * `. _ -` turned into `_`.  Returns its length. */
+size_t file_name_part(char *out, size_t len, const char *s, size_t n);
+
 /* Parses a whole decimal string into *out; 0 on success, -1 otherwise. */
 int parse_u64(const char *s, uint64_t *out);
 /* A byte count with an optional unit: 4096, 64KiB, 512MiB, 4GiB (also K,
