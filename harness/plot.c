@@ -122,6 +122,14 @@ static int trace_tics(FILE *f, const struct grid *g)
 	return most;
 }
 
+/* Bars, the same look in every chart: histogram style kind. */
+static void bars(FILE *f, const char *kind)
+{
+	fputs("  set style data histograms\n", f);
+	fprintf(f, "  set style histogram %s\n", kind);
+	fputs("  set style fill solid 0.9 border -1\n", f);
+}
+
 static FILE *open_in(const struct grid *g, const char *name, const char *ext)
 {
 	char path[4200];
@@ -202,9 +210,7 @@ static int grouped(const struct grid *g, const char *name, const char *title, co
 		return -1;
 	int w = 320 + (int)(g->nt * (g->nb * 16 + 24));
 	plot_begin(f, g, name, w < 900 ? 900 : w > 3000 ? 3000 : w, 560, title);
-	fputs("  set style data histograms\n", f);
-	fputs("  set style histogram errorbars gap 1.5 lw 1\n", f);
-	fputs("  set style fill solid 0.9 border -1\n", f);
+	bars(f, "errorbars gap 1.5 lw 1");
 	fputs("  set boxwidth 0.95\n", f);
 	int lines = trace_tics(f, g);
 	fprintf(f, "  set bmargin %d\n", lines + 3);
@@ -293,9 +299,7 @@ static int fragmentation(const struct grid *g)
 		 g->suite);
 	int w = 360 + (int)g->nb * 70;
 	plot_begin(f, g, "fragmentation", w < 900 ? 900 : w, 560, title);
-	fputs("  set style data histograms\n", f);
-	fputs("  set style histogram rowstacked\n", f);
-	fputs("  set style fill solid 0.9 border -1\n", f);
+	bars(f, "rowstacked");
 	fputs("  set boxwidth 0.7\n", f);
 	fputs("  set xtics rotate by -35 left scale 0\n", f);
 	fputs("  set bmargin 8\n", f);
@@ -418,9 +422,7 @@ static int latency(const struct grid *g, size_t t)
 	char title[600];
 	snprintf(title, sizeof title, "%s: latency per op on %s", g->suite, g->traces[t]);
 	plot_begin(f, g, name, 1100, 300 * npanels + 80, title);
-	fputs("  set style data histograms\n", f);
-	fputs("  set style histogram clustered gap 1.5\n", f);
-	fputs("  set style fill solid 0.9 border -1\n", f);
+	bars(f, "clustered gap 1.5");
 	fputs("  set logscale y\n", f);
 	fputs("  set yrange [1:*]\n", f); /* a 10 ns bar must show */
 	fputs("  set ylabel \"ns (log scale)\"\n", f);
