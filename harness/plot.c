@@ -140,6 +140,17 @@ static FILE *open_in(const struct grid *g, const char *name, const char *ext)
 	return f;
 }
 
+/* Closes a chart's data file and opens its script: NULL (reported) if
+ * either failed, a data file cut short included. */
+static FILE *script_after(const struct grid *g, FILE *dat, const char *name)
+{
+	if (fclose(dat) != 0) {
+		hb_error("%s/%s.dat: %s", g->dir, name, strerror(errno));
+		return NULL;
+	}
+	return open_in(g, name, "gp");
+}
+
 /* The start of every script: names, colours, and a loop drawing PNG then
  * SVG; the caller writes the plot commands and closes with plot_end. */
 static void plot_begin(FILE *f, const struct grid *g, const char *name, int w, int h,
@@ -204,8 +215,7 @@ static int grouped(const struct grid *g, const char *name, const char *title, co
 		}
 		fputc('\n', d);
 	}
-	fclose(d);
-	FILE *f = open_in(g, name, "gp");
+	FILE *f = script_after(g, d, name);
 	if (!f)
 		return -1;
 	int w = 320 + (int)(g->nt * (g->nb * 16 + 24));
@@ -289,8 +299,7 @@ static int fragmentation(const struct grid *g)
 		else
 			fputs(" ? ? ? ?\n", d);
 	}
-	fclose(d);
-	FILE *f = open_in(g, "fragmentation", "gp");
+	FILE *f = script_after(g, d, "fragmentation");
 	if (!f)
 		return -1;
 	char title[512];
@@ -347,8 +356,7 @@ static int timeline(const struct grid *g, size_t t)
 			fputs("? ? ?\n", d);
 		fputs("\n\n", d);
 	}
-	fclose(d);
-	FILE *f = open_in(g, name, "gp");
+	FILE *f = script_after(g, d, name);
 	if (!f)
 		return -1;
 	char title[600];
@@ -415,8 +423,7 @@ static int latency(const struct grid *g, size_t t)
 		}
 		fputs("\n\n", d);
 	}
-	fclose(d);
-	FILE *f = open_in(g, name, "gp");
+	FILE *f = script_after(g, d, name);
 	if (!f)
 		return -1;
 	char title[600];
