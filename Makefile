@@ -47,9 +47,12 @@ CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -DHB_GIT='"$(GIT_REV)"'
 override CFLAGS := -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS)
 LDLIBS := -lyaml -lzstd -lz -ljansson -lm
 
-HARNESS_SRC := $(wildcard harness/*.c) $(wildcard allocators/*.c)
+# harness/recorder/record.c is the preload library, built on its own below
+HARNESS_DIRS := cli base trace replay suite report recorder
+HARNESS_SRC := $(filter-out harness/recorder/record.c,$(foreach d,$(HARNESS_DIRS),$(wildcard harness/$(d)/*.c))) \
+               $(wildcard allocators/*.c) $(wildcard allocators/host/*.c)
 HARNESS_OBJ := $(patsubst %.c,$(B)/%.o,$(HARNESS_SRC))
-LIB_OBJ := $(filter-out $(B)/harness/main.o,$(HARNESS_OBJ))
+LIB_OBJ := $(filter-out $(B)/harness/cli/main.o,$(HARNESS_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
@@ -190,17 +193,17 @@ bench-overhead: build/.deps-ok
 # ---- Fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(WARN)
 fuzz: build/fuzz/fuzz_trace
-build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(wildcard harness/*.h) | build/.deps-ok
+build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(wildcard harness/*/*.h allocators/*.h allocators/host/*.h) | build/.deps-ok
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_trace.c \
-		$(filter-out harness/main.c,$(HARNESS_SRC)) $(LDLIBS)
+		$(filter-out harness/cli/main.c,$(HARNESS_SRC)) $(LDLIBS)
 
 format:
-	clang-format -i harness/*.[ch] harness/recorder/*.[ch] allocators/*.[ch] \
+	clang-format -i harness/*/*.[ch] allocators/*.[ch] allocators/host/*.[ch] \
 		allocators/examples/*.c tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
 		tests/preload/*.c tests/record/*.c
 
 clean:
 	rm -rf build
 
--include $(HARNESS_OBJ:.o=.d) $(UNIT_BIN:%=$(B)/tests/unit/%.d) $(wildcard $(B)/tests/*/*.d)
+-include $(HARNESS_OBJ:.o=.d) $(wildcard $(B)/tests/*/*.d)

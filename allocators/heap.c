@@ -11,8 +11,8 @@
 
 #include <stdlib.h>
 
-#include "addrmap.h"
-#include "os.h"
+#include "host/addrmap.h"
+#include "host/os.h"
 
 struct heap {
 	char *lo, *brk;

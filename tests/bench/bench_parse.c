@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "trace.h"
+#include "trace/trace.h"
 
 static double now(void)
 {

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "trace.h"
+#include "trace/trace.h"
 
 static double now(void)
 {

@@ -27,12 +27,12 @@
 #include <unistd.h>
 
 #include "allocator.h"
-#include "diag.h"
+#include "base/diag.h"
 #include "heap.h"
-#include "job.h"
-#include "replay.h"
-#include "trace.h"
-#include "trace_gen.h"
+#include "replay/job.h"
+#include "replay/replay.h"
+#include "trace/gen.h"
+#include "trace/trace.h"
 
 #define ORIGIN 4096
 #define HDR    16

@@ -21,8 +21,8 @@
 
 #include "btag.h"
 #include "heap.h"
-#include "trace.h"
-#include "trace_gen.h"
+#include "trace/gen.h"
+#include "trace/trace.h"
 
 /* ---- Reference policies: one list, linear scans ---------------------------- */
 

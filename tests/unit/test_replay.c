@@ -23,9 +23,9 @@
 
 #include "allocator.h"
 #include "btag.h"
-#include "job.h"
-#include "replay.h"
-#include "trace.h"
+#include "replay/job.h"
+#include "replay/replay.h"
+#include "trace/trace.h"
 
 /* ---- Broken backends ------------------------------------------------------ */
 

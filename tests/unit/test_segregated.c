@@ -26,11 +26,11 @@
 #include <string.h>
 
 #include "allocator.h"
+#include "base/diag.h"
 #include "btag.h"
-#include "diag.h"
 #include "heap.h"
-#include "trace.h"
-#include "trace_gen.h"
+#include "trace/gen.h"
+#include "trace/trace.h"
 
 #define MiB ((uint64_t)1 << 20)
 

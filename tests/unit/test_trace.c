@@ -29,11 +29,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "hbt.h"
-#include "trace.h"
-#include "trace_gen.h"
-#include "trace_stats.h"
+#include "base/diag.h"
+#include "trace/gen.h"
+#include "trace/hbt.h"
+#include "trace/stats.h"
+#include "trace/trace.h"
 
 #define REP "tests/data/rep/"
 #define TXT "tests/data/text/"

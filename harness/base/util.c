@@ -1,0 +1,175 @@
+/*
+ * util.c - checked allocation, error reporting, byte buffers.
+ */
+#include "base/util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hb_oom(void)
+{
+	fputs("heapbench: out of memory\n", stderr);
+	exit(HB_EXIT_FAIL);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		hb_oom();
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p)
+		hb_oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		hb_oom();
+	return p;
+}
+
+void xgrow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elem)
+			hb_oom();
+		ncap *= 2;
+	}
+	*p = xrealloc(*p, ncap * elem);
+	*cap = ncap;
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xmalloc(n), s, n);
+}
+
+void hb_verror(const char *fmt, va_list ap)
+{
+	/* Build the line first so that it reaches stderr in one write. */
+	char line[2048];
+	int n = snprintf(line, sizeof line, "heapbench: ");
+	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	size_t len = strlen(line);
+	line[len++] = '\n';
+	fwrite(line, 1, len, stderr);
+}
+
+void hb_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	hb_verror(fmt, ap);
+	va_end(ap);
+}
+
+void buf_append(struct buf *b, const void *data, size_t n)
+{
+	xgrow((void **)&b->data, &b->cap, b->len + n + 1, 1);
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	xgrow((void **)&b->data, &b->cap, b->len + (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void buf_u64(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = (int)sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "512MiB" -> bytes; -1 if malformed. */
+int parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {{"", 1},
+		     {"B", 1},
+		     {"KiB", 1ull << 10},
+		     {"MiB", 1ull << 20},
+		     {"GiB", 1ull << 30},
+		     {"TiB", 1ull << 40},
+		     {"K", 1ull << 10},
+		     {"M", 1ull << 20},
+		     {"G", 1ull << 30}};
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	for (size_t i = 0; i < HB_ARRAY_LEN(units); i++)
+		if (!strcmp(end, units[i].suffix)) {
+			if (v > UINT64_MAX / units[i].mult)
+				return -1;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	return -1;
+}
+
+size_t file_name_part(char *out, size_t len, const char *s, size_t n)
+{
+	size_t k = 0;
+	for (; k < n && s[k] && k + 1 < len; k++) {
+		char c = s[k];
+		bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		out[k] = safe ? c : '_';
+	}
+	out[k] = '\0';
+	return k;
+}

@@ -1,0 +1,39 @@
+/*
+ * job.h - running one job in a worker process.
+ *
+ * The worker is heapbench itself, re-executed (`heapbench __worker ...`), so
+ * that it starts with a fresh malloc state (and, for preloaded allocators,
+ * its own malloc).  It reads the trace from an inherited descriptor holding
+ * an uncompressed .hbt image (mapped, not copied) and writes its struct
+ * replay_result into a shared memory file that the parent maps too: the
+ * parent sees the progress of a pass while it runs, and everything the
+ * worker had finished if it dies.
+ *
+ * The parent enforces the timeout (SIGKILL, status timeout) and turns a
+ * death by signal into status crash, with the signal, the pass, the last
+ * op index reached and the last line the worker wrote to stderr (glibc's
+ * "free(): invalid pointer", say).
+ */
+#ifndef HB_JOB_H
+#define HB_JOB_H
+
+#include "replay/replay.h"
+
+/* Runs the job described by cfg on the trace in hbt_fd (an uncompressed
+ * .hbt image; t is the same trace, for line numbers), waiting at most
+ * timeout seconds (0 = no limit).  Fills *r; returns 0 if status is ok. */
+int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
+	    struct replay_result *r);
+
+/* An fd holding t as an uncompressed .hbt image: the file itself when it is
+ * one, else a memory file.  -1 on error (reported). */
+int job_trace_fd(const struct trace *t);
+
+/* Starts cfg's backend in a worker (its library preloaded or loaded) and
+ * asks its version: 0 and the version in out, or -1 and why not. */
+int job_probe(const struct replay_config *cfg, char *out, size_t len);
+
+/* `heapbench __worker`: the worker's main. */
+int job_worker_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * replay.h - one job: a trace replayed against one backend.
+ *
+ * A job runs, in order (DESIGN §5):
+ *   1. the checked pass: every op is checked (alignment, bounds, overlap
+ *      with live blocks, payload pattern, realloc contents, calloc zeroes,
+ *      the backend's own check every K ops) and measured (live bytes,
+ *      footprint, fragmentation, a downsampled timeline);
+ *   2. `repeat` timed passes, each on a fresh backend state, with nothing
+ *      in the loop but the call and the id table;
+ *   3. optionally a latency pass: each op timed into log-scaled histograms.
+ *
+ * The result is a plain struct with no pointers, so a worker process can
+ * fill it in shared memory while its parent watches (job.h).
+ */
+#ifndef HB_REPLAY_H
+#define HB_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "allocator.h"
+#include "trace/trace.h"
+
+#define REPLAY_MAX_REPEAT      100
+#define REPLAY_MAX_OPTS        16
+#define REPLAY_TIMELINE_POINTS 2000
+#define REPLAY_ERRLEN          512
+
+/* What the checked pass verifies (--check, a config's check:), by name. */
+#define REPLAY_CHECK_LIST(X) X(CHECK_OFF, "off") X(CHECK_FAST, "fast") X(CHECK_FULL, "full")
+/* How a job ended (a result's status, a config's fail_on), by name. */
+#define REPLAY_STATUS_LIST(X)                                                                      \
+	X(JOB_OK, "ok")                                                                            \
+	X(JOB_ERROR, "error") X(JOB_CRASH, "crash") X(JOB_TIMEOUT, "timeout") X(JOB_OOM, "oom")
+
+#define REPLAY_ENUM_(e, name) e,
+enum replay_check { REPLAY_CHECK_LIST(REPLAY_ENUM_) CHECK_NLEVELS };
+enum replay_status { REPLAY_STATUS_LIST(REPLAY_ENUM_) JOB_NSTATUS };
+#undef REPLAY_ENUM_
+/* The names by value, each list ending in NULL. */
+extern const char *const replay_check_names[CHECK_NLEVELS + 1];
+extern const char *const replay_status_names[JOB_NSTATUS + 1];
+/* The index of s in a NULL-terminated name list, or -1. */
+int replay_name_find(const char *const *names, const char *s);
+/* Where a worker is, besides timed pass 1..repeat. */
+enum {
+	REPLAY_PASS_CHECKED = 0,
+	REPLAY_PASS_LATENCY = -1,
+	REPLAY_PASS_CLEANUP = -2, /* freeing what is live after the checked pass */
+	REPLAY_PASS_START = -3,   /* loading the trace, before the checked pass */
+};
+
+/* Bytes checked at each end of a block by --check fast. */
+#define REPLAY_FAST_BYTES 64
+
+struct replay_config {
+	const struct allocator *backend;
+	struct backend_opt opt[REPLAY_MAX_OPTS];
+	size_t nopt;
+	enum replay_check check;
+	uint64_t heap_check_every; /* backend check every K ops; 0 = never */
+	unsigned repeat;           /* timed passes */
+	bool latency;
+	uint64_t heap_limit;   /* simulated heap limit in bytes; 0 = none */
+	unsigned alignment;    /* a block's minimum alignment (16), or the largest
+				  power of two dividing its size if smaller */
+	uint64_t sample_every; /* process-wide backends: stats every K ops */
+};
+
+/* One point of the heap profile: maxima over a window of ops. */
+struct replay_point {
+	uint64_t op, live, footprint;
+};
+
+struct replay_latency {
+	uint64_t count;
+	double p50, p90, p99, p999, max; /* ns */
+};
+
+struct replay_result {
+	enum replay_status status;
+	char error[REPLAY_ERRLEN];
+	uint64_t error_op;          /* UINT64_MAX when not known */
+	uint64_t error_line;        /* 0 when the trace has no lines */
+	int signal;                 /* for JOB_CRASH */
+	volatile uint64_t progress; /* ops done in the current pass (worker) */
+	volatile int pass;          /* REPLAY_PASS_*, or 1..repeat: timed pass */
+	volatile bool finished;     /* the worker got to the end of the job */
+
+	uint64_t ops, allocs, frees, reallocs;
+	uint64_t peak_live_bytes, peak_live_op;
+	uint64_t peak_footprint_bytes;
+	uint64_t footprint_at_peak_live;
+	char footprint_source[48];
+	/* the allocator's own figures at the footprint's peak (alloc_stats) */
+	unsigned nstats;
+	struct {
+		char name[48];
+		uint64_t value;
+	} stats[ALLOC_STATS_EXTRA];
+	bool have_utilization; /* peak live and peak footprint are both > 0 */
+	double utilization, frag_peak, frag_at_peak_live, frag_mean;
+	uint64_t internal_frag_bytes, external_frag_bytes;
+	bool have_usable; /* the backend reports usable sizes */
+	uint64_t peak_rss_bytes;
+
+	unsigned repeat;
+	double seconds[REPLAY_MAX_REPEAT];
+	double seconds_median, seconds_min, seconds_max;
+	double mops, ns_per_op;
+
+	bool have_latency;
+	double timer_overhead_ns;
+	struct replay_latency latency[TRACE_NKINDS];
+
+	unsigned npoints;
+	struct replay_point timeline[REPLAY_TIMELINE_POINTS + 2];
+};
+
+/* The defaults of every knob (what replay and a config start from):
+ * check full, repeat 5, alignment 16, sample_every 128; no backend. */
+void replay_config_init(struct replay_config *cfg);
+
+/* Runs the whole job in this process, filling r (which the caller zeroed).
+ * Returns 0 when status is JOB_OK.  Never calls malloc while a pass runs. */
+int replay_run(const struct trace *t, const struct replay_config *cfg, struct replay_result *r);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * compare.c - the regression gate (compare.h).
+ */
+#include "report/compare.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/out.h"
+#include "base/util.h"
+#include "replay/replay.h"
+#include "report/results.h"
+
+json_t *compare_load(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		hb_error("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char file[4200];
+	snprintf(file, sizeof file, S_ISDIR(st.st_mode) ? "%s/results.jsonl" : "%s", path);
+	if (S_ISDIR(st.st_mode) && stat(file, &st) < 0) {
+		hb_error("%s: no results.jsonl in this run directory", path);
+		return NULL;
+	}
+	json_t *all = results_read(file);
+	size_t i;
+	json_t *o;
+	json_array_foreach(all, i, o)
+	{
+		if (!json_is_string(json_object_get(o, "trace")) ||
+		    !json_is_string(json_object_get(o, "backend")) ||
+		    !json_is_string(json_object_get(o, "status"))) {
+			hb_error("%s:%zu: a job result needs trace, backend and status", file,
+				 i + 1);
+			json_decref(all);
+			return NULL;
+		}
+	}
+	return all;
+}
+
+struct row {
+	const char *trace, *backend;
+	char *opts; /* canonical JSON of the options */
+	const json_t *b, *n;
+	bool regression;
+	char why[512];
+};
+
+static char *options_of(const json_t *o)
+{
+	const json_t *opts = json_object_get(o, "options");
+	return opts ? json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
+}
+
+/* The min-max Mops/s of the timed passes. */
+static bool mops_range(const json_t *o, double *lo, double *hi)
+{
+	double ops, smin, smax;
+	if (!result_num(o, "ops", &ops) || !result_num(o, "seconds_min", &smin) ||
+	    !result_num(o, "seconds_max", &smax) || smin <= 0 || smax <= 0)
+		return false;
+	*lo = ops / smax / 1e6;
+	*hi = ops / smin / 1e6;
+	return true;
+}
+
+static void add_why(struct row *r, const char *fmt, ...) HB_PRINTF(2, 3);
+static void add_why(struct row *r, const char *fmt, ...)
+{
+	size_t n = strlen(r->why);
+	if (n && n < sizeof r->why - 2)
+		n += (size_t)snprintf(r->why + n, sizeof r->why - n, "; ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why + n, sizeof r->why - n, fmt, ap);
+	va_end(ap);
+	r->regression = true;
+}
+
+static int status_of(const char *s)
+{
+	int i = replay_name_find(replay_status_names, s);
+	return i < 0 ? JOB_ERROR : i;
+}
+
+static void judge(struct row *r, const struct compare_opts *o)
+{
+	if (!r->n) {
+		add_why(r, "missing from the new run");
+		return;
+	}
+	const char *sn = result_str(r->n, "status");
+	if (r->b && !strcmp(result_str(r->b, "status"), "ok") && strcmp(sn, "ok")) {
+		add_why(r, "was ok, now %s: %s", sn, result_str(r->n, "error"));
+		return;
+	}
+	if (strcmp(sn, "ok") && (o->fail_on >> status_of(sn) & 1)) {
+		add_why(r, "%s: %s", sn, result_str(r->n, "error"));
+		return;
+	}
+	if (!r->b || strcmp(result_str(r->b, "status"), "ok") || strcmp(sn, "ok"))
+		return;
+	double ub, un;
+	bool exact = !strcmp(result_str(r->b, "footprint_source"), "simulated-heap") &&
+		     !strcmp(result_str(r->n, "footprint_source"), "simulated-heap");
+	double ut = o->utilization >= 0 ? o->utilization : exact ? 0 : -1;
+	if (ut >= 0 && result_num(r->b, "utilization", &ub) &&
+	    result_num(r->n, "utilization", &un) && ub > 0 && (ub - un) / ub > ut + 1e-12)
+		add_why(r, "utilization dropped %.3f%% (%.6f -> %.6f; allowed %.3f%%)",
+			100 * (ub - un) / ub, ub, un, 100 * ut);
+	double fb, fn;
+	if (o->frag_peak >= 0 && result_num(r->b, "frag_peak", &fb) &&
+	    result_num(r->n, "frag_peak", &fn) && (1 + fn) / (1 + fb) - 1 > o->frag_peak + 1e-12)
+		add_why(r,
+			"footprint per live byte grew %.3f%% (frag_peak %.6f -> %.6f; allowed "
+			"%.3f%%)",
+			100 * ((1 + fn) / (1 + fb) - 1), fb, fn, 100 * o->frag_peak);
+	double mb, mn, blo, bhi, nlo, nhi;
+	if (o->mops >= 0 && result_num(r->b, "mops", &mb) && result_num(r->n, "mops", &mn) &&
+	    mb > 0 && (mb - mn) / mb > o->mops && mops_range(r->b, &blo, &bhi) &&
+	    mops_range(r->n, &nlo, &nhi) && nhi < blo)
+		add_why(r,
+			"Mops/s dropped %.1f%% (%.3f -> %.3f; ranges %.3f-%.3f and %.3f-%.3f do "
+			"not "
+			"overlap; allowed %.1f%%)",
+			100 * (mb - mn) / mb, mb, mn, blo, bhi, nlo, nhi, 100 * o->mops);
+}
+
+/* "0.9512 -> 0.9312 (-2.10%)", or what is known */
+static void pair(char *buf, size_t len, const struct row *r, const char *key, double scale,
+		 const char *fmt)
+{
+	double b = 0, n = 0;
+	bool hb = result_num(r->b, key, &b), hn = result_num(r->n, key, &n);
+	char sb[32] = "-", sn[32] = "-";
+	if (hb)
+		snprintf(sb, sizeof sb, fmt, b * scale);
+	if (hn)
+		snprintf(sn, sizeof sn, fmt, n * scale);
+	if (hb && hn && b != 0)
+		snprintf(buf, len, "%s -> %s (%+.2f%%)", sb, sn, 100 * (n - b) / fabs(b));
+	else
+		snprintf(buf, len, "%s -> %s", sb, sn);
+}
+
+/* A row's three metrics as "base -> new (delta)": precise for the JUnit
+ * report's record, short for the tables a person reads. */
+struct cells {
+	char util[96], frag[96], mops[96];
+};
+
+static void cells_of(const struct row *r, bool precise, struct cells *c)
+{
+	pair(c->util, sizeof c->util, r, "utilization", 100, precise ? "%.4f%%" : "%.2f%%");
+	pair(c->frag, sizeof c->frag, r, "frag_peak", 1, precise ? "%.6f" : "%.4f");
+	pair(c->mops, sizeof c->mops, r, "mops", 1, precise ? "%.3f" : "%.2f");
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&apos;", f); break;
+		default:
+			if ((unsigned char)*s >= 32 || *s == '\n' || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+static const char *verdict(const struct row *r)
+{
+	return r->regression ? "REGRESSION" : !r->b ? "new" : "ok";
+}
+
+/* A report built in memory and written whole (out_file). */
+static FILE *report_open(char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	if (!f)
+		hb_oom();
+	return f;
+}
+
+static int report_close(FILE *f, char **buf, size_t *len, const char *path)
+{
+	fclose(f);
+	int rc = out_file(path, *buf, *len);
+	free(*buf);
+	return rc;
+}
+
+static int write_junit(const char *path, const struct row *rows, size_t n, size_t fails)
+{
+	char *buf;
+	size_t len;
+	FILE *f = report_open(&buf, &len);
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f, "<testsuites name=\"heapbench compare\" tests=\"%zu\" failures=\"%zu\">\n", n,
+		fails);
+	fprintf(f,
+		"  <testsuite name=\"heapbench\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+		"skipped=\"0\">\n",
+		n, fails);
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		struct cells c;
+		cells_of(r, true, &c);
+		fputs("    <testcase classname=\"heapbench.", f);
+		xml_text(f, r->trace);
+		fputs("\" name=\"", f);
+		xml_text(f, r->backend);
+		if (strcmp(r->opts, "{}")) {
+			fputc(' ', f);
+			xml_text(f, r->opts);
+		}
+		fputs("\" time=\"0\">\n", f);
+		if (r->regression) {
+			fputs("      <failure message=\"", f);
+			xml_text(f, r->why);
+			fputs("\" type=\"regression\">", f);
+			fprintf(f, "utilization %s\nfrag_peak %s\nMops/s %s\n", c.util, c.frag,
+				c.mops);
+			fputs("</failure>\n", f);
+		} else {
+			fputs("      <system-out>", f);
+			fprintf(f, "%sutilization %s; frag_peak %s; Mops/s %s",
+				r->b ? "" : "new job; ", c.util, c.frag, c.mops);
+			fputs("</system-out>\n", f);
+		}
+		fputs("    </testcase>\n", f);
+	}
+	fputs("  </testsuite>\n</testsuites>\n", f);
+	return report_close(f, &buf, &len, path);
+}
+
+static int write_markdown(const char *path, const struct row *rows, size_t n, size_t fails,
+			  const struct compare_opts *o)
+{
+	char *buf;
+	size_t len;
+	FILE *f = report_open(&buf, &len);
+	fprintf(f, "### heapbench: %s\n\n", fails ? "regressions found" : "no regression");
+	fprintf(f, "Baseline `%s`, new `%s`: %zu jobs, %zu regressions.\n\n",
+		o->baseline_name ? o->baseline_name : "baseline", o->new_name ? o->new_name : "new",
+		n, fails);
+	fprintf(f, "| trace | backend | utilization | frag_peak | Mops/s | verdict |\n");
+	fprintf(f, "|---|---|---|---|---|---|\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		struct cells c;
+		cells_of(r, false, &c);
+		fprintf(f, "| %s | %s | %s | %s | %s | %s%s%s |\n", r->trace, r->backend, c.util,
+			c.frag, c.mops, verdict(r), r->regression ? ": " : "",
+			r->regression ? r->why : "");
+	}
+	return report_close(f, &buf, &len, path);
+}
+
+int compare_runs(const json_t *baseline, const json_t *now, const struct compare_opts *o, FILE *out)
+{
+	size_t nb = json_array_size(baseline), nn = json_array_size(now), n = 0;
+	struct row *rows = xcalloc(nb + nn + 1, sizeof *rows);
+	bool *used = xcalloc(nn + 1, sizeof *used);
+	char **nopts = xcalloc(nn + 1, sizeof *nopts);
+	for (size_t j = 0; j < nn; j++)
+		nopts[j] = options_of(json_array_get(now, j));
+	for (size_t i = 0; i < nb; i++) {
+		const json_t *b = json_array_get(baseline, i);
+		struct row *r = &rows[n++];
+		*r = (struct row){.trace = result_str(b, "trace"),
+				  .backend = result_str(b, "backend"),
+				  .opts = options_of(b),
+				  .b = b};
+		for (size_t j = 0; j < nn; j++) {
+			const json_t *x = json_array_get(now, j);
+			if (!used[j] && !strcmp(result_str(x, "trace"), r->trace) &&
+			    !strcmp(result_str(x, "backend"), r->backend) &&
+			    !strcmp(nopts[j], r->opts)) {
+				r->n = x;
+				used[j] = true;
+				break;
+			}
+		}
+	}
+	for (size_t j = 0; j < nn; j++)
+		if (!used[j]) {
+			const json_t *x = json_array_get(now, j);
+			struct row *r = &rows[n++];
+			*r = (struct row){.trace = result_str(x, "trace"),
+					  .backend = result_str(x, "backend"),
+					  .opts = xstrdup(nopts[j]),
+					  .n = x};
+		}
+	size_t fails = 0, fresh = 0;
+	for (size_t i = 0; i < n; i++) {
+		judge(&rows[i], o);
+		fails += rows[i].regression;
+		fresh += !rows[i].b;
+	}
+
+	fprintf(out, "%-24s %-20s %-32s %-30s %-30s %s\n", "trace", "backend", "utilization",
+		"frag_peak", "Mops/s", "verdict");
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		struct cells c;
+		cells_of(r, false, &c);
+		fprintf(out, "%-24s %-20s %-32s %-30s %-30s %s\n", r->trace, r->backend, c.util,
+			c.frag, c.mops, verdict(r));
+	}
+	fprintf(out, "\n%zu jobs compared, %zu new, %zu regression%s\n", n - fresh, fresh, fails,
+		fails == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].regression)
+			fprintf(out, "  %s x %s: %s\n", rows[i].trace, rows[i].backend,
+				rows[i].why);
+	int rc = fails ? 1 : 0;
+	if (o->junit && write_junit(o->junit, rows, n, fails) < 0)
+		rc = 2;
+	if (o->markdown && write_markdown(o->markdown, rows, n, fails, o) < 0)
+		rc = 2;
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].opts);
+	for (size_t j = 0; j < nn; j++)
+		free(nopts[j]);
+	free(nopts);
+	free(used);
+	free(rows);
+	return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * config.h - a suite described in YAML (DESIGN §7), read with libyaml and
+ * checked whole before anything runs.
+ *
+ *   name: quick
+ *   traces:                       # paths and globs, or {path, name}
+ *     - traces/synthetic/{star}.trace
+ *     - {path: traces/examples/tiny.rep, name: tiny}
+ *   backends:                     # names as for replay -a, or mappings
+ *     - first-fit
+ *     - {name: ff-lifo, backend: first-fit, options: {order: lifo}}
+ *     - {name: mine, preload: /opt/lib/libmymalloc.so}
+ *     - {name: mm, library: build/mm.so}
+ *   repeat: 5                     # timed passes
+ *   check: full                   # full | fast | off
+ *   heap_check: 0                 # the backend's own check every K ops
+ *   latency: false
+ *   timeout: 120                  # seconds per job (0 = none)
+ *   heap_limit: 4GiB
+ *   sample_every: 128
+ *   align: 16
+ *   output: results/quick
+ *   plots: [throughput, utilization, fragmentation, timeline, latency]
+ *   regression:
+ *     baseline: results/baselines/ci.jsonl
+ *     max_drop: {utilization: 0, mops: 0.1}
+ *     fail_on: [error, crash, timeout, oom]
+ *
+ * ({star} stands for a glob's star.)  Relative paths are relative to the
+ * current directory: run heapbench from the repository root.  Every mistake
+ * is one line, `heapbench: FILE:LINE:COLUMN: what`, and config_load fails.
+ */
+#ifndef HB_CONFIG_H
+#define HB_CONFIG_H
+
+#include <stdbool.h>
+
+#include "replay/backend_spec.h"
+
+struct config_trace {
+	char *path, *name;
+	unsigned line, column; /* where the config names it */
+};
+
+enum {
+	PLOT_THROUGHPUT = 1,
+	PLOT_UTILIZATION = 2,
+	PLOT_FRAGMENTATION = 4,
+	PLOT_TIMELINE = 8,
+	PLOT_LATENCY = 16,
+	PLOT_ALL = 31
+};
+extern const char *const config_plot_names[]; /* by bit, NULL-terminated */
+
+struct config_drop {
+	char *metric;
+	double fraction;
+};
+
+struct config {
+	char *path, *name, *text; /* text: the file as read */
+	struct config_trace *traces;
+	size_t ntraces;
+	struct backend_choice *backends;
+	size_t nbackends;
+	struct replay_config base; /* everything but the backend */
+	double timeout;
+	char *output;
+	unsigned plots;
+	bool has_regression;
+	char *baseline;
+	struct config_drop *drops;
+	size_t ndrops;
+	unsigned fail_on; /* bit per enum replay_status */
+};
+
+/* Reads and checks the file; NULL after reporting the first mistake. */
+struct config *config_load(const char *path);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * src.h - an input file as a stream of bytes, transparently decompressed
+ * (zstd or gzip, detected by magic), read through one buffer that serves
+ * both line-by-line parsing and whole-stream reads.
+ *
+ * The buffer holds at most SRC_CHUNK bytes plus one line, so reading a
+ * trace of any size costs bounded memory beyond the op array.
+ */
+#ifndef HB_SRC_H
+#define HB_SRC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "trace/trace.h"
+
+#define SRC_CHUNK    (1u << 20)
+#define SRC_MAX_LINE (1u << 20)
+
+struct src {
+	const char *path;
+	struct diag *d;
+	int fd;
+	enum trace_compression comp;
+	void *zstd;        /* ZSTD_DStream */
+	void *zlib;        /* z_stream */
+	size_t zret;       /* last ZSTD_decompressStream hint: 0 = frame done */
+	bool zlib_end;     /* gzip member complete */
+	unsigned char *in; /* compressed input buffer */
+	size_t in_pos, in_len;
+	bool in_eof;
+
+	char *buf; /* decompressed bytes [pos, len) not yet consumed */
+	size_t pos, len, cap;
+	bool eof;       /* no more bytes after buf[len) */
+	uint64_t line;  /* number of the last line returned */
+	uint64_t total; /* decompressed bytes delivered so far */
+};
+
+/* Opens path (a regular file).  Reports and returns -1 on a missing file,
+ * a directory, an empty file or a read error. */
+int src_open(struct src *s, const char *path, struct diag *d);
+void src_close(struct src *s);
+
+/* Makes at least n bytes available in s->buf + s->pos (fewer at the end of
+ * the stream).  Returns the number available or -1 on an I/O or
+ * decompression error (reported). */
+long src_peek(struct src *s, size_t n);
+
+/* The next line without its terminator (LF or CRLF), NUL-terminated in
+ * place.  1 = got a line, 0 = end of stream, -1 = error (reported). */
+int src_line(struct src *s, char **line, size_t *len);
+
+/* Reads everything not yet consumed into one malloc'd buffer (8-byte
+ * aligned).  -1 on error. */
+int src_slurp(struct src *s, void **data, size_t *len);
+
+#endif
