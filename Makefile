@@ -29,7 +29,8 @@ DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
   B := build/asan
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+         -DHB_DEBUG=1
   LDSAN := -fsanitize=address,undefined
 else
   B := build

@@ -1,8 +1,12 @@
 /*
- * os.c - mmap, clocks (see os.h).
+ * os.c - mmap, clocks (see os.h), and the report of a failed assertion
+ * (hb_assert.h).
  */
 #include "host/os.h"
+#include "host/hb_assert.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,4 +54,32 @@ uint64_t os_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void write_str(const char *s)
+{
+	size_t n = strlen(s);
+	while (n) {
+		ssize_t w = write(2, s, n);
+		if (w <= 0)
+			return;
+		s += w, n -= (size_t)w;
+	}
+}
+
+void hb_assert_fail(const char *file, int line, const char *cond)
+{
+	char num[24], *p = num + sizeof num;
+	*--p = '\0';
+	do
+		*--p = (char)('0' + line % 10);
+	while ((line /= 10) > 0);
+	write_str("heapbench: internal error: ");
+	write_str(file);
+	write_str(":");
+	write_str(p);
+	write_str(": ");
+	write_str(cond);
+	write_str("\n");
+	abort();
 }
