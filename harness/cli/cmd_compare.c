@@ -3,8 +3,6 @@
  * [--junit FILE] [--markdown FILE]`: the regression gate (compare.h).
  */
 #include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cli/cmd.h"
 #include "replay/replay.h"
@@ -38,30 +36,16 @@ int cmd_compare(int argc, char **argv)
 					     {"markdown", required_argument, NULL, 'k'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
-	struct compare_opts o = {.utilization = -1, .frag_peak = -1, .mops = -1};
+	struct compare_opts o;
+	compare_opts_init(&o);
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': {
-			char *eq = strchr(optarg, '='), *end;
-			double v = eq ? strtod(eq + 1, &end) : -1;
-			double *slot = NULL;
-			if (eq && !strncmp(optarg, "utilization=", 12))
-				slot = &o.utilization;
-			else if (eq && !strncmp(optarg, "frag_peak=", 10))
-				slot = &o.frag_peak;
-			else if (eq && !strncmp(optarg, "mops=", 5))
-				slot = &o.mops;
-			if (!slot || end == eq + 1 || *end || !(v >= 0 && v <= 100)) {
-				hb_error("compare: --max-drop takes utilization=F, frag_peak=F or "
-					 "mops=F with F a fraction (0.01 = 1%%), not '%s'",
-					 optarg);
+		case 'm':
+			if (compare_parse_drop(&o, optarg) < 0)
 				return HB_EXIT_USAGE;
-			}
-			*slot = v;
 			break;
-		}
 		case 'j': o.junit = optarg; break;
 		case 'k': o.markdown = optarg; break;
 		case 'h': fputs(compare_usage, stdout); return HB_EXIT_OK;

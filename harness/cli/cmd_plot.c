@@ -1,18 +1,13 @@
 /*
  * cmd_plot.c - `heapbench plot RESULTS [-o DIR]`: the charts of a run
- * (plot.h).  RESULTS is a run directory or a results.jsonl; the charts go
- * to DIR, by default the run directory's charts/.
+ * (plot_run, plot.h).
  */
 #include <getopt.h>
-#include <libgen.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 
+#include "base/util.h"
 #include "cli/cmd.h"
 #include "report/plot.h"
-#include "report/results.h"
 
 static const char plot_usage[] =
 	"usage: heapbench plot RESULTS [-o DIR]\n"
@@ -46,44 +41,5 @@ int cmd_plot(int argc, char **argv)
 		hb_error("plot: give one run directory or results.jsonl");
 		return HB_EXIT_USAGE;
 	}
-	const char *arg = argv[optind];
-	struct stat st;
-	if (stat(arg, &st) < 0) {
-		hb_error("%s: no such run directory or file", arg);
-		return HB_EXIT_USAGE;
-	}
-	char jsonl[4200], rundir[4096], suite[256], charts[4200];
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(rundir, sizeof rundir, "%s", arg);
-		snprintf(jsonl, sizeof jsonl, "%s/results.jsonl", arg);
-	} else {
-		snprintf(jsonl, sizeof jsonl, "%s", arg);
-		char tmp[4200];
-		snprintf(tmp, sizeof tmp, "%s", arg);
-		snprintf(rundir, sizeof rundir, "%s", dirname(tmp));
-	}
-	/* the suite's name from env.json, else the directory's */
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s/env.json", rundir);
-	json_t *env = json_load_file(tmp, 0, NULL);
-	const char *name = json_string_value(json_object_get(env, "suite"));
-	snprintf(tmp, sizeof tmp, "%s", rundir);
-	char *real = realpath(tmp, NULL);
-	snprintf(suite, sizeof suite, "%s", name ? name : real ? basename(real) : "run");
-	free(real);
-	json_decref(env);
-	snprintf(charts, sizeof charts, "%s/charts", rundir);
-	json_t *all = results_read(jsonl);
-	if (!all)
-		return HB_EXIT_USAGE;
-	if (json_array_size(all) == 0) {
-		hb_error("%s: no job results to plot", jsonl);
-		json_decref(all);
-		return HB_EXIT_USAGE;
-	}
-	int rc = plot_results(all, suite, out ? out : charts, PLOT_ALL);
-	json_decref(all);
-	if (rc == PLOT_OK)
-		printf("charts in %s\n", out ? out : charts);
-	return rc == PLOT_OK ? HB_EXIT_OK : HB_EXIT_FAIL;
+	return plot_run(argv[optind], out);
 }

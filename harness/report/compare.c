@@ -15,6 +15,42 @@
 #include "replay/replay.h"
 #include "report/results.h"
 
+void compare_opts_init(struct compare_opts *o)
+{
+	*o = (struct compare_opts){0};
+	for (int f = 0; f < RES_NFIELDS; f++)
+		o->max_drop[f] = -1;
+}
+
+int compare_parse_drop(struct compare_opts *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[64];
+	int f = -1;
+	if (eq && (size_t)(eq - arg) < sizeof name) {
+		snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+		f = res_field_find(name);
+	}
+	char *end = NULL;
+	double v = eq ? strtod(eq + 1, &end) : -1;
+	if (f < 0 || res_fields[f].gate == RES_GATE_NONE || end == eq + 1 || *end ||
+	    !(v >= 0 && v <= 100)) {
+		struct buf takes = {0};
+		for (size_t k = 0; res_gate_names[k]; k++)
+			buf_printf(&takes, "%s%s=F",
+				   !k                      ? ""
+				   : res_gate_names[k + 1] ? ", "
+							   : " or ",
+				   res_gate_names[k]);
+		hb_error("compare: --max-drop takes %s with F a fraction (0.01 = 1%%), not '%s'",
+			 takes.data, arg);
+		buf_free(&takes);
+		return -1;
+	}
+	o->max_drop[f] = v;
+	return 0;
+}
+
 json_t *compare_load(const char *path)
 {
 	struct stat st;
@@ -33,9 +69,9 @@ json_t *compare_load(const char *path)
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		if (!json_is_string(json_object_get(o, "trace")) ||
-		    !json_is_string(json_object_get(o, "backend")) ||
-		    !json_is_string(json_object_get(o, "status"))) {
+		if (!json_is_string(res_get(o, RES_TRACE)) ||
+		    !json_is_string(res_get(o, RES_BACKEND)) ||
+		    !json_is_string(res_get(o, RES_STATUS))) {
 			hb_error("%s:%zu: a job result needs trace, backend and status", file,
 				 i + 1);
 			json_decref(all);
@@ -55,7 +91,7 @@ struct row {
 
 static char *options_of(const json_t *o)
 {
-	const json_t *opts = json_object_get(o, "options");
+	const json_t *opts = res_get(o, RES_OPTIONS);
 	return opts ? json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
 }
 
@@ -63,8 +99,8 @@ static char *options_of(const json_t *o)
 static bool mops_range(const json_t *o, double *lo, double *hi)
 {
 	double ops, smin, smax;
-	if (!result_num(o, "ops", &ops) || !result_num(o, "seconds_min", &smin) ||
-	    !result_num(o, "seconds_max", &smax) || smin <= 0 || smax <= 0)
+	if (!res_num(o, RES_OPS, &ops) || !res_num(o, RES_SECONDS_MIN, &smin) ||
+	    !res_num(o, RES_SECONDS_MAX, &smax) || smin <= 0 || smax <= 0)
 		return false;
 	*lo = ops / smax / 1e6;
 	*hi = ops / smin / 1e6;
@@ -90,55 +126,81 @@ static int status_of(const char *s)
 	return i < 0 ? JOB_ERROR : i;
 }
 
+/* ---- The gates (fields.h's gate column): one rule each --------------------------------- */
+
+/* EXACT: a relative drop; by default any drop when both runs measured the
+ * deterministic simulated heap, otherwise only when asked. */
+static void gate_exact(struct row *r, enum res_field f, double t)
+{
+	bool exact = !strcmp(res_str(r->b, RES_FOOTPRINT_SOURCE), "simulated-heap") &&
+		     !strcmp(res_str(r->n, RES_FOOTPRINT_SOURCE), "simulated-heap");
+	double ut = t >= 0 ? t : exact ? 0 : -1, ub, un;
+	if (ut >= 0 && res_num(r->b, f, &ub) && res_num(r->n, f, &un) && ub > 0 &&
+	    (ub - un) / ub > ut + 1e-12)
+		add_why(r, "%s dropped %.3f%% (%.6f -> %.6f; allowed %.3f%%)", res_fields[f].name,
+			100 * (ub - un) / ub, ub, un, 100 * ut);
+}
+
+/* FRAG: the growth of the footprint per live byte, 1 + value. */
+static void gate_frag(struct row *r, enum res_field f, double t)
+{
+	double fb, fn;
+	if (t >= 0 && res_num(r->b, f, &fb) && res_num(r->n, f, &fn) &&
+	    (1 + fn) / (1 + fb) - 1 > t + 1e-12)
+		add_why(r,
+			"footprint per live byte grew %.3f%% (%s %.6f -> %.6f; allowed "
+			"%.3f%%)",
+			100 * ((1 + fn) / (1 + fb) - 1), res_fields[f].name, fb, fn, 100 * t);
+}
+
+/* NOISY: a relative drop that the min-max ranges of the timed passes
+ * confirm: noise is not a regression. */
+static void gate_noisy(struct row *r, enum res_field f, double t)
+{
+	double mb, mn, blo, bhi, nlo, nhi;
+	if (t >= 0 && res_num(r->b, f, &mb) && res_num(r->n, f, &mn) && mb > 0 &&
+	    (mb - mn) / mb > t && mops_range(r->b, &blo, &bhi) && mops_range(r->n, &nlo, &nhi) &&
+	    nhi < blo)
+		add_why(r,
+			"Mops/s dropped %.1f%% (%.3f -> %.3f; ranges %.3f-%.3f and %.3f-%.3f do "
+			"not "
+			"overlap; allowed %.1f%%)",
+			100 * (mb - mn) / mb, mb, mn, blo, bhi, nlo, nhi, 100 * t);
+}
+
 static void judge(struct row *r, const struct compare_opts *o)
 {
 	if (!r->n) {
 		add_why(r, "missing from the new run");
 		return;
 	}
-	const char *sn = result_str(r->n, "status");
-	if (r->b && !strcmp(result_str(r->b, "status"), "ok") && strcmp(sn, "ok")) {
-		add_why(r, "was ok, now %s: %s", sn, result_str(r->n, "error"));
+	const char *sb = res_str(r->b, RES_STATUS), *sn = res_str(r->n, RES_STATUS);
+	if (r->b && !strcmp(sb, "ok") && strcmp(sn, "ok")) {
+		add_why(r, "was ok, now %s: %s", sn, res_str(r->n, RES_ERROR));
 		return;
 	}
 	if (strcmp(sn, "ok") && (o->fail_on >> status_of(sn) & 1)) {
-		add_why(r, "%s: %s", sn, result_str(r->n, "error"));
+		add_why(r, "%s: %s", sn, res_str(r->n, RES_ERROR));
 		return;
 	}
-	if (!r->b || strcmp(result_str(r->b, "status"), "ok") || strcmp(sn, "ok"))
+	if (!r->b || strcmp(sb, "ok") || strcmp(sn, "ok"))
 		return;
-	double ub, un;
-	bool exact = !strcmp(result_str(r->b, "footprint_source"), "simulated-heap") &&
-		     !strcmp(result_str(r->n, "footprint_source"), "simulated-heap");
-	double ut = o->utilization >= 0 ? o->utilization : exact ? 0 : -1;
-	if (ut >= 0 && result_num(r->b, "utilization", &ub) &&
-	    result_num(r->n, "utilization", &un) && ub > 0 && (ub - un) / ub > ut + 1e-12)
-		add_why(r, "utilization dropped %.3f%% (%.6f -> %.6f; allowed %.3f%%)",
-			100 * (ub - un) / ub, ub, un, 100 * ut);
-	double fb, fn;
-	if (o->frag_peak >= 0 && result_num(r->b, "frag_peak", &fb) &&
-	    result_num(r->n, "frag_peak", &fn) && (1 + fn) / (1 + fb) - 1 > o->frag_peak + 1e-12)
-		add_why(r,
-			"footprint per live byte grew %.3f%% (frag_peak %.6f -> %.6f; allowed "
-			"%.3f%%)",
-			100 * ((1 + fn) / (1 + fb) - 1), fb, fn, 100 * o->frag_peak);
-	double mb, mn, blo, bhi, nlo, nhi;
-	if (o->mops >= 0 && result_num(r->b, "mops", &mb) && result_num(r->n, "mops", &mn) &&
-	    mb > 0 && (mb - mn) / mb > o->mops && mops_range(r->b, &blo, &bhi) &&
-	    mops_range(r->n, &nlo, &nhi) && nhi < blo)
-		add_why(r,
-			"Mops/s dropped %.1f%% (%.3f -> %.3f; ranges %.3f-%.3f and %.3f-%.3f do "
-			"not "
-			"overlap; allowed %.1f%%)",
-			100 * (mb - mn) / mb, mb, mn, blo, bhi, nlo, nhi, 100 * o->mops);
+	for (int f = 0; f < RES_NFIELDS; f++) {
+		switch (res_fields[f].gate) {
+		case RES_GATE_NONE: break;
+		case RES_GATE_EXACT: gate_exact(r, f, o->max_drop[f]); break;
+		case RES_GATE_FRAG: gate_frag(r, f, o->max_drop[f]); break;
+		case RES_GATE_NOISY: gate_noisy(r, f, o->max_drop[f]); break;
+		}
+	}
 }
 
 /* "0.9512 -> 0.9312 (-2.10%)", or what is known */
-static void pair(char *buf, size_t len, const struct row *r, const char *key, double scale,
+static void pair(char *buf, size_t len, const struct row *r, enum res_field f, double scale,
 		 const char *fmt)
 {
 	double b = 0, n = 0;
-	bool hb = result_num(r->b, key, &b), hn = result_num(r->n, key, &n);
+	bool hb = res_num(r->b, f, &b), hn = res_num(r->n, f, &n);
 	char sb[32] = "-", sn[32] = "-";
 	if (hb)
 		snprintf(sb, sizeof sb, fmt, b * scale);
@@ -158,9 +220,9 @@ struct cells {
 
 static void cells_of(const struct row *r, bool precise, struct cells *c)
 {
-	pair(c->util, sizeof c->util, r, "utilization", 100, precise ? "%.4f%%" : "%.2f%%");
-	pair(c->frag, sizeof c->frag, r, "frag_peak", 1, precise ? "%.6f" : "%.4f");
-	pair(c->mops, sizeof c->mops, r, "mops", 1, precise ? "%.3f" : "%.2f");
+	pair(c->util, sizeof c->util, r, RES_UTILIZATION, 100, precise ? "%.4f%%" : "%.2f%%");
+	pair(c->frag, sizeof c->frag, r, RES_FRAG_PEAK, 1, precise ? "%.6f" : "%.4f");
+	pair(c->mops, sizeof c->mops, r, RES_MOPS, 1, precise ? "%.3f" : "%.2f");
 }
 
 static void xml_text(FILE *f, const char *s)
@@ -279,14 +341,14 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 	for (size_t i = 0; i < nb; i++) {
 		const json_t *b = json_array_get(baseline, i);
 		struct row *r = &rows[n++];
-		*r = (struct row){.trace = result_str(b, "trace"),
-				  .backend = result_str(b, "backend"),
+		*r = (struct row){.trace = res_str(b, RES_TRACE),
+				  .backend = res_str(b, RES_BACKEND),
 				  .opts = options_of(b),
 				  .b = b};
 		for (size_t j = 0; j < nn; j++) {
 			const json_t *x = json_array_get(now, j);
-			if (!used[j] && !strcmp(result_str(x, "trace"), r->trace) &&
-			    !strcmp(result_str(x, "backend"), r->backend) &&
+			if (!used[j] && !strcmp(res_str(x, RES_TRACE), r->trace) &&
+			    !strcmp(res_str(x, RES_BACKEND), r->backend) &&
 			    !strcmp(nopts[j], r->opts)) {
 				r->n = x;
 				used[j] = true;
@@ -298,8 +360,8 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 		if (!used[j]) {
 			const json_t *x = json_array_get(now, j);
 			struct row *r = &rows[n++];
-			*r = (struct row){.trace = result_str(x, "trace"),
-					  .backend = result_str(x, "backend"),
+			*r = (struct row){.trace = res_str(x, RES_TRACE),
+					  .backend = res_str(x, RES_BACKEND),
 					  .opts = xstrdup(nopts[j]),
 					  .n = x};
 		}

@@ -20,13 +20,22 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "report/fields.h"
+
 struct compare_opts {
-	/* thresholds as fractions; < 0 = not given */
-	double utilization, frag_peak, mops;
+	/* per gateable field (fields.h), its threshold as a fraction; < 0 = not given */
+	double max_drop[RES_NFIELDS];
 	unsigned fail_on;             /* bit per enum replay_status: new statuses that fail */
 	const char *junit, *markdown; /* files to write, or NULL */
 	const char *baseline_name, *new_name;
 };
+
+/* No threshold given, nothing failing by status, no reports. */
+void compare_opts_init(struct compare_opts *o);
+
+/* Sets a threshold from "METRIC=FRACTION" (compare --max-drop): 0, or -1
+ * after reporting what it takes. */
+int compare_parse_drop(struct compare_opts *o, const char *arg);
 
 /* Reads a run directory's results.jsonl or a results.jsonl itself; NULL
  * after reporting. */

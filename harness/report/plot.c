@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +24,9 @@ static const char *const palette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2"
 				      "#9c755f", "#bab0ac", "#17becf", "#8c564b"};
 #define NPALETTE (sizeof palette / sizeof *palette)
 
-static const char *const pcts[] = {"p50", "p90", "p99", "p999", "max"};
+#define PLOT_NAME_(bit, name) name,
+const char *const plot_chart_names[PLOT_NCHARTS + 1] = {PLOT_CHART_LIST(PLOT_NAME_) NULL};
+#undef PLOT_NAME_
 
 struct grid {
 	const char *suite, *dir;
@@ -241,8 +244,8 @@ static int grouped(const struct grid *g, const char *name, const char *title, co
 static bool throughput_of(const json_t *o, double *v, double *lo, double *hi)
 {
 	double ops, smin, smax;
-	if (!result_num(o, "mops", v) || !result_num(o, "ops", &ops) ||
-	    !result_num(o, "seconds_min", &smin) || !result_num(o, "seconds_max", &smax) ||
+	if (!res_num(o, RES_MOPS, v) || !res_num(o, RES_OPS, &ops) ||
+	    !res_num(o, RES_SECONDS_MIN, &smin) || !res_num(o, RES_SECONDS_MAX, &smax) ||
 	    smin <= 0 || smax <= 0)
 		return false;
 	*lo = ops / smax / 1e6;
@@ -252,7 +255,7 @@ static bool throughput_of(const json_t *o, double *v, double *lo, double *hi)
 
 static bool utilization_of(const json_t *o, double *v, double *lo, double *hi)
 {
-	if (!result_num(o, "utilization", v))
+	if (!res_num(o, RES_UTILIZATION, v))
 		return false;
 	*v *= 100;
 	*lo = *hi = *v;
@@ -274,16 +277,16 @@ static int fragmentation(const struct grid *g)
 		for (size_t t = 0; t < g->nt; t++) {
 			const json_t *o = cell(g, t, b);
 			double live, foot, in, ex;
-			if (!result_num(o, "peak_live_bytes", &live) ||
-			    !result_num(o, "footprint_at_peak_live", &foot) || foot <= 0 ||
+			if (!res_num(o, RES_PEAK_LIVE_BYTES, &live) ||
+			    !res_num(o, RES_FOOTPRINT_AT_PEAK_LIVE, &foot) || foot <= 0 ||
 			    live <= 0)
 				continue;
 			if (live > foot)
 				live = foot; /* a resident-set measure can fall short */
 			n++;
 			sl += live / foot;
-			if (result_num(o, "internal_frag_bytes", &in) &&
-			    result_num(o, "external_frag_bytes", &ex)) {
+			if (res_num(o, RES_INTERNAL_FRAG_BYTES, &in) &&
+			    res_num(o, RES_EXTERNAL_FRAG_BYTES, &ex)) {
 				si += fmin(in, foot - live) / foot;
 				se += fmax(0, foot - live - in) / foot;
 			} else {
@@ -339,7 +342,7 @@ static int timeline(const struct grid *g, size_t t)
 	/* one block per backend (gnuplot's index); empty when it has none */
 	for (size_t b = 0; b < g->nb; b++) {
 		fprintf(d, "# %s: op live_bytes footprint_bytes\n", g->backends[b]);
-		const json_t *tl = json_object_get(cell(g, t, b), "timeline");
+		const json_t *tl = res_get(cell(g, t, b), RES_TIMELINE);
 		size_t i;
 		const json_t *p;
 		bool any = false;
@@ -378,17 +381,20 @@ static int timeline(const struct grid *g, size_t t)
 	return 0;
 }
 
+/* The latency entry of op kind k in a job of trace t, or NULL. */
+static const json_t *latency_of(const struct grid *g, size_t t, size_t b, int k)
+{
+	return json_object_get(res_get(cell(g, t, b), RES_LATENCY_NS), trace_kind_names[k]);
+}
+
 /* p50 ... max per backend, a panel per op kind; -1 error, 0 none, 1 made */
 static int latency(const struct grid *g, size_t t)
 {
-	bool have[5] = {false}, any = false;
+	bool have[TRACE_NKINDS] = {false}, any = false;
 	for (size_t b = 0; b < g->nb; b++)
-		for (int k = 0; k < TRACE_NKINDS; k++) {
-			const json_t *l = json_object_get(
-				json_object_get(cell(g, t, b), "latency_ns"), trace_kind_names[k]);
-			if (l)
+		for (int k = 0; k < TRACE_NKINDS; k++)
+			if (latency_of(g, t, b, k))
 				have[k] = any = true;
-		}
 	if (!any)
 		return 0;
 	char name[300];
@@ -407,15 +413,13 @@ static int latency(const struct grid *g, size_t t)
 			gp_string(d, g->backends[b]);
 		}
 		fputc('\n', d);
-		for (int p = 0; p < 5; p++) {
-			fprintf(d, "%s", pcts[p]);
+		for (int p = 0; res_latency_names[p]; p++) {
+			fprintf(d, "%s", res_latency_names[p]);
 			for (size_t b = 0; b < g->nb; b++) {
-				const json_t *l = json_object_get(
-					json_object_get(cell(g, t, b), "latency_ns"),
-					trace_kind_names[k]);
-				double v;
-				if (result_num(l, pcts[p], &v) && v > 0)
-					fprintf(d, " %.6g", v);
+				const json_t *v = json_object_get(latency_of(g, t, b, k),
+								  res_latency_names[p]);
+				if (json_is_number(v) && json_number_value(v) > 0)
+					fprintf(d, " %.6g", json_number_value(v));
 				else
 					fputs(" ?", d);
 			}
@@ -514,9 +518,9 @@ static char *safe_name(const struct grid *g, size_t t)
 }
 
 /* a job's trace or backend, "?" if it has none */
-static const char *name_of(const json_t *o, const char *key)
+static const char *name_of(const json_t *o, enum res_field f)
 {
-	const char *s = result_str(o, key);
+	const char *s = res_str(o, f);
 	return *s ? s : "?";
 }
 
@@ -527,14 +531,14 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 	const json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		index_of(&g.traces, &g.nt, name_of(o, "trace"));
-		index_of(&g.backends, &g.nb, name_of(o, "backend"));
+		index_of(&g.traces, &g.nt, name_of(o, RES_TRACE));
+		index_of(&g.backends, &g.nb, name_of(o, RES_BACKEND));
 	}
 	g.job = xcalloc(g.nt * g.nb + 1, sizeof *g.job);
 	json_array_foreach(all, i, o)
 	{
-		size_t t = index_of(&g.traces, &g.nt, name_of(o, "trace"));
-		size_t b = index_of(&g.backends, &g.nb, name_of(o, "backend"));
+		size_t t = index_of(&g.traces, &g.nt, name_of(o, RES_TRACE));
+		size_t b = index_of(&g.backends, &g.nb, name_of(o, RES_BACKEND));
 		g.job[t * g.nb + b] = o; /* the last result of a job wins */
 	}
 	g.files = xcalloc(g.nt + 1, sizeof *g.files);
@@ -612,4 +616,54 @@ out:
 	free(g.files);
 	free(g.job);
 	return rc;
+}
+
+/* ---- A run's charts (heapbench plot) ------------------------------------------------- */
+
+/* The suite's name from the run's env.json, else its directory's. */
+static void suite_name(const char *rundir, char *suite, size_t len)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s/env.json", rundir);
+	json_t *env = json_load_file(tmp, 0, NULL);
+	const char *name = json_string_value(json_object_get(env, "suite"));
+	snprintf(tmp, sizeof tmp, "%s", rundir);
+	char *real = realpath(tmp, NULL);
+	snprintf(suite, len, "%s", name ? name : real ? basename(real) : "run");
+	free(real);
+	json_decref(env);
+}
+
+int plot_run(const char *results, const char *out)
+{
+	struct stat st;
+	if (stat(results, &st) < 0) {
+		hb_error("%s: no such run directory or file", results);
+		return HB_EXIT_USAGE;
+	}
+	char jsonl[4200], rundir[4096], suite[256], charts[4200];
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(rundir, sizeof rundir, "%s", results);
+		snprintf(jsonl, sizeof jsonl, "%s/results.jsonl", results);
+	} else {
+		snprintf(jsonl, sizeof jsonl, "%s", results);
+		char tmp[4200];
+		snprintf(tmp, sizeof tmp, "%s", results);
+		snprintf(rundir, sizeof rundir, "%s", dirname(tmp));
+	}
+	suite_name(rundir, suite, sizeof suite);
+	snprintf(charts, sizeof charts, "%s/charts", rundir);
+	json_t *all = results_read(jsonl);
+	if (!all)
+		return HB_EXIT_USAGE;
+	if (json_array_size(all) == 0) {
+		hb_error("%s: no job results to plot", jsonl);
+		json_decref(all);
+		return HB_EXIT_USAGE;
+	}
+	int rc = plot_results(all, suite, out ? out : charts, PLOT_ALL);
+	json_decref(all);
+	if (rc == PLOT_OK)
+		printf("charts in %s\n", out ? out : charts);
+	return rc == PLOT_OK ? HB_EXIT_OK : HB_EXIT_FAIL;
 }

@@ -1,15 +1,18 @@
 /*
- * results.c - job results as JSON objects and table rows (results.h).
+ * results.c - job results as JSON objects and table rows, results.jsonl
+ * read and appended, and the field table's readers (results.h, fields.h).
  */
 #include "report/results.h"
 
 #include "base/jsonx.h"
+#include "host/hb_assert.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void trace_short_name(const char *path, char *buf, size_t len)
 {
@@ -23,97 +26,85 @@ void trace_short_name(const char *path, char *buf, size_t len)
 	}
 }
 
+/* ---- Composite fields (the JSON writers RES_FIELDS names) ---------------------- */
+
+static json_t *options_json(const struct replay_config *cfg)
+{
+	json_t *opts = json_object();
+	for (size_t i = 0; cfg && i < cfg->nopt; i++)
+		json_object_set_new(opts, cfg->opt[i].key, jx_str(cfg->opt[i].value));
+	return opts;
+}
+
+static json_t *stats_json(const struct replay_result *r)
+{
+	json_t *st = json_object();
+	for (unsigned i = 0; i < r->nstats; i++)
+		json_object_set_new(st, r->stats[i].name, jx_u64(r->stats[i].value));
+	return st;
+}
+
+static json_t *seconds_json(const struct replay_result *r)
+{
+	json_t *secs = json_array();
+	for (unsigned k = 0; k < r->repeat; k++)
+		json_array_append_new(secs, jx_num(r->seconds[k]));
+	return secs;
+}
+
+/* per op kind that ran: its count, then the percentiles */
+static json_t *latency_json(const struct replay_result *r)
+{
+	json_t *lat = json_object();
+	for (int k = 0; k < TRACE_NKINDS; k++) {
+		const struct replay_latency *l = &r->latency[k];
+		if (!l->count)
+			continue;
+		json_t *e = json_object();
+		json_object_set_new(e, "count", json_integer((json_int_t)l->count));
+#define PERCENTILE_SET_(p) json_object_set_new(e, #p, jx_num(l->p));
+		RES_LATENCY_LIST(PERCENTILE_SET_)
+#undef PERCENTILE_SET_
+		json_object_set_new(lat, trace_kind_names[k], e);
+	}
+	return lat;
+}
+
+/* [op, live, footprint] per point of the heap profile */
+static json_t *timeline_json(const struct replay_result *r)
+{
+	json_t *tl = json_array();
+	for (unsigned k = 0; k < r->npoints; k++)
+		json_array_append_new(tl, json_pack("[III]", (json_int_t)r->timeline[k].op,
+						    (json_int_t)r->timeline[k].live,
+						    (json_int_t)r->timeline[k].footprint));
+	return tl;
+}
+
+/* ---- The writer ------------------------------------------------------------------ */
+
+#define JSON_OF_STR(v)  jx_str(v)
+#define JSON_OF_U64(v)  jx_u64(v)
+#define JSON_OF_INT(v)  json_integer((json_int_t)(v))
+#define JSON_OF_NUM(v)  jx_num(v)
+#define JSON_OF_JSON(v) (v)
+
 json_t *result_json(const struct job_id *id, const struct replay_result *r)
 {
+	/* the phases a field's `when` names (fields.h) */
+	const bool always = true, failed = r->status != JOB_OK;
+	const bool measured = r->status == JOB_OK || r->peak_footprint_bytes;
+	const bool timed = r->repeat && r->status == JOB_OK, latency = r->have_latency;
 	json_t *o = json_object();
-	json_object_set_new(o, "trace", jx_str(id->trace));
-	json_object_set_new(o, "trace_path", jx_str(id->trace_path));
-	json_object_set_new(o, "backend", json_string(id->backend));
-	json_t *opts = json_object();
-	for (size_t i = 0; id->cfg && i < id->cfg->nopt; i++)
-		json_object_set_new(opts, id->cfg->opt[i].key, jx_str(id->cfg->opt[i].value));
-	json_object_set_new(o, "options", opts);
-	json_object_set_new(o, "status", json_string(replay_status_names[r->status]));
-	if (r->status != JOB_OK) {
-		json_object_set_new(o, "error", jx_str(r->error));
-		json_object_set_new(o, "error_op",
-				    r->error_op == UINT64_MAX ? json_null() : jx_u64(r->error_op));
-		json_object_set_new(o, "error_line",
-				    r->error_line ? jx_u64(r->error_line) : json_null());
-		if (r->signal)
-			json_object_set_new(o, "signal", json_integer(r->signal));
-	}
-	json_object_set_new(o, "ops", jx_u64(r->ops));
-	json_object_set_new(o, "allocs", jx_u64(r->allocs));
-	json_object_set_new(o, "frees", jx_u64(r->frees));
-	json_object_set_new(o, "reallocs", jx_u64(r->reallocs));
-	bool measured = r->status == JOB_OK || r->peak_footprint_bytes;
-	if (measured) {
-		json_object_set_new(o, "peak_live_bytes", jx_u64(r->peak_live_bytes));
-		json_object_set_new(o, "peak_live_op", jx_u64(r->peak_live_op));
-		json_object_set_new(o, "peak_footprint_bytes", jx_u64(r->peak_footprint_bytes));
-		json_object_set_new(o, "footprint_at_peak_live", jx_u64(r->footprint_at_peak_live));
-		json_object_set_new(o, "footprint_source", json_string(r->footprint_source));
-		if (r->nstats) {
-			json_t *st = json_object();
-			for (unsigned i = 0; i < r->nstats; i++)
-				json_object_set_new(st, r->stats[i].name,
-						    jx_u64(r->stats[i].value));
-			json_object_set_new(o, "allocator_stats", st);
-		}
-		/* no live data or no footprint: no ratio, rather than a made-up 0 */
-		json_object_set_new(o, "utilization",
-				    r->have_utilization ? jx_num(r->utilization) : json_null());
-		json_object_set_new(o, "frag_peak",
-				    r->have_utilization ? jx_num(r->frag_peak) : json_null());
-		json_object_set_new(o, "frag_at_peak_live",
-				    r->have_utilization ? jx_num(r->frag_at_peak_live)
-							: json_null());
-		json_object_set_new(o, "frag_mean", jx_num(r->frag_mean));
-		json_object_set_new(o, "internal_frag_bytes",
-				    r->have_usable ? jx_u64(r->internal_frag_bytes) : json_null());
-		json_object_set_new(o, "external_frag_bytes",
-				    r->have_usable ? jx_u64(r->external_frag_bytes) : json_null());
-		json_object_set_new(o, "peak_rss_bytes", jx_u64(r->peak_rss_bytes));
-	}
-	if (r->repeat && r->status == JOB_OK) {
-		json_object_set_new(o, "repeat", json_integer(r->repeat));
-		json_t *secs = json_array();
-		for (unsigned k = 0; k < r->repeat; k++)
-			json_array_append_new(secs, jx_num(r->seconds[k]));
-		json_object_set_new(o, "seconds", secs);
-		json_object_set_new(o, "seconds_median", jx_num(r->seconds_median));
-		json_object_set_new(o, "seconds_min", jx_num(r->seconds_min));
-		json_object_set_new(o, "seconds_max", jx_num(r->seconds_max));
-		json_object_set_new(o, "mops", r->ops ? jx_num(r->mops) : json_null());
-		json_object_set_new(o, "ns_per_op", r->ops ? jx_num(r->ns_per_op) : json_null());
-	}
-	if (r->have_latency) {
-		json_t *lat = json_object();
-		for (int k = 0; k < TRACE_NKINDS; k++) {
-			const struct replay_latency *l = &r->latency[k];
-			if (!l->count)
-				continue;
-			json_object_set_new(lat, trace_kind_names[k],
-					    json_pack("{sIsososososo}", "count",
-						      (json_int_t)l->count, "p50", jx_num(l->p50),
-						      "p90", jx_num(l->p90), "p99", jx_num(l->p99),
-						      "p999", jx_num(l->p999), "max",
-						      jx_num(l->max)));
-		}
-		json_object_set_new(o, "latency_ns", lat);
-		json_object_set_new(o, "timer_overhead_ns", jx_num(r->timer_overhead_ns));
-	}
-	if (measured && r->npoints) {
-		json_t *tl = json_array();
-		for (unsigned k = 0; k < r->npoints; k++)
-			json_array_append_new(tl, json_pack("[III]", (json_int_t)r->timeline[k].op,
-							    (json_int_t)r->timeline[k].live,
-							    (json_int_t)r->timeline[k].footprint));
-		json_object_set_new(o, "timeline", tl);
-	}
+#define FIELD_SET_(ID, name, type, unit, csv, gate, show, when, known, value)                      \
+	if (when)                                                                                  \
+		json_object_set_new(o, name, (known) ? JSON_OF_##type(value) : json_null());
+	RES_FIELDS(FIELD_SET_)
+#undef FIELD_SET_
 	return o;
 }
+
+/* ---- The readable table ----------------------------------------------------------- */
 
 void result_table_header(FILE *f)
 {
@@ -121,21 +112,19 @@ void result_table_header(FILE *f)
 		"frag_peak", "Mops/s", "ns/op");
 }
 
+/* Read back from the job object, as summary.md is; the figures of a job
+ * that failed are left out here. */
 void result_table_row(FILE *f, const struct job_id *id, const struct replay_result *r)
 {
-	char util[16] = "-", frag[16] = "-", mops[16] = "-", ns[16] = "-";
-	if (r->status == JOB_OK) {
-		if (r->have_utilization) {
-			snprintf(util, sizeof util, "%.1f%%", r->utilization * 100);
-			snprintf(frag, sizeof frag, "%.3f", r->frag_peak);
-		}
-		if (r->repeat && r->ops) {
-			snprintf(mops, sizeof mops, "%.2f", r->mops);
-			snprintf(ns, sizeof ns, "%.1f", r->ns_per_op);
-		}
-	}
+	static const enum res_field cols[] = {RES_UTILIZATION, RES_FRAG_PEAK, RES_MOPS,
+					      RES_NS_PER_OP};
+	char cell[HB_ARRAY_LEN(cols)][32];
+	json_t *o = r->status == JOB_OK ? result_json(id, r) : NULL;
+	for (size_t k = 0; k < HB_ARRAY_LEN(cols); k++)
+		res_cell(cell[k], sizeof cell[k], o, cols[k]);
+	json_decref(o);
 	fprintf(f, "%-24s %-28s %-8s %7s %9s %9s %9s\n", id->trace, id->backend,
-		replay_status_names[r->status], util, frag, mops, ns);
+		replay_status_names[r->status], cell[0], cell[1], cell[2], cell[3]);
 }
 
 void result_print_error(FILE *f, const struct job_id *id, const struct replay_result *r)
@@ -150,7 +139,8 @@ void result_print_error(FILE *f, const struct job_id *id, const struct replay_re
 		where, r->error);
 }
 
-/* Every job object in path, in order; NULL after reporting a bad line. */
+/* ---- results.jsonl ------------------------------------------------------------------ */
+
 json_t *results_read(const char *path)
 {
 	json_t *all = json_array();
@@ -181,17 +171,83 @@ json_t *results_read(const char *path)
 	return all;
 }
 
-const char *result_str(const json_t *o, const char *key)
+int results_append(int fd, const char *path, const json_t *o)
 {
-	const char *s = o ? json_string_value(json_object_get(o, key)) : NULL;
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!line)
+		hb_oom();
+	size_t len = strlen(line);
+	line[len] = '\n'; /* json_dumps leaves room: the NUL */
+	ssize_t w = write(fd, line, len + 1);
+	free(line);
+	if (w != (ssize_t)len + 1 || fdatasync(fd) < 0) {
+		hb_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- The field table, for readers ----------------------------------------------------- */
+
+#define FIELD_INFO_(ID, name, type, unit, csv, gate, show, ...)                                    \
+	[RES_##ID] = {name, RES_TYPE_##type, RES_UNIT_##unit, csv, RES_GATE_##gate, show},
+const struct res_field_info res_fields[RES_NFIELDS] = {RES_FIELDS(FIELD_INFO_)};
+#undef FIELD_INFO_
+
+/* only the gateable fields' names: NONE expands to nothing */
+#define GATE_NAME_NONE(name)
+#define GATE_NAME_EXACT(name)                            name,
+#define GATE_NAME_FRAG(name)                             name,
+#define GATE_NAME_NOISY(name)                            name,
+#define GATE_NAME_(ID, name, type, unit, csv, gate, ...) GATE_NAME_##gate(name)
+const char *const res_gate_names[] = {RES_FIELDS(GATE_NAME_) NULL};
+#undef GATE_NAME_
+
+#define LATENCY_NAME_(p) #p,
+const char *const res_latency_names[] = {RES_LATENCY_LIST(LATENCY_NAME_) NULL};
+#undef LATENCY_NAME_
+
+int res_field_find(const char *name)
+{
+	for (int f = 0; f < RES_NFIELDS; f++)
+		if (!strcmp(res_fields[f].name, name))
+			return f;
+	return -1;
+}
+
+const json_t *res_get(const json_t *o, enum res_field f)
+{
+	HB_ASSERT(f < RES_NFIELDS);
+	return o ? json_object_get(o, res_fields[f].name) : NULL;
+}
+
+const char *res_str(const json_t *o, enum res_field f)
+{
+	const char *s = json_string_value(res_get(o, f));
 	return s ? s : "";
 }
 
-bool result_num(const json_t *o, const char *key, double *v)
+bool res_num(const json_t *o, enum res_field f, double *v)
 {
-	const json_t *x = o ? json_object_get(o, key) : NULL;
+	const json_t *x = res_get(o, f);
 	if (!json_is_number(x))
 		return false;
 	*v = json_number_value(x);
 	return isfinite(*v);
+}
+
+void res_show(char *buf, size_t len, enum res_field f, double v)
+{
+	HB_ASSERT(res_fields[f].show);
+	snprintf(buf, len, res_fields[f].show,
+		 res_fields[f].unit == RES_UNIT_FRACTION ? v * 100 : v);
+}
+
+void res_cell(char *buf, size_t len, const json_t *o, enum res_field f)
+{
+	double v;
+	if (res_num(o, f, &v))
+		res_show(buf, len, f, v);
+	else
+		snprintf(buf, len, "-");
 }

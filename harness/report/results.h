@@ -1,6 +1,7 @@
 /*
  * results.h - a job's result as the JSON object of DESIGN §6 (the fields
- * of results.jsonl and `replay --json`) and as a row of the readable table.
+ * of results.jsonl and `replay --json`, listed in fields.h) and as a row
+ * of the readable table; results.jsonl read back.
  */
 #ifndef HB_RESULTS_H
 #define HB_RESULTS_H
@@ -10,6 +11,7 @@
 #include <stdio.h>
 
 #include "replay/replay.h"
+#include "report/fields.h"
 
 struct job_id {
 	const char *trace; /* short name */
@@ -18,6 +20,7 @@ struct job_id {
 	const struct replay_config *cfg;
 };
 
+/* The job object: the fields of RES_FIELDS that apply, in that order. */
 json_t *result_json(const struct job_id *id, const struct replay_result *r);
 
 /* The readable table: header, one row per job, and the errors below. */
@@ -26,14 +29,13 @@ void result_table_row(FILE *f, const struct job_id *id, const struct replay_resu
 /* "trace x backend: status at op N (line L): message", for failed jobs. */
 void result_print_error(FILE *f, const struct job_id *id, const struct replay_result *r);
 
-/* A job object's string field, or "" (also for a NULL object). */
-const char *result_str(const json_t *o, const char *key);
-/* A job object's numeric field into *v; false when it has none. */
-bool result_num(const json_t *o, const char *key, double *v);
-
-/* Every job object of a results.jsonl, in order (an empty array if the
- * file does not exist); NULL after reporting a line that is not one. */
+/* Every job object of a results.jsonl, in order, blank lines skipped (an
+ * empty array if the file does not exist); NULL after reporting the first
+ * line that is not one ("FILE:LINE: not a job result: why"). */
 json_t *results_read(const char *path);
+/* Appends a job object as one line to the open results.jsonl fd and
+ * syncs it to the disk; 0, or -1 after reporting (path names fd). */
+int results_append(int fd, const char *path, const json_t *o);
 
 /* The short name of a trace path: its file name without format and
  * compression extensions. */

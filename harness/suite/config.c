@@ -17,15 +17,15 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "report/fields.h"
+#include "report/plot.h"
 #include "report/results.h"
-
-const char *const config_plot_names[] = {"throughput", "utilization", "fragmentation",
-					 "timeline",   "latency",     NULL};
 
 struct ctx {
 	const char *path;
 	yaml_document_t doc;
 	struct config *c;
+	const yaml_node_t *traces, *backends; /* the lists, read last */
 };
 
 static int at(const struct ctx *x, const yaml_node_t *n, const char *fmt, ...) HB_PRINTF(3, 4);
@@ -122,6 +122,11 @@ static int known_key(const struct ctx *x, const yaml_node_t *k, const char *wher
 	return at(x, k, "%s: unknown key '%s' (known: %s)", where, s, list);
 }
 
+/* A mapping's keys are a table of rows X(name, set): the names (for
+ * known_key) and, at the same index, the function that takes its value. */
+#define KEY_NAME_(name, set) name,
+#define KEY_SET_(name, set)  set,
+
 /* ---- Values --------------------------------------------------------------------- */
 
 static int get_string(const struct ctx *x, const yaml_node_t *n, const char *key, char **out)
@@ -195,6 +200,24 @@ static int get_choice(const struct ctx *x, const yaml_node_t *n, const char *key
 	return at(x, n, "%s: expected one of %s, got '%s'", key, list, scalar(n));
 }
 
+/* A list of names (NULL-terminated): the bit of each, set in *bits (which
+ * it replaces); -1 after an error. */
+static int get_choices(const struct ctx *x, const yaml_node_t *n, const char *key,
+		       const char *const *names, unsigned *bits)
+{
+	if (want(x, n, YAML_SEQUENCE_NODE, key) < 0)
+		return -1;
+	*bits = 0;
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		int i = get_choice(x, node(x, *it), key, names);
+		if (i < 0)
+			return -1;
+		*bits |= 1u << i;
+	}
+	return 0;
+}
+
 /* ---- traces ---------------------------------------------------------------------- */
 
 static bool has_glob(const char *s)
@@ -223,30 +246,55 @@ static int add_trace(const struct ctx *x, const yaml_node_t *n, const char *path
 	return 0;
 }
 
+/* A trace entry's keys, each a row: its name and what it sets. */
+struct trace_entry {
+	const char *path, *name;
+	const yaml_node_t *pnode; /* where the path is written */
+};
+
+static int tr_path(const struct ctx *x, const char *key, const yaml_node_t *v,
+		   struct trace_entry *e)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	e->path = scalar(v), e->pnode = v;
+	return 0;
+}
+
+static int tr_name(const struct ctx *x, const char *key, const yaml_node_t *v,
+		   struct trace_entry *e)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	e->name = scalar(v);
+	return 0;
+}
+
+#define TRACE_KEYS(X) X("path", tr_path) X("name", tr_name)
+static const char *const trace_keys[] = {TRACE_KEYS(KEY_NAME_) NULL};
+static int (*const trace_sets[])(const struct ctx *, const char *, const yaml_node_t *,
+				 struct trace_entry *) = {TRACE_KEYS(KEY_SET_)};
+
 static int one_trace(const struct ctx *x, const yaml_node_t *item)
 {
-	const char *path = NULL, *name = NULL;
-	const yaml_node_t *pnode = item;
+	struct trace_entry e = {.pnode = item};
 	if (item->type == YAML_MAPPING_NODE) {
-		static const char *const keys[] = {"path", "name", NULL};
 		for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
 		     p < item->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = node(x, p->key), *v = node(x, p->value);
-			int i = known_key(x, k, "traces", keys);
-			if (i < 0 || want(x, v, YAML_SCALAR_NODE, i ? "name" : "path") < 0)
+			int i = known_key(x, k, "traces", trace_keys);
+			if (i < 0 || trace_sets[i](x, trace_keys[i], v, &e) < 0)
 				return -1;
-			if (i == 0)
-				path = scalar(v), pnode = v;
-			else
-				name = scalar(v);
 		}
-		if (!path)
+		if (!e.path)
 			return at(x, item, "traces: an entry needs a path");
 	} else if (want(x, item, YAML_SCALAR_NODE, "traces") < 0) {
 		return -1;
 	} else {
-		path = scalar(item);
+		e.path = scalar(item);
 	}
+	const char *path = e.path, *name = e.name;
+	const yaml_node_t *pnode = e.pnode;
 	if (!has_glob(path)) {
 		struct stat st;
 		if (stat(path, &st) < 0)
@@ -298,6 +346,86 @@ static int add_backend(const struct ctx *x, const yaml_node_t *n, struct backend
 	return 0;
 }
 
+/* A backend entry's keys, each a row: its name and what it sets. */
+struct backend_entry {
+	const char *name, *backend, *preload, *library;
+	const yaml_node_t *options;
+	const yaml_node_t *which; /* the key naming the backend */
+};
+
+static int be_name(const struct ctx *x, const yaml_node_t *k, const yaml_node_t *v,
+		   struct backend_entry *e)
+{
+	if (want(x, v, YAML_SCALAR_NODE, scalar(k)) < 0)
+		return -1;
+	e->name = scalar(v);
+	return 0;
+}
+
+static int be_options(const struct ctx *x, const yaml_node_t *k, const yaml_node_t *v,
+		      struct backend_entry *e)
+{
+	if (want(x, v, YAML_MAPPING_NODE, scalar(k)) < 0)
+		return -1;
+	e->options = v;
+	return 0;
+}
+
+/* backend, preload and library: one of them names the backend */
+static int be_source(const struct ctx *x, const yaml_node_t *k, const yaml_node_t *v,
+		     struct backend_entry *e, const char **slot)
+{
+	if (want(x, v, YAML_SCALAR_NODE, scalar(k)) < 0)
+		return -1;
+	if (e->which)
+		return at(x, k, "backends: give one of backend, preload and library");
+	e->which = k;
+	*slot = scalar(v);
+	return 0;
+}
+
+static int be_backend(const struct ctx *x, const yaml_node_t *k, const yaml_node_t *v,
+		      struct backend_entry *e)
+{
+	return be_source(x, k, v, e, &e->backend);
+}
+
+static int be_preload(const struct ctx *x, const yaml_node_t *k, const yaml_node_t *v,
+		      struct backend_entry *e)
+{
+	return be_source(x, k, v, e, &e->preload);
+}
+
+static int be_library(const struct ctx *x, const yaml_node_t *k, const yaml_node_t *v,
+		      struct backend_entry *e)
+{
+	return be_source(x, k, v, e, &e->library);
+}
+
+#define BACKEND_KEYS(X)                                                                            \
+	X("name", be_name)                                                                         \
+	X("backend", be_backend)                                                                   \
+	X("options", be_options) X("preload", be_preload) X("library", be_library)
+static const char *const backend_keys[] = {BACKEND_KEYS(KEY_NAME_) NULL};
+static int (*const backend_sets[])(const struct ctx *, const yaml_node_t *, const yaml_node_t *,
+				   struct backend_entry *) = {BACKEND_KEYS(KEY_SET_)};
+
+/* preload: or library: as the spec backend_parse reads */
+static int backend_of_path(const struct ctx *x, const yaml_node_t *item,
+			   const struct backend_entry *e)
+{
+	struct backend_choice b;
+	char err[ALLOC_ERRLEN + 512], spec[4200];
+	snprintf(spec, sizeof spec, "%s:%s", e->preload ? "preload" : "library",
+		 e->preload ? e->preload : e->library);
+	int rc = backend_parse(spec, &b, err, sizeof err);
+	if (rc == 0 && e->name) {
+		free(b.spec);
+		b.spec = xstrdup(e->name);
+	}
+	return add_backend(x, item, &b, rc, err);
+}
+
 static int one_backend(const struct ctx *x, const yaml_node_t *item)
 {
 	struct backend_choice b;
@@ -308,50 +436,25 @@ static int one_backend(const struct ctx *x, const yaml_node_t *item)
 	}
 	if (want(x, item, YAML_MAPPING_NODE, "backends") < 0)
 		return -1;
-	static const char *const keys[] = {"name",    "backend", "options",
-					   "preload", "library", NULL};
-	const char *v[5] = {NULL};
-	const yaml_node_t *opts = NULL, *which = NULL;
+	struct backend_entry e = {0};
 	for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = node(x, p->key), *val = node(x, p->value);
-		int i = known_key(x, k, "backends", keys);
-		if (i < 0)
+		int i = known_key(x, k, "backends", backend_keys);
+		if (i < 0 || backend_sets[i](x, k, val, &e) < 0)
 			return -1;
-		if (i == 2) {
-			if (want(x, val, YAML_MAPPING_NODE, "options") < 0)
-				return -1;
-			opts = val;
-			continue;
-		}
-		if (want(x, val, YAML_SCALAR_NODE, keys[i]) < 0)
-			return -1;
-		if (i != 0) {
-			if (which)
-				return at(x, k,
-					  "backends: give one of backend, preload and library");
-			which = k;
-		}
-		v[i] = scalar(val);
 	}
-	if (!which)
+	if (!e.which)
 		return at(x, item, "backends: an entry needs backend, preload or library");
-	if (opts && !v[1])
+	const yaml_node_t *opts = e.options;
+	if (opts && !e.backend)
 		return at(x, opts, "options: only for a built-in or named backend (backend: ...)");
+	if (e.preload || e.library)
+		return backend_of_path(x, item, &e);
 	char spec[4200];
-	if (v[3] || v[4]) {
-		snprintf(spec, sizeof spec, "%s:%s", v[3] ? "preload" : "library",
-			 v[3] ? v[3] : v[4]);
-		int rc = backend_parse(spec, &b, err, sizeof err);
-		if (rc == 0 && v[0]) {
-			free(b.spec);
-			b.spec = xstrdup(v[0]);
-		}
-		return add_backend(x, item, &b, rc, err);
-	}
 	struct backend_opt o[REPLAY_MAX_OPTS];
 	size_t no = 0;
-	size_t n = snprintf(spec, sizeof spec, "%s", v[1]);
+	size_t n = snprintf(spec, sizeof spec, "%s", e.backend);
 	if (opts)
 		for (yaml_node_pair_t *p = opts->data.mapping.pairs.start;
 		     p < opts->data.mapping.pairs.top; p++) {
@@ -366,157 +469,218 @@ static int one_backend(const struct ctx *x, const yaml_node_t *item)
 				n += (size_t)snprintf(spec + n, sizeof spec - n, "%s%s=%s",
 						      no == 1 ? ":" : ",", scalar(k), scalar(val));
 		}
-	int rc = backend_with_options(v[0] ? v[0] : spec, v[1], o, no, &b, err, sizeof err);
+	int rc =
+		backend_with_options(e.name ? e.name : spec, e.backend, o, no, &b, err, sizeof err);
 	return add_backend(x, opts && rc < 0 && strstr(err, "option") ? opts : item, &b, rc, err);
 }
 
 /* ---- regression -------------------------------------------------------------------- */
 
-static int regression(const struct ctx *x, const yaml_node_t *n)
+static int rg_baseline(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	static const char *const keys[] = {"baseline", "max_drop", "fail_on", NULL};
-	static const char *const metrics[] = {"utilization", "frag_peak", "mops", NULL};
+	return get_string(x, v, key, &x->c->baseline);
+}
+
+/* {metric: fraction}: the fields compare can gate on (fields.h) */
+static int rg_max_drop(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (want(x, v, YAML_MAPPING_NODE, key) < 0)
+		return -1;
+	for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+	     q++) {
+		yaml_node_t *mk = node(x, q->key), *mv = node(x, q->value);
+		int m = known_key(x, mk, key, res_gate_names);
+		double f;
+		if (m < 0 || get_number(x, mv, res_gate_names[m], 0, 1, &f) < 0)
+			return -1;
+		x->c->max_drop[res_field_find(res_gate_names[m])] = f;
+	}
+	return 0;
+}
+
+static int rg_fail_on(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_choices(x, v, key, replay_status_names, &x->c->fail_on);
+}
+
+#define REGRESSION_KEYS(X)                                                                         \
+	X("baseline", rg_baseline) X("max_drop", rg_max_drop) X("fail_on", rg_fail_on)
+static const char *const regression_keys[] = {REGRESSION_KEYS(KEY_NAME_) NULL};
+static int (*const regression_sets[])(struct ctx *, const char *,
+				      const yaml_node_t *) = {REGRESSION_KEYS(KEY_SET_)};
+
+static int regression(struct ctx *x, const char *key, const yaml_node_t *n)
+{
 	struct config *c = x->c;
-	if (want(x, n, YAML_MAPPING_NODE, "regression") < 0)
+	if (want(x, n, YAML_MAPPING_NODE, key) < 0)
 		return -1;
 	c->has_regression = true;
 	c->fail_on = (1u << JOB_ERROR) | (1u << JOB_CRASH) | (1u << JOB_TIMEOUT) | (1u << JOB_OOM);
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = node(x, p->key), *v = node(x, p->value);
-		int i = known_key(x, k, "regression", keys);
-		if (i < 0)
+		int i = known_key(x, k, key, regression_keys);
+		if (i < 0 || regression_sets[i](x, regression_keys[i], v) < 0)
 			return -1;
-		if (i == 0 && get_string(x, v, "baseline", &c->baseline) < 0)
-			return -1;
-		if (i == 1) {
-			if (want(x, v, YAML_MAPPING_NODE, "max_drop") < 0)
-				return -1;
-			for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
-			     q < v->data.mapping.pairs.top; q++) {
-				yaml_node_t *mk = node(x, q->key), *mv = node(x, q->value);
-				int m = known_key(x, mk, "max_drop", metrics);
-				double f;
-				if (m < 0 || get_number(x, mv, metrics[m], 0, 1, &f) < 0)
-					return -1;
-				c->drops = xrealloc(c->drops, (c->ndrops + 1) * sizeof *c->drops);
-				c->drops[c->ndrops++] =
-					(struct config_drop){xstrdup(metrics[m]), f};
-			}
-		}
-		if (i == 2) {
-			if (want(x, v, YAML_SEQUENCE_NODE, "fail_on") < 0)
-				return -1;
-			c->fail_on = 0;
-			for (yaml_node_item_t *it = v->data.sequence.items.start;
-			     it < v->data.sequence.items.top; it++) {
-				int s = get_choice(x, node(x, *it), "fail_on", replay_status_names);
-				if (s < 0)
-					return -1;
-				c->fail_on |= 1u << s;
-			}
-		}
 	}
 	if (!c->baseline)
 		return at(x, n, "regression: needs a baseline (a results.jsonl or run directory)");
 	return 0;
 }
 
+/* ---- The document's knobs: one function each --------------------------------------- */
+
+static int top_name(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_string(x, v, key, &x->c->name);
+}
+
+static int top_traces(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	(void)key;
+	x->traces = v; /* read once the whole document is checked */
+	return 0;
+}
+
+static int top_backends(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	(void)key;
+	x->backends = v;
+	return 0;
+}
+
+static int top_repeat(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	uint64_t n;
+	if (get_uint(x, v, key, REPLAY_MAX_REPEAT, &n) < 0)
+		return -1;
+	x->c->base.repeat = (unsigned)n;
+	return 0;
+}
+
+static int top_check(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	int i = get_choice(x, v, key, replay_check_names);
+	if (i < 0)
+		return -1;
+	x->c->base.check = (enum replay_check)i;
+	return 0;
+}
+
+static int top_heap_check(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_uint(x, v, key, UINT64_MAX / 2, &x->c->base.heap_check_every);
+}
+
+static int top_latency(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_bool(x, v, key, &x->c->base.latency);
+}
+
+static int top_timeout(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_number(x, v, key, 0, 1e6, &x->c->timeout);
+}
+
+static int top_heap_limit(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0 ||
+	    parse_size(scalar(v), &x->c->base.heap_limit) < 0)
+		return at(x, v, "%s: expected a size like 512MiB or 4GiB, got '%s'", key,
+			  scalar(v) ? scalar(v) : type_name(v));
+	return 0;
+}
+
+static int top_output(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_string(x, v, key, &x->c->output);
+}
+
+static int top_plots(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	return get_choices(x, v, key, plot_chart_names, &x->c->plots);
+}
+
+static int top_sample_every(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (get_uint(x, v, key, UINT64_MAX / 2, &x->c->base.sample_every) < 0)
+		return -1;
+	if (!x->c->base.sample_every)
+		return at(x, v, "%s: must be at least 1", key);
+	return 0;
+}
+
+static int top_align(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	uint64_t n;
+	if (get_uint(x, v, key, 4096, &n) < 0)
+		return -1;
+	if (!n || (n & (n - 1)))
+		return at(x, v, "%s: expected a power of two up to 4096", key);
+	x->c->base.alignment = (unsigned)n;
+	return 0;
+}
+
+/* The order is the order of "known: ..." in an unknown key's message. */
+#define TOP_KEYS(X)                                                                                \
+	X("name", top_name)                                                                        \
+	X("traces", top_traces)                                                                    \
+	X("backends", top_backends)                                                                \
+	X("repeat", top_repeat)                                                                    \
+	X("check", top_check)                                                                      \
+	X("heap_check", top_heap_check)                                                            \
+	X("latency", top_latency)                                                                  \
+	X("timeout", top_timeout)                                                                  \
+	X("heap_limit", top_heap_limit)                                                            \
+	X("output", top_output)                                                                    \
+	X("plots", top_plots)                                                                      \
+	X("regression", regression)                                                                \
+	X("sample_every", top_sample_every)                                                        \
+	X("align", top_align)
+static const char *const top_keys[] = {TOP_KEYS(KEY_NAME_) NULL};
+static int (*const top_sets[])(struct ctx *, const char *,
+			       const yaml_node_t *) = {TOP_KEYS(KEY_SET_)};
+
 /* ---- The document ------------------------------------------------------------------- */
+
+/* Every item of a list through one(). */
+static int each_item(const struct ctx *x, const yaml_node_t *list,
+		     int (*one)(const struct ctx *, const yaml_node_t *))
+{
+	for (yaml_node_item_t *it = list->data.sequence.items.start;
+	     it < list->data.sequence.items.top; it++)
+		if (one(x, node(x, *it)) < 0)
+			return -1;
+	return 0;
+}
 
 static int top(struct ctx *x, const yaml_node_t *root)
 {
-	static const char *const keys[] = {"name",         "traces",     "backends", "repeat",
-					   "check",        "heap_check", "latency",  "timeout",
-					   "heap_limit",   "output",     "plots",    "regression",
-					   "sample_every", "align",      NULL};
-	struct config *c = x->c;
 	if (root->type != YAML_MAPPING_NODE)
 		return at(x, root,
 			  "a config is a mapping of keys (name, traces, backends, ...), not %s",
 			  type_name(root));
-	const yaml_node_t *tr = NULL, *be = NULL;
-	uint64_t v;
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = node(x, p->key), *val = node(x, p->value);
-		int i = known_key(x, k, "config", keys);
-		int rc = 0;
-		switch (i) {
-		case -1: return -1;
-		case 0: rc = get_string(x, val, "name", &c->name); break;
-		case 1: tr = val; break;
-		case 2: be = val; break;
-		case 3:
-			rc = get_uint(x, val, "repeat", REPLAY_MAX_REPEAT, &v);
-			c->base.repeat = (unsigned)v;
-			break;
-		case 4:
-			rc = get_choice(x, val, "check", replay_check_names);
-			c->base.check = (enum replay_check)rc;
-			break;
-		case 5:
-			rc = get_uint(x, val, "heap_check", UINT64_MAX / 2,
-				      &c->base.heap_check_every);
-			break;
-		case 6: rc = get_bool(x, val, "latency", &c->base.latency); break;
-		case 7: rc = get_number(x, val, "timeout", 0, 1e6, &c->timeout); break;
-		case 8:
-			if (want(x, val, YAML_SCALAR_NODE, "heap_limit") < 0 ||
-			    parse_size(scalar(val), &c->base.heap_limit) < 0)
-				rc = at(x, val,
-					"heap_limit: expected a size like 512MiB or 4GiB, got '%s'",
-					scalar(val) ? scalar(val) : type_name(val));
-			break;
-		case 9: rc = get_string(x, val, "output", &c->output); break;
-		case 10:
-			if (want(x, val, YAML_SEQUENCE_NODE, "plots") < 0)
-				return -1;
-			c->plots = 0;
-			for (yaml_node_item_t *it = val->data.sequence.items.start;
-			     it < val->data.sequence.items.top && rc >= 0; it++) {
-				rc = get_choice(x, node(x, *it), "plots", config_plot_names);
-				if (rc >= 0)
-					c->plots |= 1u << rc;
-			}
-			break;
-		case 11: rc = regression(x, val); break;
-		case 12:
-			rc = get_uint(x, val, "sample_every", UINT64_MAX / 2,
-				      &c->base.sample_every);
-			if (rc == 0 && !c->base.sample_every)
-				rc = at(x, val, "sample_every: must be at least 1");
-			break;
-		case 13:
-			rc = get_uint(x, val, "align", 4096, &v);
-			if (rc == 0 && (!v || (v & (v - 1))))
-				rc = at(x, val, "align: expected a power of two up to 4096");
-			c->base.alignment = (unsigned)v;
-			break;
-		}
-		if (rc < 0)
+		int i = known_key(x, k, "config", top_keys);
+		if (i < 0 || top_sets[i](x, top_keys[i], val) < 0)
 			return -1;
 	}
-	if (!tr)
+	if (!x->traces)
 		return at(x, root, "config: needs traces (a list of paths or globs)");
-	if (!be)
+	if (!x->backends)
 		return at(x, root, "config: needs backends (a list of names)");
-	if (want(x, tr, YAML_SEQUENCE_NODE, "traces") < 0 ||
-	    want(x, be, YAML_SEQUENCE_NODE, "backends") < 0)
+	if (want(x, x->traces, YAML_SEQUENCE_NODE, "traces") < 0 ||
+	    want(x, x->backends, YAML_SEQUENCE_NODE, "backends") < 0)
 		return -1;
-	if (tr->data.sequence.items.start == tr->data.sequence.items.top)
-		return at(x, tr, "traces: the list is empty");
-	if (be->data.sequence.items.start == be->data.sequence.items.top)
-		return at(x, be, "backends: the list is empty");
-	for (yaml_node_item_t *it = tr->data.sequence.items.start; it < tr->data.sequence.items.top;
-	     it++)
-		if (one_trace(x, node(x, *it)) < 0)
-			return -1;
-	for (yaml_node_item_t *it = be->data.sequence.items.start; it < be->data.sequence.items.top;
-	     it++)
-		if (one_backend(x, node(x, *it)) < 0)
-			return -1;
-	return 0;
+	if (x->traces->data.sequence.items.start == x->traces->data.sequence.items.top)
+		return at(x, x->traces, "traces: the list is empty");
+	if (x->backends->data.sequence.items.start == x->backends->data.sequence.items.top)
+		return at(x, x->backends, "backends: the list is empty");
+	if (each_item(x, x->traces, one_trace) < 0)
+		return -1;
+	return each_item(x, x->backends, one_backend);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -553,6 +717,8 @@ struct config *config_load(const char *path)
 	c->text = text;
 	replay_config_init(&c->base);
 	c->plots = PLOT_ALL;
+	for (int f = 0; f < RES_NFIELDS; f++)
+		c->max_drop[f] = -1;
 	struct ctx x = {.path = path, .c = c};
 	yaml_parser_t parser;
 	yaml_parser_initialize(&parser);
@@ -600,9 +766,6 @@ void config_free(struct config *c)
 	}
 	for (size_t i = 0; i < c->nbackends; i++)
 		backend_choice_free(&c->backends[i]);
-	for (size_t i = 0; i < c->ndrops; i++)
-		free(c->drops[i].metric);
-	free(c->drops);
 	free(c->traces);
 	free(c->backends);
 	free(c->path);

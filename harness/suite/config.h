@@ -36,25 +36,11 @@
 #include <stdbool.h>
 
 #include "replay/backend_spec.h"
+#include "report/fields.h"
 
 struct config_trace {
 	char *path, *name;
 	unsigned line, column; /* where the config names it */
-};
-
-enum {
-	PLOT_THROUGHPUT = 1,
-	PLOT_UTILIZATION = 2,
-	PLOT_FRAGMENTATION = 4,
-	PLOT_TIMELINE = 8,
-	PLOT_LATENCY = 16,
-	PLOT_ALL = 31
-};
-extern const char *const config_plot_names[]; /* by bit, NULL-terminated */
-
-struct config_drop {
-	char *metric;
-	double fraction;
 };
 
 struct config {
@@ -66,12 +52,11 @@ struct config {
 	struct replay_config base; /* everything but the backend */
 	double timeout;
 	char *output;
-	unsigned plots;
+	unsigned plots; /* PLOT_* bits (plot.h) */
 	bool has_regression;
 	char *baseline;
-	struct config_drop *drops;
-	size_t ndrops;
-	unsigned fail_on; /* bit per enum replay_status */
+	double max_drop[RES_NFIELDS]; /* per gateable field; < 0 = not given */
+	unsigned fail_on;             /* bit per enum replay_status */
 };
 
 /* Reads and checks the file; NULL after reporting the first mistake. */
