@@ -35,8 +35,4 @@ bool result_num(const json_t *o, const char *key, double *v);
  * file does not exist); NULL after reporting a line that is not one. */
 json_t *results_read(const char *path);
 
-/* The short name of a trace path: its file name without format and
- * compression extensions. */
-void trace_short_name(const char *path, char *buf, size_t len);
-
 #endif
