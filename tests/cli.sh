@@ -190,21 +190,36 @@ fi
 "$HB" trace convert "$T/g.hbt" "$T/g2.trace"
 same_file "gen writes the same trace as text and as binary" "$T/g.trace" "$T/g2.trace"
 
-# ---- an interrupted convert leaves the whole file or nothing ------------------------
+# ---- an interrupted convert leaves nothing behind ----------------------------------
+# The signal must land while the output is being written: the test waits for
+# the temporary file, stops the process there (so it cannot finish first),
+# checks that it is mid-way (temporary file, no output), then sends SIGINT.
 "$HB" trace gen --pattern plateau --ops 2000000 --seed 1 -o "$T/big.hbt"
 mkdir -p "$T/int"
-"$HB" trace convert "$T/big.hbt" "$T/int/big.trace.zst" &
+"$HB" trace convert "$T/big.hbt" "$T/int/big.trace.zst" 2>"$T/int.err" &
 pid=$!
-sleep 0.3
+for _ in $(seq 400); do # up to 20 s for the write to start
+	compgen -G "$T/int/.heapbench-*" >/dev/null && break
+	sleep 0.05
+done
+kill -STOP $pid 2>/dev/null
+for _ in $(seq 100); do # until it is stopped
+	[ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = T ] && break
+	sleep 0.01
+done
+midway=$(ls -A "$T/int")
 kill -INT $pid 2>/dev/null
+kill -CONT $pid 2>/dev/null
 wait $pid
 rc=$?
-left=$(ls -A "$T/int")
-if { [ "$rc" -ne 0 ] && [ -z "$left" ]; } || { [ "$rc" -eq 0 ] && [ "$left" = big.trace.zst ]; }; then
-	ok "SIGINT during convert leaves no partial file (exit $rc, files: ${left:-none})"
+if [[ "$midway" == .heapbench-* ]]; then
+	ok "SIGINT lands while the output is being written (files: $midway)"
 else
-	fail "SIGINT during convert" "expected nothing or the complete file" "got exit $rc, files: $left"
+	fail "SIGINT during convert: not mid-way" "expected only a temporary file" "got: ${midway:-none}"
 fi
+check "SIGINT during convert: the process dies of SIGINT (128 + 2)" 130 "$rc"
+check "SIGINT during convert: no message" "" "$(cat "$T/int.err")"
+check "SIGINT during convert: no output and no temporary file left" "" "$(ls -A "$T/int")"
 
 # ---- replay -------------------------------------------------------------------------
 run "$HB" replay --repeat 2 traces/examples/tiny.rep

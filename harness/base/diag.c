@@ -38,24 +38,32 @@ static void diag_emit(struct diag *d, const char *severity, uint64_t line, uint6
 		hb_error("%s", msg);
 }
 
+/* Reports and counts an error; what the reader does next: 0 = go on (only
+ * in lint mode, and only when the error is not fatal), -1 = stop. */
+static int diag_raise(struct diag *d, bool fatal, uint64_t line, uint64_t op, const char *fmt,
+		      va_list ap)
+{
+	diag_emit(d, "", line, op, fmt, ap);
+	d->errors++;
+	return d->lint && !fatal ? 0 : -1;
+}
+
 int diag_error(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	diag_emit(d, "", line, op, fmt, ap);
+	int rc = diag_raise(d, false, line, op, fmt, ap);
 	va_end(ap);
-	d->errors++;
-	return d->lint ? 0 : -1;
+	return rc;
 }
 
 int diag_fatal(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	diag_emit(d, "", line, op, fmt, ap);
+	int rc = diag_raise(d, true, line, op, fmt, ap);
 	va_end(ap);
-	d->errors++;
-	return -1;
+	return rc;
 }
 
 void diag_warn(struct diag *d, uint64_t line, uint64_t op, const char *fmt, ...)

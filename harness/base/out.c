@@ -14,6 +14,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/util.h"
+
 #define OUT_CHUNK (1u << 18)
 /* zstd level for traces: near the size of level 19 at several times the
  * speed on op records, which compress extremely well anyway. */

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "trace/trace.h"
+#include "base/compress.h"
 
 struct out;
 

@@ -1,5 +1,6 @@
 /*
- * main.c - the heapbench command line: dispatch to subcommands.
+ * main.c - the heapbench command line: --help, --version, and the dispatch
+ * to the command named by argv[1].
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,21 @@ static const char usage[] =
 	"`heapbench COMMAND --help` tells more.  Exit status: 0 ok, 1 a job failed or\n"
 	"a problem was found, 2 bad usage or bad input.\n";
 
+/* Every command: its name and the function that parses its arguments. */
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{"trace", cmd_trace},
+	{"replay", cmd_replay},
+	{"compare", cmd_compare},
+	{"plot", cmd_plot},
+	{"run", cmd_run},
+	{"record", cmd_record},
+	{"list", cmd_list},
+	{"__worker", job_worker_main}, /* internal: one job (replay/job.h) */
+};
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -47,22 +63,9 @@ int main(int argc, char **argv)
 		printf("heapbench %s (git %s)\n", HB_VERSION, HB_GIT);
 		return HB_EXIT_OK;
 	}
-	if (!strcmp(cmd, "trace"))
-		return cmd_trace(argc - 1, argv + 1);
-	if (!strcmp(cmd, "replay"))
-		return cmd_replay(argc - 1, argv + 1);
-	if (!strcmp(cmd, "compare"))
-		return cmd_compare(argc - 1, argv + 1);
-	if (!strcmp(cmd, "plot"))
-		return cmd_plot(argc - 1, argv + 1);
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "record"))
-		return cmd_record(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(cmd, "__worker")) /* internal: one job, see harness/job.h */
-		return job_worker_main(argc - 1, argv + 1);
+	for (size_t i = 0; i < HB_ARRAY_LEN(commands); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
 	hb_error("unknown command '%s' (see heapbench --help)", cmd);
 	return HB_EXIT_USAGE;
 }

@@ -14,18 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void trace_short_name(const char *path, char *buf, size_t len)
-{
-	static const char *const exts[] = {".zst", ".gz", ".trace", ".hbt", ".rep"};
-	const char *slash = strrchr(path, '/');
-	snprintf(buf, len, "%s", slash ? slash + 1 : path);
-	for (size_t i = 0; i < HB_ARRAY_LEN(exts); i++) {
-		size_t n = strlen(buf), e = strlen(exts[i]);
-		if (n > e && !strcmp(buf + n - e, exts[i]))
-			buf[n - e] = '\0';
-	}
-}
-
 /* ---- Composite fields (the JSON writers RES_FIELDS names) ---------------------- */
 
 static json_t *options_json(const struct replay_config *cfg)

@@ -37,8 +37,4 @@ json_t *results_read(const char *path);
  * syncs it to the disk; 0, or -1 after reporting (path names fd). */
 int results_append(int fd, const char *path, const json_t *o);
 
-/* The short name of a trace path: its file name without format and
- * compression extensions. */
-void trace_short_name(const char *path, char *buf, size_t len);
-
 #endif

@@ -1,5 +1,5 @@
 /*
- * trace_gen.c - synthetic traces with program-like shapes (trace_gen.h).
+ * gen.c - synthetic traces with program-like shapes (gen.h).
  *
  * The generator steers the number of live blocks toward a target profile
  * target(i) over the op index: below the target it mostly allocates, above
@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "trace/builder.h"
 
 const char *const trace_gen_patterns[] = {
 	"ramp", "peak", "plateau", "random-uniform", "random-exponential", NULL,

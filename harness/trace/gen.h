@@ -1,5 +1,5 @@
 /*
- * trace_gen.h - deterministic synthetic traces.
+ * gen.h - deterministic synthetic traces.
  *
  * Patterns (after the heap profiles of Wilson, Johnstone et al.):
  *   ramp       live memory grows steadily over the whole trace;

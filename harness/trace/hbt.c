@@ -1,13 +1,18 @@
 /*
- * hbt.c - opening a .hbt image in place: the header and every bound are
- * validated before any record is touched; records are not parsed.
+ * hbt.c - the .hbt reader: opening an image in place (a plain file is
+ * mapped with one mmap, a compressed one decompressed into memory); the
+ * header and every bound are validated before any record is touched, and
+ * records are not parsed.
  */
 #include "trace/hbt.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
-#include "trace/trace.h"
+#include "trace/internal.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "heapbench maps .hbt records in place and needs a little-endian host"
@@ -101,4 +106,34 @@ int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct 
 	t->nids = h.id_count;
 	t->nthreads = h.thread_count ? h.thread_count : 1;
 	return 0;
+}
+
+/* a file that starts like the .hbt magic is a (perhaps truncated) .hbt */
+bool trace_probe_hbt(const unsigned char *head, size_t n)
+{
+	size_t k = n < HBT_MAGIC_LEN ? n : HBT_MAGIC_LEN;
+	return k >= 4 && !memcmp(head, HBT_MAGIC, k);
+}
+
+/* Maps an uncompressed .hbt file; only the header is read now. */
+static int hbt_map(struct trace *t, int fd, size_t size, struct diag *d)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP, "cannot map: %s", strerror(errno));
+	t->map = p;
+	t->maplen = size;
+	return trace_open_hbt_image(t, p, size, d);
+}
+
+int trace_read_hbt(struct trace *t, struct src *s, struct diag *d)
+{
+	t->format = TRACE_FMT_HBT;
+	struct stat st;
+	if (s->comp == TRACE_COMP_NONE && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+		return hbt_map(t, s->fd, (size_t)st.st_size, d);
+	size_t len;
+	if (src_slurp(s, &t->blob, &len) < 0)
+		return -1;
+	return trace_open_hbt_image(t, t->blob, len, d);
 }

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compress.h"
 #include "base/diag.h"
-#include "trace/trace.h"
 
 #define SRC_CHUNK    (1u << 20)
 #define SRC_MAX_LINE (1u << 20)

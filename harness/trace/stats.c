@@ -1,12 +1,17 @@
 /*
- * trace_stats.c - one pass over a verified trace (see trace_stats.h).
+ * stats.c - one pass over a verified trace (see stats.h), and the two ways
+ * `trace stats` shows the result: a table for people, JSON for scripts.
  * Memory: one size per id (O(max live blocks)) plus one 8-byte sample per
  * sizing request, sorted once for exact percentiles.
  */
 #include "trace/stats.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/jsonx.h"
 
 unsigned stats_bucket(uint64_t size)
 {
@@ -82,4 +87,106 @@ void trace_compute_stats(const struct trace *t, struct trace_stats *st)
 	}
 	free(sizes);
 	free(bytes);
+}
+
+/* ---- Showing ------------------------------------------------------------ */
+
+json_t *trace_stats_json(const struct trace *t, const struct trace_stats *st)
+{
+	char fmt[32];
+	json_t *o = json_object();
+	json_object_set_new(o, "trace", jx_str(t->path));
+	json_object_set_new(o, "format", json_string(trace_format_name(t, fmt, sizeof fmt)));
+	json_object_set_new(o, "ops", jx_u64(st->ops));
+	for (int k = 0; k < TRACE_NKINDS; k++)
+		json_object_set_new(o, trace_kind_plurals[k], jx_u64(st->kinds[k]));
+	json_object_set_new(o, "ids", json_integer(st->ids));
+	json_object_set_new(o, "threads", json_integer(st->threads));
+	json_object_set_new(o, "peak_live_bytes", jx_u64(st->peak_live_bytes));
+	json_object_set_new(o, "final_live_bytes", jx_u64(st->final_live_bytes));
+	json_object_set_new(o, "max_live_blocks", jx_u64(st->max_live_blocks));
+	json_t *sz = json_object();
+	json_object_set_new(sz, "count", jx_u64(st->nsizes));
+	json_object_set_new(sz, "min", jx_u64(st->size_min));
+	json_object_set_new(sz, "median", jx_u64(st->size_median));
+	json_object_set_new(sz, "p99", jx_u64(st->size_p99));
+	json_object_set_new(sz, "max", jx_u64(st->size_max));
+	json_t *hist = json_array();
+	for (unsigned k = 0; k < TRACE_STATS_BUCKETS; k++) {
+		if (!st->hist[k])
+			continue;
+		uint64_t lo = k ? (uint64_t)1 << (k - 1) : 0, hi = k ? lo * 2 - 1 : 0;
+		json_array_append_new(hist,
+				      json_pack("{sIsIsI}", "lo", (json_int_t)lo, "hi",
+						(json_int_t)hi, "count", (json_int_t)st->hist[k]));
+	}
+	json_object_set_new(sz, "histogram", hist);
+	json_object_set_new(o, "sizes", sz);
+	/* beyond the fixed fields */
+	json_object_set_new(o, "free_nulls", jx_u64(st->free_nulls));
+	json_object_set_new(o, "realloc_nulls", jx_u64(st->realloc_nulls));
+	json_object_set_new(o, "realloc_zeros", jx_u64(st->realloc_zeros));
+	json_object_set_new(o, "peak_live_op", jx_u64(st->peak_live_op));
+	json_object_set_new(o, "final_live_blocks", jx_u64(st->final_live_blocks));
+	json_object_set_new(o, "requested_bytes", jx_u64(st->requested_bytes));
+	json_t *meta = json_object();
+	for (size_t i = 0; i < t->nmeta; i++)
+		json_object_set_new(meta, t->meta[i].key, jx_str(t->meta[i].value));
+	json_object_set_new(o, "metadata", meta);
+	return o;
+}
+
+/* 1234567 -> "1,234,567" */
+static const char *group(uint64_t v, char *buf)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v), j = 0;
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[j++] = ',';
+		buf[j++] = tmp[i];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+void trace_stats_print(const struct trace *t, const struct trace_stats *st)
+{
+	char f[32], a[32], b[32], c[32], e[32];
+	printf("%s (%s)\n", t->path, trace_format_name(t, f, sizeof f));
+	printf("  ops              %s: %" PRIu64 " alloc, %" PRIu64 " calloc, %" PRIu64
+	       " memalign, %" PRIu64 " realloc, %" PRIu64 " free\n",
+	       group(st->ops, a), st->kinds[TRACE_ALLOC], st->kinds[TRACE_CALLOC],
+	       st->kinds[TRACE_MEMALIGN], st->kinds[TRACE_REALLOC], st->kinds[TRACE_FREE]);
+	if (st->free_nulls || st->realloc_nulls || st->realloc_zeros)
+		printf("  spelled as       %" PRIu64 " free(NULL), %" PRIu64
+		       " realloc(NULL, n), %" PRIu64 " realloc(p, 0)\n",
+		       st->free_nulls, st->realloc_nulls, st->realloc_zeros);
+	printf("  ids, threads     %s ids, %u thread%s\n", group(st->ids, a), st->threads,
+	       st->threads == 1 ? "" : "s");
+	printf("  live bytes       peak %s (at op %" PRIu64 "), final %s\n",
+	       group(st->peak_live_bytes, a), st->peak_live_op, group(st->final_live_bytes, b));
+	printf("  live blocks      max %s, final %s\n", group(st->max_live_blocks, a),
+	       group(st->final_live_blocks, b));
+	if (!st->nsizes) {
+		printf("  sizes            none\n");
+		return;
+	}
+	printf("  sizes            %s requests: min %s, median %s, p99 %s, max %s bytes\n",
+	       group(st->nsizes, a), group(st->size_min, b), group(st->size_median, c),
+	       group(st->size_p99, f), group(st->size_max, e));
+	uint64_t top = 0;
+	for (unsigned k = 0; k < TRACE_STATS_BUCKETS; k++)
+		if (st->hist[k] > top)
+			top = st->hist[k];
+	for (unsigned k = 0; k < TRACE_STATS_BUCKETS; k++) {
+		if (!st->hist[k])
+			continue;
+		uint64_t lo = k ? (uint64_t)1 << (k - 1) : 0, hi = k ? lo * 2 - 1 : 0;
+		char range[64];
+		snprintf(range, sizeof range, "%s..%s", group(lo, a), group(hi, b));
+		int bar = (int)((st->hist[k] * 40 + top - 1) / top);
+		printf("    %-32s %12s  %.*s\n", range, group(st->hist[k], c), bar,
+		       "########################################");
+	}
 }

@@ -1,5 +1,5 @@
 /*
- * trace_stats.h - what a trace asks of an allocator, computed in one pass.
+ * stats.h - what a trace asks of an allocator, computed in one pass.
  *
  * Definitions (also in traces/README.md):
  *   - live bytes: the sum of the requested sizes of the live blocks; calloc
@@ -15,6 +15,7 @@
 #ifndef HB_TRACE_STATS_H
 #define HB_TRACE_STATS_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "trace/trace.h"
@@ -44,5 +45,11 @@ uint64_t stats_nearest_rank(const uint64_t *sorted, uint64_t n, unsigned num, un
 
 /* Histogram bucket of a size. */
 unsigned stats_bucket(uint64_t size);
+
+/* `trace stats --json`: one object (fields in a fixed order, then the
+ * trace's metadata).  The caller owns the result. */
+json_t *trace_stats_json(const struct trace *t, const struct trace_stats *st);
+/* `trace stats`: the table on stdout. */
+void trace_stats_print(const struct trace *t, const struct trace_stats *st);
 
 #endif

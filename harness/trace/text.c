@@ -1,5 +1,5 @@
 /*
- * trace_text.c - readers for the two text formats: CMU malloc-lab .rep
+ * text.c - readers for the two text formats: CMU malloc-lab .rep
  * (three header dialects and their known quirks) and heapbench's native
  * text format (traces/README.md).  The format is chosen by content: a
  * first non-blank line holding only a number starts a .rep header.
@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "trace/src.h"
-#include "trace/trace.h"
+#include "trace/builder.h"
+#include "trace/internal.h"
 
 #define TEXT_VERSION 1
 #define TEXT_BATCH   32
@@ -405,17 +405,14 @@ static bool looks_binary(const unsigned char *p, size_t n)
 	return false;
 }
 
+/* Text is what holds no control bytes but the blank ones. */
+bool trace_probe_text(const unsigned char *head, size_t n)
+{
+	return !looks_binary(head, n);
+}
+
 int trace_read_text(struct trace *t, struct src *s, struct diag *d)
 {
-	long n = src_peek(s, 512);
-	if (n < 0)
-		return -1;
-	if (n == 0)
-		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP, "empty trace");
-	if (looks_binary((const unsigned char *)s->buf + s->pos, (size_t)n))
-		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP,
-				  "not a trace: binary data that is neither .hbt, zstd nor gzip");
-
 	struct text_reader r = {.t = t, .s = s, .d = d};
 	char *line;
 	size_t len;

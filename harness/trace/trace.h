@@ -10,6 +10,11 @@
  * (The remap is idempotent: a trace written by heapbench reads back with the
  * same ids, which makes round trips byte-stable.)
  *
+ * Where things are: this header is the model and what tools call (trace.c
+ * the model and file names, load.c the loader, verify.c the semantic pass,
+ * write.c the writers); builder.h is for whatever makes ops (readers,
+ * importers, the generator, the recorder); internal.h is what readers share.
+ *
  * Costs: text readers parse at memory speed with one hash lookup per op;
  * .hbt files are mapped with one mmap and only their header is validated at
  * open (trace_verify is the O(n) semantic pass, run by the tools).  Memory
@@ -22,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compress.h"
 #include "base/diag.h"
 
 /* ---- Records ------------------------------------------------------------ */
@@ -87,7 +93,6 @@ static inline bool trace_op_allocates(const struct trace_op *op)
 /* ---- The trace ---------------------------------------------------------- */
 
 enum trace_format { TRACE_FMT_TEXT, TRACE_FMT_REP, TRACE_FMT_HBT };
-enum trace_compression { TRACE_COMP_NONE, TRACE_COMP_ZSTD, TRACE_COMP_GZIP };
 enum rep_dialect { REP_NONE, REP_CSAPP2002, REP_CMU2010, REP_CMU2016 };
 
 struct trace_meta {
@@ -160,63 +165,30 @@ const char *trace_meta_get(const struct trace *t, const char *key);
 int trace_meta_set(struct trace *t, const char *key, const char *value);
 void trace_meta_del(struct trace *t, const char *key);
 
-/* ---- Building a trace from source ids ----------------------------------- */
-
-/* An op as a source spells it: source ids are any 64-bit values; -1 frees
- * NULL.  The builder applies the C semantics (realloc of a dead id is
- * realloc(NULL), realloc to 0 frees), remaps ids densely and rejects what
- * no semantics explains. */
-struct trace_srcop {
-	char kind;          /* 'a' 'c' 'm' 'r' 'f' */
-	int64_t id;         /* -1 = NULL */
-	uint64_t size, arg; /* as in struct trace_op */
-	uint64_t thread;    /* any label (an OS tid, say); renumbered densely */
-	uint64_t to;        /* 'r' that moved the block (a pointer source):
-			       its new source id + 1; 0 = it keeps id */
-	uint64_t line;      /* 1-based source line, or 0 */
-	uint64_t opno;      /* op number for messages (the N-th op of the source) */
-};
-
-struct trace_builder;
-
-struct trace_builder *trace_builder_new(struct trace *t, struct diag *d);
-/* Appends one op.  0 on success or a lint-mode skip; -1 to stop. */
-int trace_builder_add(struct trace_builder *b, const struct trace_srcop *op);
-/* Allocations so far, whether a source id is live, peak live bytes. */
-uint64_t trace_builder_allocations(const struct trace_builder *b);
-bool trace_builder_live(const struct trace_builder *b, int64_t id);
-uint64_t trace_builder_peak_live(const struct trace_builder *b);
-/* A hint that the op naming source id `id` comes soon: readers parse a
- * batch of lines, prefetch, then add, to overlap the hash table's cache
- * misses (the dominant cost of text parsing). */
-void trace_builder_prefetch(const struct trace_builder *b, int64_t id);
-/* Finishes the trace and frees the builder.  If the source numbered its
- * allocations 0, 1, 2, ... (the CMU convention) and that differs from the
- * dense ids, the metadata gets `ids: sequential` and writers keep that
- * numbering, so that round trips are byte-stable. */
-void trace_builder_finish(struct trace_builder *b);
-
 /* An empty trace for builders and generators. */
 struct trace *trace_new(const char *path);
 
-/* ---- Writers ------------------------------------------------------------ */
+/* ---- File names ---------------------------------------------------------- */
 
+/* Formats are read by content; names matter only for writing and for the
+ * short names of results.  Both come from one table of endings (trace.c):
+ * .trace, .hbt, .rep, each optionally followed by .zst or .gz. */
 enum trace_outfmt { TRACE_OUT_TEXT, TRACE_OUT_REP, TRACE_OUT_HBT };
 
-/* Picks format and compression from a file name: .trace, .hbt, .rep, each
- * optionally followed by .zst or .gz.  -1 if the name says neither. */
+/* Picks format and compression from a file name.  -1 if the name says
+ * neither. */
 int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt, enum trace_compression *comp);
+/* trace_outfmt_from_name, reporting a name that says no format: 0 or -1. */
+int trace_check_out_name(const char *name);
+/* The file name without directory and trace endings: "dir/x.trace.zst" -> "x". */
+void trace_short_name(const char *path, char *buf, size_t len);
+
+/* ---- Writers ------------------------------------------------------------ */
 
 /* Writes t to path atomically (a temporary file renamed into place; nothing
  * is left behind on failure or on SIGINT/SIGTERM).  0 or -1 (reported). */
 int trace_write(const struct trace *t, const char *path);
 /* Writes t as an uncompressed .hbt image to an open descriptor. */
 int trace_write_hbt_fd(const struct trace *t, int fd);
-
-/* ---- Readers' internals, shared between trace*.c files ------------------ */
-
-struct src;
-int trace_read_text(struct trace *t, struct src *s, struct diag *d);
-int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct diag *d);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * trace_write.c - writers for the three formats, each through struct out
+ * write.c - writers for the three formats, each through struct out
  * (atomic, optionally compressed).
  *
  * Text and .rep output spell ops the way the source did (realloc(NULL, n)
@@ -26,31 +26,6 @@
 
 #define FLUSH_AT (1u << 20)
 
-int trace_outfmt_from_name(const char *name, enum trace_outfmt *fmt, enum trace_compression *comp)
-{
-	static const struct {
-		const char *ext;
-		enum trace_outfmt fmt;
-	} exts[] = {{".trace", TRACE_OUT_TEXT}, {".hbt", TRACE_OUT_HBT}, {".rep", TRACE_OUT_REP}};
-	size_t n = strlen(name);
-	*comp = TRACE_COMP_NONE;
-	if (n > 4 && !strcmp(name + n - 4, ".zst")) {
-		*comp = TRACE_COMP_ZSTD;
-		n -= 4;
-	} else if (n > 3 && !strcmp(name + n - 3, ".gz")) {
-		*comp = TRACE_COMP_GZIP;
-		n -= 3;
-	}
-	for (size_t i = 0; i < HB_ARRAY_LEN(exts); i++) {
-		size_t el = strlen(exts[i].ext);
-		if (n > el && !strncmp(name + n - el, exts[i].ext, el)) {
-			*fmt = exts[i].fmt;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* ---- Id numbering on output --------------------------------------------- */
 
 /* Maps dense ids to the numbers written: the dense id itself, or for a
@@ -61,10 +36,16 @@ struct idnames {
 	uint64_t next;
 };
 
-static void idnames_init(struct idnames *n, const struct trace *t)
+/* Whether the source numbered its allocations 0, 1, 2, ... (builder.h). */
+static bool ids_sequential(const struct trace *t)
 {
 	const char *ids = trace_meta_get(t, "ids");
-	n->sequential = ids && !strcmp(ids, "sequential");
+	return ids && !strcmp(ids, "sequential");
+}
+
+static void idnames_init(struct idnames *n, const struct trace *t)
+{
+	n->sequential = ids_sequential(t);
 	n->name = n->sequential ? xcalloc((size_t)t->nids + 1, sizeof *n->name) : NULL;
 	n->next = 0;
 }
@@ -122,32 +103,39 @@ static void op_line(struct buf *b, const struct trace_op *op, uint64_t name, boo
 	buf_append(b, "\n", 1);
 }
 
+/* Appends every op line to b (which holds the header), writing as it
+ * goes, and frees b.  `cmu`: .rep spelling, and no thread prefixes. */
+static int write_ops(const struct trace *t, struct out *o, struct buf *b, bool cmu)
+{
+	struct idnames names;
+	idnames_init(&names, t);
+	bool threads = !cmu && t->nthreads > 1;
+	int rc = 0;
+	for (uint64_t i = 0; i < t->nops && rc == 0; i++) {
+		const struct trace_op *op = &t->ops[i];
+		if (threads) {
+			buf_u64(b, op->thread);
+			buf_append(b, ": ", 2);
+		}
+		op_line(b, op, idnames_of(&names, op), cmu);
+		rc = flush_buf(o, b, false);
+	}
+	if (rc == 0)
+		rc = flush_buf(o, b, true);
+	free(names.name);
+	buf_free(b);
+	return rc;
+}
+
 /* ---- Native text -------------------------------------------------------- */
 
 static int write_text(const struct trace *t, struct out *o)
 {
 	struct buf b = {0};
-	struct idnames names;
-	idnames_init(&names, t);
 	buf_printf(&b, "# heapbench-trace: 1\n");
 	for (size_t i = 0; i < t->nmeta; i++)
 		buf_printf(&b, "# %s: %s\n", t->meta[i].key, t->meta[i].value);
-	int rc = 0;
-	bool threads = t->nthreads > 1;
-	for (uint64_t i = 0; i < t->nops && rc == 0; i++) {
-		const struct trace_op *op = &t->ops[i];
-		if (threads) {
-			buf_u64(&b, op->thread);
-			buf_append(&b, ": ", 2);
-		}
-		op_line(&b, op, idnames_of(&names, op), false);
-		rc = flush_buf(o, &b, false);
-	}
-	if (rc == 0)
-		rc = flush_buf(o, &b, true);
-	free(names.name);
-	buf_free(&b);
-	return rc;
+	return write_ops(t, o, &b, false);
 }
 
 /* ---- CMU .rep ----------------------------------------------------------- */
@@ -195,9 +183,7 @@ static int write_rep(const struct trace *t, struct out *o)
 			 "read as int",
 			 t->path, big);
 
-	struct idnames names;
-	idnames_init(&names, t);
-	uint64_t h[4] = {1, names.sequential ? allocations : t->nids, t->nops, 0};
+	uint64_t h[4] = {1, ids_sequential(t) ? allocations : t->nids, t->nops, 0};
 	uint64_t old[4];
 	const char *hdr = trace_meta_get(t, "rep-header");
 	if (hdr && sscanf(hdr, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &old[0], &old[1],
@@ -213,16 +199,7 @@ static int write_rep(const struct trace *t, struct out *o)
 	struct buf b = {0};
 	buf_printf(&b, "%" PRIu64 "\n%" PRIu64 "\n%" PRIu64 "\n%" PRIu64 "\n", h[0], h[1], h[2],
 		   h[3]);
-	int rc = 0;
-	for (uint64_t i = 0; i < t->nops && rc == 0; i++) {
-		op_line(&b, &t->ops[i], idnames_of(&names, &t->ops[i]), true);
-		rc = flush_buf(o, &b, false);
-	}
-	if (rc == 0)
-		rc = flush_buf(o, &b, true);
-	free(names.name);
-	buf_free(&b);
-	return rc;
+	return write_ops(t, o, &b, true);
 }
 
 /* ---- Binary ------------------------------------------------------------- */
@@ -273,12 +250,9 @@ int trace_write(const struct trace *t, const char *path)
 {
 	enum trace_outfmt fmt;
 	enum trace_compression comp;
-	if (trace_outfmt_from_name(path, &fmt, &comp) < 0) {
-		hb_error("%s: unknown output format: name it .trace, .hbt or .rep "
-			 "(optionally followed by .zst or .gz)",
-			 path);
+	if (trace_check_out_name(path) < 0)
 		return -1;
-	}
+	trace_outfmt_from_name(path, &fmt, &comp);
 	struct out *o = out_open(path, comp);
 	if (!o)
 		return -1;

@@ -30,8 +30,10 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "trace/builder.h"
 #include "trace/gen.h"
 #include "trace/hbt.h"
+#include "trace/internal.h"
 #include "trace/stats.h"
 #include "trace/trace.h"
 
@@ -1982,6 +1984,33 @@ static void test_outfmt_from_name(void **state)
 	}
 }
 
+/* Short names strip the same endings trace_outfmt_from_name reads, each
+ * once, outer compression first (what results and charts are named by). */
+static void test_short_name(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *path, *name;
+	} cases[] = {
+		{"traces/real/gcc-cc1.hbt.zst", "gcc-cc1"},
+		{"x.trace", "x"},
+		{"dir/x.rep.gz", "x"},
+		{"x.gz.zst", "x"},
+		{"x.zst.trace", "x.zst"},
+		{"x.rep.hbt", "x"},
+		{"x.hbt.rep", "x.hbt"},
+		{"x.txt", "x.txt"},
+		{"dir/.hbt", ".hbt"},
+		{"plain", "plain"},
+	};
+	for (size_t i = 0; i < HB_ARRAY_LEN(cases); i++) {
+		char buf[64];
+		trace_short_name(cases[i].path, buf, sizeof buf);
+		if (strcmp(buf, cases[i].name))
+			fail_msg("%s: expected '%s', got '%s'", cases[i].path, cases[i].name, buf);
+	}
+}
+
 static void test_load_missing_and_empty(void **state)
 {
 	(void)state;
@@ -2114,6 +2143,7 @@ int main(void)
 		cmocka_unit_test(test_generate_unknown),
 		cmocka_unit_test(test_meta_api),
 		cmocka_unit_test(test_outfmt_from_name),
+		cmocka_unit_test(test_short_name),
 		cmocka_unit_test(test_load_missing_and_empty),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_write_in_process),

@@ -1,0 +1,284 @@
+/*
+ * session.c - the directory of one `heapbench record` (session.h): made
+ * ready before the program runs, then filled with one trace per process
+ * image, a table on stderr and summary.json once it is done.
+ *
+ * Traces are numbered in the order the processes started and named after
+ * the program (1-make.hbt.zst, 2-sh.hbt.zst, ...); each carries where it
+ * came from in its metadata (recorder, recorded, command, pid).
+ */
+#include "recorder/session.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/jsonx.h"
+#include "base/out.h"
+#include "recorder/convert.h"
+#include "recorder/raw.h"
+
+#define RECORDER_LIB "libheapbench-record.so"
+
+/* One raw log. */
+struct rawfile {
+	char *path;
+	struct raw_header h;
+};
+
+/* ---- Before the program ------------------------------------------------- */
+
+/* The recorder library, next to this binary. */
+int recorder_find_library(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	int k = snprintf(out, len, "%s/%s", exe, RECORDER_LIB);
+	return k < 0 || (size_t)k >= len ? -1 : access(out, R_OK);
+}
+
+int recorder_prepare(const char *out, char *absout, char *rawdir, size_t len)
+{
+	if (mkdir(out, 0777) < 0 && errno != EEXIST) {
+		hb_error("%s: %s", out, strerror(errno));
+		return -1;
+	}
+	DIR *d = opendir(out);
+	if (!d) {
+		hb_error("%s: %s", out, strerror(errno));
+		return -1;
+	}
+	for (struct dirent *e; (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			closedir(d);
+			hb_error("%s: not empty: record into a new directory", out);
+			return -1;
+		}
+	closedir(d);
+	if (!realpath(out, absout)) {
+		hb_error("%s: %s", out, strerror(errno));
+		return -1;
+	}
+	int k = snprintf(rawdir, len, "%s/.raw", absout);
+	if (k < 0 || (size_t)k >= len || mkdir(rawdir, 0777) < 0) {
+		hb_error("%s: %s", rawdir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- The raw logs ------------------------------------------------------- */
+
+/* The program's name from a NUL-separated command line, safe for a file name. */
+static void program_name(const struct raw_header *h, char *out, size_t len)
+{
+	size_t n = strnlen(h->cmdline, h->cmdline_len < RAW_CMDLINE_MAX ? h->cmdline_len : 0);
+	const char *arg0 = h->cmdline, *base = memrchr(arg0, '/', n);
+	base = base ? base + 1 : arg0;
+	size_t most = (size_t)(arg0 + n - base);
+	if (!file_name_part(out, len < 41 ? len : 41, base, most))
+		snprintf(out, len, "process");
+}
+
+/* The command line with spaces between arguments and no control bytes. */
+static void command_text(const struct raw_header *h, char *out, size_t len)
+{
+	uint32_t n = h->cmdline_len < RAW_CMDLINE_MAX ? h->cmdline_len : RAW_CMDLINE_MAX;
+	while (n && h->cmdline[n - 1] == '\0')
+		n--;
+	size_t k = 0;
+	for (uint32_t i = 0; i < n && k + 1 < len; i++) {
+		unsigned char c = (unsigned char)h->cmdline[i];
+		out[k++] = c == 0 ? ' ' : c < 32 || c == 127 ? '?' : (char)c;
+	}
+	out[k] = '\0';
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct raw_header *x = &((const struct rawfile *)a)->h;
+	const struct raw_header *y = &((const struct rawfile *)b)->h;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return (x->exec_seq > y->exec_seq) - (x->exec_seq < y->exec_seq);
+}
+
+/* Every raw log in rawdir with a whole header, in the order the processes
+ * started.  -1 if the directory cannot be read (reported). */
+static int rawfiles_list(const char *rawdir, struct rawfile **out, size_t *count)
+{
+	DIR *dir = opendir(rawdir);
+	if (!dir) {
+		hb_error("%s: %s", rawdir, strerror(errno));
+		return -1;
+	}
+	struct rawfile *files = NULL;
+	size_t n = 0, cap = 0;
+	for (struct dirent *e; (e = readdir(dir));) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || strcmp(e->d_name + l - 4, ".raw"))
+			continue;
+		xgrow((void **)&files, &cap, n + 1, sizeof *files);
+		struct rawfile *f = &files[n];
+		size_t plen = strlen(rawdir) + l + 2;
+		f->path = xmalloc(plen);
+		snprintf(f->path, plen, "%s/%s", rawdir, e->d_name);
+		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		ssize_t got = fd >= 0 ? read(fd, &f->h, sizeof f->h) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (got != (ssize_t)sizeof f->h || memcmp(f->h.magic, RAW_MAGIC, 8)) {
+			free(f->path); /* cut short before its header: nothing in it */
+			continue;
+		}
+		n++;
+	}
+	closedir(dir);
+	if (n)
+		qsort(files, n, sizeof *files, by_start);
+	*out = files;
+	*count = n;
+	return 0;
+}
+
+/* The logs are consumed: whatever happened, none stays behind. */
+static void rawfiles_remove(struct rawfile *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unlink(files[i].path);
+		free(files[i].path);
+	}
+	free(files);
+}
+
+/* ---- One process -------------------------------------------------------- */
+
+static void set_meta(struct trace *t, const char *key, const char *value)
+{
+	if (trace_meta_valid(key, value))
+		trace_meta_set(t, key, value);
+}
+
+/* Where the trace came from, in its metadata. */
+static void process_meta(struct trace *t, const struct raw_header *h, const char *cmd)
+{
+	char buf[64];
+	time_t secs = (time_t)(h->start_ns / 1000000000u);
+	struct tm tm;
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&secs, &tm));
+	set_meta(t, "recorder", "heapbench record " HB_VERSION);
+	set_meta(t, "recorded", buf);
+	set_meta(t, "command", cmd);
+	snprintf(buf, sizeof buf, "%" PRIu64, h->pid);
+	set_meta(t, "pid", buf);
+}
+
+/* The process's row of the table on stderr and its object in summary. */
+static void process_report(const struct raw_header *h, const char *base, const char *cmd,
+			   const char *recorded, const struct recorder_info *info, json_t *summary)
+{
+	fprintf(stderr, "  %-28s %8" PRIu64 " %12" PRIu64 " %8" PRIu64 " %16" PRIu64 "  %.60s\n",
+		base, h->pid, info->ops, info->threads, info->peak_live, cmd);
+	json_t *o = json_object();
+	json_object_set_new(o, "trace", jx_str(base));
+	json_object_set_new(o, "pid", jx_u64(h->pid));
+	json_object_set_new(o, "ppid", jx_u64(h->ppid));
+	json_object_set_new(o, "command", jx_str(cmd));
+	json_object_set_new(o, "recorded", jx_str(recorded));
+	json_object_set_new(o, "ops", jx_u64(info->ops));
+	json_object_set_new(o, "allocs", jx_u64(info->allocs));
+	json_object_set_new(o, "frees", jx_u64(info->frees));
+	json_object_set_new(o, "threads", jx_u64(info->threads));
+	json_object_set_new(o, "peak_live_bytes", jx_u64(info->peak_live));
+	json_object_set_new(o, "frees_of_untraced_blocks", jx_u64(info->unknown_frees));
+	json_object_set_new(o, "reallocs_of_untraced_blocks", jx_u64(info->unknown_reallocs));
+	json_object_set_new(o, "calls_cut_short", jx_u64(info->lost));
+	json_object_set_new(o, "unseen_frees", jx_u64(info->unseen_frees));
+	json_array_append_new(summary, o);
+}
+
+/* The trace of the process of f, written to file, then reported. */
+static int process_record(const struct rawfile *f, const char *file, json_t *summary)
+{
+	char cmd[RAW_CMDLINE_MAX + 1];
+	command_text(&f->h, cmd, sizeof cmd);
+	struct trace *t = trace_new(file);
+	struct recorder_info info = {0};
+	int rc = recorder_convert(f->path, t, &info);
+	if (rc == 0) {
+		process_meta(t, &f->h, cmd);
+		rc = trace_write(t, file);
+	}
+	if (rc == 0) {
+		const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+		process_report(&f->h, base, cmd, trace_meta_get(t, "recorded"), &info, summary);
+	}
+	trace_free(t);
+	return rc;
+}
+
+/* ---- The whole recording ------------------------------------------------ */
+
+/* summary.json: the program's exit status and one object per process.
+ * Takes summary. */
+static int summary_write(const char *out, int status, json_t *summary)
+{
+	char path[PATH_MAX];
+	int k = snprintf(path, sizeof path, "%s/summary.json", out), rc = 0;
+	json_t *top = json_object();
+	json_object_set_new(top, "exit_status", json_integer(status));
+	json_object_set_new(top, "processes", summary);
+	if (k < 0 || (size_t)k >= sizeof path) {
+		hb_error("%s: the path is too long", out);
+		rc = -1;
+	} else if (out_json(path, top) < 0) {
+		rc = -1;
+	}
+	json_decref(top);
+	return rc;
+}
+
+int recorder_finish(const char *out, const char *rawdir, int status)
+{
+	struct rawfile *files;
+	size_t n;
+	if (rawfiles_list(rawdir, &files, &n) < 0)
+		return -1;
+	int rc = 0, width = n >= 1000 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
+	json_t *summary = json_array();
+	fprintf(stderr, "heapbench record: %zu process%s\n", n, n == 1 ? "" : "es");
+	fprintf(stderr, "  %-28s %8s %12s %8s %16s  %s\n", "trace", "pid", "ops", "threads",
+		"peak live bytes", "command");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char name[64], file[PATH_MAX];
+		program_name(&files[i].h, name, sizeof name);
+		int k = snprintf(file, sizeof file, "%s/%0*zu-%s.hbt.zst", out, width, i + 1, name);
+		if (k < 0 || (size_t)k >= sizeof file) {
+			hb_error("%s: the path is too long", out);
+			rc = -1;
+			break;
+		}
+		rc = process_record(&files[i], file, summary);
+	}
+	rawfiles_remove(files, n);
+	if (rc == 0)
+		return summary_write(out, status, summary);
+	json_decref(summary);
+	return rc;
+}

@@ -1,0 +1,26 @@
+/*
+ * session.h - one `heapbench record`, around the program it runs: finding
+ * the preload library, preparing the output directory, and afterwards
+ * turning every process's raw log into a trace (convert.h) with the table
+ * and summary.json (docs in cli/cmd_record.c's usage).
+ */
+#ifndef HB_RECORDER_SESSION_H
+#define HB_RECORDER_SESSION_H
+
+#include <stddef.h>
+
+/* The path of libheapbench-record.so next to this binary, into out; -1 if
+ * it is missing (not reported: out holds the path looked for, if any). */
+int recorder_find_library(char *out, size_t len);
+
+/* Makes OUT ready: created, or existing and empty; absout (PATH_MAX bytes)
+ * gets its absolute path and rawdir (len bytes) OUT/.raw, created, where
+ * the recorder writes.  0 or -1 (reported). */
+int recorder_prepare(const char *out, char *absout, char *rawdir, size_t len);
+
+/* Converts every raw log in rawdir into a trace in out, prints the table
+ * of processes on stderr and writes out/summary.json with the program's
+ * exit status; the logs are removed.  0 or -1 (reported). */
+int recorder_finish(const char *out, const char *rawdir, int status);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * load.c - the one loader: opens a trace file, decompressed by magic
+ * (src.h), and hands it to the first reader whose probe recognises its
+ * first bytes.  Formats are chosen by content, never by name (DESIGN §3).
+ *
+ * The readers' table is the one place that lists the formats; a new
+ * reader or importer is one row (see internal.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/internal.h"
+
+/* In probing order: the specific formats first, the text catch-all last. */
+static const struct trace_reader readers[] = {
+	{"hbt", trace_probe_hbt, trace_read_hbt},
+	{"text", trace_probe_text, trace_read_text},
+};
+
+/* Reads the opened stream s into t with the reader its content names. */
+static int load_by_content(struct trace *t, struct src *s, struct diag *d)
+{
+	long n = src_peek(s, TRACE_PROBE_BYTES);
+	if (n < 0)
+		return -1;
+	if (n == 0) /* src_open refuses empty files: an empty compressed stream */
+		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP, "empty trace");
+	const unsigned char *head = (const unsigned char *)s->buf + s->pos;
+	for (size_t i = 0; i < HB_ARRAY_LEN(readers); i++)
+		if (readers[i].probe(head, (size_t)n))
+			return readers[i].read(t, s, d);
+	return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP,
+			  "not a trace: binary data that is neither .hbt, zstd nor gzip");
+}
+
+struct trace *trace_load(const char *path, struct diag *d)
+{
+	struct trace *t = trace_new(path);
+	struct src s;
+	if (src_open(&s, path, d) < 0) {
+		trace_free(t);
+		return NULL;
+	}
+	t->compression = s.comp;
+	int rc = load_by_content(t, &s, d);
+	src_close(&s);
+	if (rc < 0) {
+		trace_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+struct trace *trace_load_verified(const char *path, struct diag *d)
+{
+	struct trace *t = trace_load(path, d);
+	if (t && t->format == TRACE_FMT_HBT && trace_verify(t, d) < 0) {
+		trace_free(t);
+		return NULL;
+	}
+	return t;
+}
