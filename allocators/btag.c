@@ -152,7 +152,7 @@ static void block_place(struct bt *f, char *b, uint64_t asize)
 
 /* Grows the break so that a free block of at least asize ends the heap;
  * returns it (unlisted) or NULL. */
-static char *heap_extend(struct bt *f, uint64_t asize)
+static char *break_extend(struct bt *f, uint64_t asize)
 {
 	char *epi = (char *)heap_hi(f->heap) - BT_WORD;
 	uint64_t have = 0;
@@ -220,7 +220,7 @@ static void *mapped_alloc(struct bt *f, size_t size, size_t align)
 /* ---- The policy ---------------------------------------------------------- */
 
 /* A block of asize bytes from the break region (never a mapping). */
-static void *heap_alloc(struct bt *f, uint64_t asize)
+static void *break_alloc(struct bt *f, uint64_t asize)
 {
 	char *b = f->policy->find(f, asize);
 	uint64_t size = b ? bsize(b) : 0;
@@ -235,7 +235,7 @@ static void *heap_alloc(struct bt *f, uint64_t asize)
 	} else {
 		if (b)
 			list_remove(f, b);
-		else if (!(b = heap_extend(f, asize)))
+		else if (!(b = break_extend(f, asize)))
 			return NULL;
 		block_place(f, b, asize);
 	}
@@ -251,7 +251,7 @@ void *bt_malloc(void *state, size_t size)
 		return mapped_alloc(f, size, BT_ALIGN);
 	if (size > ((uint64_t)1 << 62))
 		return NULL;
-	return heap_alloc(f, asize_of(size));
+	return break_alloc(f, asize_of(size));
 }
 
 void *bt_calloc(void *state, size_t nmemb, size_t size)
@@ -292,7 +292,7 @@ void *bt_memalign(void *state, size_t align, size_t size)
 	if (size > ((uint64_t)1 << 62) || align > ((uint64_t)1 << 40))
 		return NULL;
 	uint64_t asize = asize_of(size);
-	char *p = heap_alloc(f, asize + align + BT_MIN_BLOCK);
+	char *p = break_alloc(f, asize + align + BT_MIN_BLOCK);
 	if (!p)
 		return NULL;
 	char *b = block_of(p);
@@ -374,7 +374,7 @@ move:;
 }
 
 /* Rejects pointers this heap did not hand out, before touching anything. */
-static const char *bt_validate(struct bt *f, void *p)
+static const char *pointer_validate(struct bt *f, void *p)
 {
 	if ((uintptr_t)p % BT_ALIGN)
 		return "pointer is not 16-byte aligned: not a block";
@@ -405,7 +405,7 @@ int bt_free(void *state, void *p, char *why, size_t len)
 	struct bt *f = state;
 	if (!p)
 		return 0;
-	const char *bad = bt_validate(f, p);
+	const char *bad = pointer_validate(f, p);
 	if (bad) {
 		if (why)
 			snprintf(why, len, "free(%p): %s", p, bad);
@@ -579,10 +579,17 @@ static void set_max(char *b, uint64_t m)
 	bt_node(b)->max = (bt_node(b)->max & ~SIZE_MASK) | m;
 }
 
-static void update(char *b)
+/* The largest size in b's subtree, from b's own size and its children's
+ * annotations: what b's annotation must say. */
+static uint64_t subtree_max(char *b)
 {
 	uint64_t m = bt_size(b), l = tmax(L(b)), r = tmax(R(b));
-	set_max(b, m > l ? (m > r ? m : r) : (l > r ? l : r));
+	return m > l ? (m > r ? m : r) : (l > r ? l : r);
+}
+
+static void update(char *b)
+{
+	set_max(b, subtree_max(b));
 }
 
 /* <0, 0, >0: a before, equal to, after b in the tree's order */
@@ -703,7 +710,7 @@ static char **cached_link(struct bt *h, char *b)
 	return L(parent) == b ? &L(parent) : &R(parent);
 }
 
-static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
+static void tree_unlink(struct bt *h, char *b, uint64_t size)
 {
 	char **link = cached_link(h, b);
 	if (!link) {
@@ -718,7 +725,7 @@ static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
 
 void bt_tree_remove(struct bt *h, char *b)
 {
-	bt_tree_remove_sized(h, b, bt_size(b));
+	tree_unlink(h, b, bt_size(b));
 }
 
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
@@ -730,7 +737,7 @@ void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 		while (*link != old) {
 			if (depth == BT_PATH_MAX) {
 				/* deeper than any treap of this size should be */
-				bt_tree_remove_sized(h, old, old_size);
+				tree_unlink(h, old, old_size);
 				bt_tree_insert(h, b);
 				return;
 			}
@@ -888,11 +895,10 @@ static int tree_check(struct bt *h, char *t, char *lo, char *hi, uint64_t *count
 		FAIL("index out of order at %p", (void *)t);
 	if ((L(t) && prio(L(t)) > prio(t)) || (R(t) && prio(R(t)) > prio(t)))
 		FAIL("index heap order broken at %p", (void *)t);
-	uint64_t m = tmax(t);
-	update(t);
+	uint64_t m = subtree_max(t);
 	if (tmax(t) != m)
 		FAIL("index entry %p: max annotation %llu, subtree max %llu", (void *)t,
-		     (unsigned long long)m, (unsigned long long)tmax(t));
+		     (unsigned long long)tmax(t), (unsigned long long)m);
 	if (++*count > h->free_blocks)
 		FAIL("index holds more entries than the %llu free blocks",
 		     (unsigned long long)h->free_blocks);
