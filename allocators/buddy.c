@@ -68,6 +68,7 @@
 
 #include "allocator.h"
 #include "heap.h"
+#include "host/hb_assert.h"
 
 /* ---- Constants and options --------------------------------------------- */
 
@@ -189,6 +190,7 @@ static unsigned order_for(const struct buddy *b, uint64_t need)
 
 static void list_push(struct buddy *b, char *blk, unsigned k)
 {
+	HB_ASSERT(k >= b->min_order && k <= b->max_order);
 	struct link *l = links(blk), *h = &b->heads[k];
 	l->next = h->next;
 	l->prev = h;
@@ -199,6 +201,7 @@ static void list_push(struct buddy *b, char *blk, unsigned k)
 
 static void list_remove(struct buddy *b, char *blk, unsigned k)
 {
+	HB_ASSERT(hdr(blk)->state == B_FREE && hdr(blk)->order == k);
 	struct link *l = links(blk);
 	l->prev->next = l->next;
 	l->next->prev = l->prev;
@@ -281,6 +284,7 @@ static inline char *block_take(struct buddy *b, unsigned k)
 		bits = b->bitmap & (~(uint64_t)0 << k);
 	}
 	unsigned j = (unsigned)__builtin_ctzll(bits);
+	HB_ASSERT(j <= b->max_order); /* the bitmap has no bits beyond it */
 	char *blk = block_of_link(b->heads[j].next);
 	list_remove(b, blk, j);
 	block_split(b, blk, j, k);
@@ -422,6 +426,7 @@ static void release(struct buddy *b, void *p)
 	}
 	char *blk = block_of(p);
 	unsigned k = hdr(blk)->order;
+	HB_ASSERT(hdr(blk)->state == B_ALLOC && k >= b->min_order && k <= b->max_order);
 	b->in_use -= bsize(k);
 	block_release(b, blk, k);
 }

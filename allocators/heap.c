@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "host/addrmap.h"
+#include "host/hb_assert.h"
 #include "host/os.h"
 
 struct heap {
@@ -101,6 +102,7 @@ void *heap_sbrk(struct heap *h, intptr_t incr)
 			return NULL;
 	}
 	h->brk += incr;
+	HB_ASSERT(h->brk >= h->lo && (size_t)(h->brk - h->lo) <= h->reserve);
 	peak_note(h);
 	return old;
 }
@@ -146,6 +148,7 @@ int heap_unmap(struct heap *h, void *p, size_t size)
 		return -1;
 	addrmap_remove(&h->maps, (uintptr_t)p, NULL);
 	os_unmap(p, (size_t)have);
+	HB_ASSERT(h->mapped >= have);
 	h->mapped -= have;
 	return 0;
 }
@@ -168,6 +171,7 @@ void heap_usage(const struct heap *h, struct heap_usage *u)
 	u->mapped_bytes = h->mapped;
 	u->footprint = footprint_of(h);
 	u->peak_footprint = h->peak;
+	HB_ASSERT(u->peak_footprint >= u->footprint);
 	u->mappings = h->maps.count;
 	u->limit = h->limit;
 }
