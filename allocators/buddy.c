@@ -708,6 +708,17 @@ static int bd_check(void *state, char *why, size_t len)
 
 /* ---- Lifecycle ----------------------------------------------------------- */
 
+/* 0 if the option `name` is an order buddy supports; else -1 and a message
+ * saying why the range is what it is. */
+static int order_check(const char *name, uint64_t order, const char *why, char *err, size_t errlen)
+{
+	if (order >= MIN_ORDER_LIMIT && order <= MAX_ORDER_LIMIT)
+		return 0;
+	snprintf(err, errlen, "%s: %llu is outside [%u, %u] (%s)", name, (unsigned long long)order,
+		 MIN_ORDER_LIMIT, MAX_ORDER_LIMIT, why);
+	return -1;
+}
+
 static int bd_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
 		   size_t errlen)
 {
@@ -716,18 +727,11 @@ static int bd_init(void **state, struct heap *heap, const struct backend_opts *o
 	    backend_opt_bytes(opts, "max_order", &max_order, err, errlen) < 0 ||
 	    backend_opt_bytes(opts, "mmap_threshold", &threshold, err, errlen) < 0)
 		return -1;
-	if (min_order < MIN_ORDER_LIMIT || min_order > MAX_ORDER_LIMIT)
-		return snprintf(err, errlen,
-				"min_order: %llu is outside [%u, %u] (a free block holds a "
-				"16-byte header and two links)",
-				(unsigned long long)min_order, MIN_ORDER_LIMIT, MAX_ORDER_LIMIT),
-		       -1;
-	if (max_order < MIN_ORDER_LIMIT || max_order > MAX_ORDER_LIMIT)
-		return snprintf(err, errlen,
-				"max_order: %llu is outside [%u, %u] (the heap grows by "
-				"2^max_order bytes at a time)",
-				(unsigned long long)max_order, MIN_ORDER_LIMIT, MAX_ORDER_LIMIT),
-		       -1;
+	if (order_check("min_order", min_order, "a free block holds a 16-byte header and two links",
+			err, errlen) < 0 ||
+	    order_check("max_order", max_order, "the heap grows by 2^max_order bytes at a time",
+			err, errlen) < 0)
+		return -1;
 	if (min_order > max_order)
 		return snprintf(err, errlen, "min_order %llu is larger than max_order %llu",
 				(unsigned long long)min_order, (unsigned long long)max_order),
