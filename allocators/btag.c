@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "heap.h"
+#include "host/hb_assert.h"
 
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024u)
 
@@ -85,8 +86,17 @@ static void list_insert(struct bt *f, char *b)
 	f->policy->insert(f, b);
 }
 
+/* The facts about a free block that merging and splitting rely on. */
+static void block_assert_free(char *b)
+{
+	HB_ASSERT(!balloc(b));
+	HB_ASSERT(*ftr(b) == *hdr(b));
+}
+
 static void list_remove(struct bt *f, char *b)
 {
+	block_assert_free(b);
+	HB_ASSERT(f->free_blocks > 0);
 	f->free_blocks--;
 	f->policy->remove(f, b);
 }
@@ -103,6 +113,7 @@ static char *block_release(struct bt *f, char *b)
 	if (pol->grow && prev_free(b)) {
 		/* the predecessor keeps its place in an address-ordered index */
 		char *prev = bprev(b);
+		block_assert_free(prev);
 		if (!balloc(next)) {
 			list_remove(f, next);
 			size += bsize(next);
@@ -114,6 +125,7 @@ static char *block_release(struct bt *f, char *b)
 	}
 	if (pol->replace && !balloc(next)) {
 		/* b absorbs its successor and takes its place in the index */
+		block_assert_free(next);
 		uint64_t nsize = bsize(next);
 		bset(b, size + nsize, 0);
 		pol->replace(f, next, b, nsize);
@@ -152,7 +164,7 @@ static void block_place(struct bt *f, char *b, uint64_t asize)
 
 /* Grows the break so that a free block of at least asize ends the heap;
  * returns it (unlisted) or NULL. */
-static char *heap_extend(struct bt *f, uint64_t asize)
+static char *break_extend(struct bt *f, uint64_t asize)
 {
 	char *epi = (char *)heap_hi(f->heap) - BT_WORD;
 	uint64_t have = 0;
@@ -176,6 +188,7 @@ static char *heap_extend(struct bt *f, uint64_t asize)
 		b = top;
 	}
 	bset(b, asize, 0);
+	HB_ASSERT(bnext(b) == (char *)heap_hi(f->heap) - BT_WORD);
 	*hdr(bnext(b)) = 0 | BT_F_ALLOC; /* new epilogue */
 	return b;
 }
@@ -219,14 +232,31 @@ static void *mapped_alloc(struct bt *f, size_t size, size_t align)
 
 /* ---- The policy ---------------------------------------------------------- */
 
-/* A block of asize bytes from the break region (never a mapping). */
-static void *heap_alloc(struct bt *f, uint64_t asize)
+/* The treap path to the block the last fit search returned (end), root
+ * first: taking that block out of the index, or putting the rest of it in
+ * its place, then needs no second descent.  Every other change to an index
+ * clears it.  It is scratch of one malloc call: break_alloc holds it as a
+ * local and lends it to the index through h->fit, so each heap has its own
+ * and none of it counts in a footprint.  Paths deeper than BT_PATH_MAX are
+ * not cached. */
+#define BT_PATH_MAX 64
+struct bt_path {
+	char *end; /* NULL: nothing cached */
+	int depth; /* path[0..depth-1] are end's ancestors */
+	char *path[BT_PATH_MAX];
+};
+
+/* The block break_alloc hands out, taken out of the index (or the heap
+ * grown for it), or NULL. */
+static char *break_take(struct bt *f, uint64_t asize)
 {
 	char *b = f->policy->find(f, asize);
 	uint64_t size = b ? bsize(b) : 0;
+	HB_ASSERT(!b || size >= asize); /* the policy found a fit */
 	if (b && f->policy->replace && size - asize >= BT_MIN_BLOCK &&
 	    size - asize >= f->min_split) {
 		/* the rest of the split takes b's place in the index */
+		block_assert_free(b);
 		char *rest = b + asize;
 		bset(rest, size - asize, 0);
 		f->policy->replace(f, b, rest, size);
@@ -235,10 +265,23 @@ static void *heap_alloc(struct bt *f, uint64_t asize)
 	} else {
 		if (b)
 			list_remove(f, b);
-		else if (!(b = heap_extend(f, asize)))
+		else if (!(b = break_extend(f, asize)))
 			return NULL;
 		block_place(f, b, asize);
 	}
+	return b;
+}
+
+/* A block of asize bytes from the break region (never a mapping). */
+static void *break_alloc(struct bt *f, uint64_t asize)
+{
+	struct bt_path fit; /* only end needs a value: the rest is written first */
+	fit.end = NULL;
+	f->fit = &fit;
+	char *b = break_take(f, asize);
+	f->fit = NULL;
+	if (!b)
+		return NULL;
 	if (f->policy->placed)
 		f->policy->placed(f, b);
 	return payload(b);
@@ -251,7 +294,7 @@ void *bt_malloc(void *state, size_t size)
 		return mapped_alloc(f, size, BT_ALIGN);
 	if (size > ((uint64_t)1 << 62))
 		return NULL;
-	return heap_alloc(f, asize_of(size));
+	return break_alloc(f, asize_of(size));
 }
 
 void *bt_calloc(void *state, size_t nmemb, size_t size)
@@ -292,7 +335,7 @@ void *bt_memalign(void *state, size_t align, size_t size)
 	if (size > ((uint64_t)1 << 62) || align > ((uint64_t)1 << 40))
 		return NULL;
 	uint64_t asize = asize_of(size);
-	char *p = heap_alloc(f, asize + align + BT_MIN_BLOCK);
+	char *p = break_alloc(f, asize + align + BT_MIN_BLOCK);
 	if (!p)
 		return NULL;
 	char *b = block_of(p);
@@ -374,7 +417,7 @@ move:;
 }
 
 /* Rejects pointers this heap did not hand out, before touching anything. */
-static const char *bt_validate(struct bt *f, void *p)
+static const char *pointer_validate(struct bt *f, void *p)
 {
 	if ((uintptr_t)p % BT_ALIGN)
 		return "pointer is not 16-byte aligned: not a block";
@@ -405,7 +448,7 @@ int bt_free(void *state, void *p, char *why, size_t len)
 	struct bt *f = state;
 	if (!p)
 		return 0;
-	const char *bad = bt_validate(f, p);
+	const char *bad = pointer_validate(f, p);
 	if (bad) {
 		if (why)
 			snprintf(why, len, "free(%p): %s", p, bad);
@@ -422,6 +465,7 @@ int bt_free(void *state, void *p, char *why, size_t len)
 		return 0;
 	}
 	char *b = block_of(p);
+	HB_ASSERT(f->in_use >= bsize(b));
 	f->in_use -= bsize(b);
 	block_release(f, b);
 	return 0;
@@ -542,18 +586,6 @@ void bt_stats(void *state, struct alloc_stats *out)
  * bt_node); priorities hash the block's address, so the shape is a
  * deterministic function of the set of free blocks. */
 
-/* The treap path to the block the last fit search returned (end): taking
- * that block out of the index, or putting the rest of it in its place,
- * then needs no second descent.  Every other change to an index clears it.
- * Scratch state of one malloc call, like a local variable, so it lives
- * outside the heap and counts in no footprint. */
-#define BT_PATH_MAX 64
-static _Thread_local struct {
-	char *end;
-	int depth;
-	char *path[BT_PATH_MAX];
-} fit_path;
-
 #define L(b) (bt_node(b)->left)
 #define R(b) (bt_node(b)->right)
 
@@ -579,10 +611,17 @@ static void set_max(char *b, uint64_t m)
 	bt_node(b)->max = (bt_node(b)->max & ~SIZE_MASK) | m;
 }
 
-static void update(char *b)
+/* The largest size in b's subtree, from b's own size and its children's
+ * annotations: what b's annotation must say. */
+static uint64_t subtree_max(char *b)
 {
 	uint64_t m = bt_size(b), l = tmax(L(b)), r = tmax(R(b));
-	set_max(b, m > l ? (m > r ? m : r) : (l > r ? l : r));
+	return m > l ? (m > r ? m : r) : (l > r ? l : r);
+}
+
+static void update(char *b)
+{
+	set_max(b, subtree_max(b));
 }
 
 /* <0, 0, >0: a before, equal to, after b in the tree's order */
@@ -678,6 +717,14 @@ static char *tree_remove(struct bt *h, char *t, char *n, uint64_t nsize)
 	return t;
 }
 
+/* The index changes other than through the cached path: the path goes
+ * stale. */
+static void path_forget(struct bt *h)
+{
+	if (h->fit)
+		h->fit->end = NULL;
+}
+
 void bt_tree_insert(struct bt *h, char *b)
 {
 	struct bt_node *n = bt_node(b);
@@ -685,25 +732,55 @@ void bt_tree_insert(struct bt *h, char *b)
 	n->seq = ++h->seq;
 	uint64_t hash = (uint64_t)(uintptr_t)b * 0x9e3779b97f4a7c15ull;
 	n->max = (hash >> PRIO_SHIFT << PRIO_SHIFT) | bt_size(b);
-	fit_path.end = NULL;
+	path_forget(h);
 	tree_insert_top(h, b, bt_size(b));
 }
 
 /* The link that points at b, when the last search's path ends at b (the
  * path then holds b's ancestors, root first); else NULL. */
+#if HB_DEBUG >= 1
+/* Whether fit holds the search path from the root to b as the index is
+ * now: what a cached path promises (O(depth), for HB_ASSERT_SLOW). */
+static bool path_leads_to(const struct bt *h, const struct bt_path *fit, char *b)
+{
+	char *t = h->root;
+	for (int i = 0; i < fit->depth; i++) {
+		if (fit->path[i] != t)
+			return false;
+		t = key_cmp(h, b, t) < 0 ? L(t) : R(t);
+	}
+	return t == b;
+}
+
+/* Whether every block on path[0..depth-1] is annotated with its subtree's
+ * maximum: what the early stops of the maxima updates rely on. */
+static bool path_maxima_hold(char **path, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		if (tmax(path[i]) != subtree_max(path[i]))
+			return false;
+	return true;
+}
+#endif
+
 static char **cached_link(struct bt *h, char *b)
 {
-	char *end = fit_path.end;
-	fit_path.end = NULL;
+	struct bt_path *fit = h->fit;
+	if (!fit)
+		return NULL;
+	char *end = fit->end;
+	fit->end = NULL;
 	if (end != b || !b)
 		return NULL;
-	if (fit_path.depth == 0)
+	HB_ASSERT(fit->depth >= 0 && fit->depth <= BT_PATH_MAX);
+	HB_ASSERT_SLOW(path_leads_to(h, fit, b));
+	if (fit->depth == 0)
 		return &h->root;
-	char *parent = fit_path.path[fit_path.depth - 1];
+	char *parent = fit->path[fit->depth - 1];
 	return L(parent) == b ? &L(parent) : &R(parent);
 }
 
-static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
+static void tree_unlink(struct bt *h, char *b, uint64_t size)
 {
 	char **link = cached_link(h, b);
 	if (!link) {
@@ -712,25 +789,30 @@ static void bt_tree_remove_sized(struct bt *h, char *b, uint64_t size)
 	}
 	*link = tree_merge(L(b), R(b));
 	/* only ancestors whose maximum was b's size can fall */
-	for (int i = fit_path.depth - 1; i >= 0 && tmax(fit_path.path[i]) <= size; i--)
-		update(fit_path.path[i]);
+	char **path = h->fit->path;
+	for (int i = h->fit->depth - 1; i >= 0 && tmax(path[i]) <= size; i--)
+		update(path[i]);
+	HB_ASSERT_SLOW(path_maxima_hold(path, h->fit->depth));
 }
 
 void bt_tree_remove(struct bt *h, char *b)
 {
-	bt_tree_remove_sized(h, b, bt_size(b));
+	tree_unlink(h, b, bt_size(b));
 }
 
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 {
-	char **link = cached_link(h, old), **path = fit_path.path;
-	int depth = fit_path.depth;
-	if (!link) {
-		link = &h->root, depth = 0;
+	char *stack[BT_PATH_MAX], **path = stack;
+	int depth = 0;
+	char **link = cached_link(h, old);
+	if (link) {
+		path = h->fit->path, depth = h->fit->depth;
+	} else {
+		link = &h->root;
 		while (*link != old) {
 			if (depth == BT_PATH_MAX) {
 				/* deeper than any treap of this size should be */
-				bt_tree_remove_sized(h, old, old_size);
+				tree_unlink(h, old, old_size);
 				bt_tree_insert(h, b);
 				return;
 			}
@@ -751,17 +833,21 @@ void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 		for (int i = depth - 1; i >= 0 && tmax(path[i]) <= old_size; i--)
 			update(path[i]);
 	}
+	HB_ASSERT_SLOW(path_maxima_hold(path, depth));
 }
 
 void bt_tree_grow(struct bt *h, char *b, uint64_t size)
 {
-	fit_path.end = NULL;
-	for (char *t = h->root; t; t = key_cmp(h, b, t) < 0 ? L(t) : R(t)) {
+	path_forget(h);
+	char *t = h->root;
+	while (t != b) {
+		HB_ASSERT(t); /* b is indexed */
 		if (tmax(t) < size)
 			set_max(t, size);
-		if (t == b)
-			return;
+		t = key_cmp(h, b, t) < 0 ? L(t) : R(t);
 	}
+	if (tmax(b) < size)
+		set_max(b, size);
 }
 
 static char *first_fit_in(char *t, uint64_t asize)
@@ -778,9 +864,9 @@ static char *first_fit_in(char *t, uint64_t asize)
 	}
 }
 
-/* first_fit_in from t, whose ancestors are path[0..depth-1], extending the
- * path to the block found for cached_link */
-static char *fit_down(char *t, int depth, uint64_t asize)
+/* first_fit_in from t, whose ancestors are fit->path[0..depth-1],
+ * extending the path to the block found for cached_link */
+static char *fit_down(struct bt_path *fit, char *t, int depth, uint64_t asize)
 {
 	if (tmax(t) < asize)
 		return NULL;
@@ -794,18 +880,27 @@ static char *fit_down(char *t, int depth, uint64_t asize)
 			next = R(t); /* the annotation promises a fit here */
 		if (depth == BT_PATH_MAX)
 			return first_fit_in(next, asize);
-		fit_path.path[depth++] = t;
+		fit->path[depth++] = t;
 		t = next;
 	}
-	fit_path.end = t;
-	fit_path.depth = depth;
+	fit->end = t;
+	fit->depth = depth;
 	return t;
+}
+
+/* The path a search records into: the one break_alloc lent, else (a search
+ * outside a malloc caches nothing) the caller's spare. */
+static struct bt_path *path_for_search(struct bt *h, struct bt_path *spare)
+{
+	struct bt_path *fit = h->fit ? h->fit : spare;
+	fit->end = NULL;
+	return fit;
 }
 
 char *bt_tree_first_fit(struct bt *h, uint64_t asize)
 {
-	fit_path.end = NULL;
-	return fit_down(h->root, 0, asize);
+	struct bt_path spare;
+	return fit_down(path_for_search(h, &spare), h->root, 0, asize);
 }
 
 /* The leftmost block at or after `from` that fits (address order),
@@ -831,35 +926,36 @@ static char *first_fit_from(char *t, const char *from, uint64_t asize)
  * it in address order; between each and the next lies its right subtree. */
 char *bt_tree_first_fit_from(struct bt *h, const char *from, uint64_t asize)
 {
+	struct bt_path spare, *fit = path_for_search(h, &spare);
 	int depth = 0;
-	fit_path.end = NULL;
 	for (char *t = h->root; t; t = t < from ? R(t) : L(t)) {
 		if (depth == BT_PATH_MAX)
 			return first_fit_from(h->root, from, asize);
-		fit_path.path[depth++] = t;
+		fit->path[depth++] = t;
 	}
 	for (int i = depth - 1; i >= 0; i--) {
-		char *c = fit_path.path[i];
+		char *c = fit->path[i];
 		if (c < from)
 			continue;
 		if (bt_size(c) >= asize) {
-			fit_path.end = c;
-			fit_path.depth = i;
+			fit->end = c;
+			fit->depth = i;
 			return c;
 		}
 		if (tmax(R(c)) >= asize)
-			return fit_down(R(c), i + 1, asize);
+			return fit_down(fit, R(c), i + 1, asize);
 	}
 	return NULL;
 }
 
 char *bt_tree_best_fit(struct bt *h, uint64_t asize)
 {
+	struct bt_path spare, *fit = path_for_search(h, &spare);
 	char *t = h->root, *best = NULL;
 	int depth = 0, best_depth = 0;
 	while (t) {
 		if (depth < BT_PATH_MAX)
-			fit_path.path[depth] = t;
+			fit->path[depth] = t;
 		if (bt_size(t) >= asize) {
 			best = t, best_depth = depth;
 			t = L(t);
@@ -869,8 +965,8 @@ char *bt_tree_best_fit(struct bt *h, uint64_t asize)
 		depth++;
 	}
 	/* the path to best is a prefix of the path searched */
-	fit_path.end = best_depth < BT_PATH_MAX ? best : NULL;
-	fit_path.depth = best_depth;
+	fit->end = best_depth < BT_PATH_MAX ? best : NULL;
+	fit->depth = best_depth;
 	return best;
 }
 
@@ -888,11 +984,10 @@ static int tree_check(struct bt *h, char *t, char *lo, char *hi, uint64_t *count
 		FAIL("index out of order at %p", (void *)t);
 	if ((L(t) && prio(L(t)) > prio(t)) || (R(t) && prio(R(t)) > prio(t)))
 		FAIL("index heap order broken at %p", (void *)t);
-	uint64_t m = tmax(t);
-	update(t);
+	uint64_t m = subtree_max(t);
 	if (tmax(t) != m)
 		FAIL("index entry %p: max annotation %llu, subtree max %llu", (void *)t,
-		     (unsigned long long)m, (unsigned long long)tmax(t));
+		     (unsigned long long)tmax(t), (unsigned long long)m);
 	if (++*count > h->free_blocks)
 		FAIL("index holds more entries than the %llu free blocks",
 		     (unsigned long long)h->free_blocks);

@@ -79,6 +79,8 @@ struct bt_policy {
 /* Tree orders. */
 enum bt_order { BT_BY_ADDRESS, BT_BY_SEQ_DESC, BT_BY_SEQ_ASC, BT_BY_SIZE };
 
+struct bt_path; /* btag.c: the treap path of a fit search */
+
 struct bt {
 	struct heap *heap;
 	const struct bt_policy *policy;
@@ -94,6 +96,10 @@ struct bt {
 	char *tail;  /* list tail */
 	char *rover; /* next fit: where the last search ended */
 	void *ext;   /* the policy's own state (policy->ext_bytes, in the heap) */
+	/* the fit path of the malloc in progress: scratch of one call, so it
+	 * is a local of that call (outside the heap, in no footprint); NULL
+	 * between calls, when the index caches nothing */
+	struct bt_path *fit;
 };
 
 /* ---- Block helpers ------------------------------------------------------- */

@@ -68,6 +68,7 @@
 
 #include "allocator.h"
 #include "heap.h"
+#include "host/hb_assert.h"
 
 /* ---- Constants and options --------------------------------------------- */
 
@@ -189,6 +190,7 @@ static unsigned order_for(const struct buddy *b, uint64_t need)
 
 static void list_push(struct buddy *b, char *blk, unsigned k)
 {
+	HB_ASSERT(k >= b->min_order && k <= b->max_order);
 	struct link *l = links(blk), *h = &b->heads[k];
 	l->next = h->next;
 	l->prev = h;
@@ -199,6 +201,7 @@ static void list_push(struct buddy *b, char *blk, unsigned k)
 
 static void list_remove(struct buddy *b, char *blk, unsigned k)
 {
+	HB_ASSERT(hdr(blk)->state == B_FREE && hdr(blk)->order == k);
 	struct link *l = links(blk);
 	l->prev->next = l->next;
 	l->next->prev = l->prev;
@@ -281,6 +284,7 @@ static inline char *block_take(struct buddy *b, unsigned k)
 		bits = b->bitmap & (~(uint64_t)0 << k);
 	}
 	unsigned j = (unsigned)__builtin_ctzll(bits);
+	HB_ASSERT(j <= b->max_order); /* the bitmap has no bits beyond it */
 	char *blk = block_of_link(b->heads[j].next);
 	list_remove(b, blk, j);
 	block_split(b, blk, j, k);
@@ -422,6 +426,7 @@ static void release(struct buddy *b, void *p)
 	}
 	char *blk = block_of(p);
 	unsigned k = hdr(blk)->order;
+	HB_ASSERT(hdr(blk)->state == B_ALLOC && k >= b->min_order && k <= b->max_order);
 	b->in_use -= bsize(k);
 	block_release(b, blk, k);
 }
@@ -703,6 +708,17 @@ static int bd_check(void *state, char *why, size_t len)
 
 /* ---- Lifecycle ----------------------------------------------------------- */
 
+/* 0 if the option `name` is an order buddy supports; else -1 and a message
+ * saying why the range is what it is. */
+static int order_check(const char *name, uint64_t order, const char *why, char *err, size_t errlen)
+{
+	if (order >= MIN_ORDER_LIMIT && order <= MAX_ORDER_LIMIT)
+		return 0;
+	snprintf(err, errlen, "%s: %llu is outside [%u, %u] (%s)", name, (unsigned long long)order,
+		 MIN_ORDER_LIMIT, MAX_ORDER_LIMIT, why);
+	return -1;
+}
+
 static int bd_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
 		   size_t errlen)
 {
@@ -711,18 +727,11 @@ static int bd_init(void **state, struct heap *heap, const struct backend_opts *o
 	    backend_opt_bytes(opts, "max_order", &max_order, err, errlen) < 0 ||
 	    backend_opt_bytes(opts, "mmap_threshold", &threshold, err, errlen) < 0)
 		return -1;
-	if (min_order < MIN_ORDER_LIMIT || min_order > MAX_ORDER_LIMIT)
-		return snprintf(err, errlen,
-				"min_order: %llu is outside [%u, %u] (a free block holds a "
-				"16-byte header and two links)",
-				(unsigned long long)min_order, MIN_ORDER_LIMIT, MAX_ORDER_LIMIT),
-		       -1;
-	if (max_order < MIN_ORDER_LIMIT || max_order > MAX_ORDER_LIMIT)
-		return snprintf(err, errlen,
-				"max_order: %llu is outside [%u, %u] (the heap grows by "
-				"2^max_order bytes at a time)",
-				(unsigned long long)max_order, MIN_ORDER_LIMIT, MAX_ORDER_LIMIT),
-		       -1;
+	if (order_check("min_order", min_order, "a free block holds a 16-byte header and two links",
+			err, errlen) < 0 ||
+	    order_check("max_order", max_order, "the heap grows by 2^max_order bytes at a time",
+			err, errlen) < 0)
+		return -1;
 	if (min_order > max_order)
 		return snprintf(err, errlen, "min_order %llu is larger than max_order %llu",
 				(unsigned long long)min_order, (unsigned long long)max_order),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "host/addrmap.h"
+#include "host/hb_assert.h"
 #include "host/os.h"
 
 struct heap {
@@ -22,14 +23,14 @@ struct heap {
 	struct addrmap maps;
 };
 
-static uint64_t heap_footprint(const struct heap *h)
+static uint64_t footprint_of(const struct heap *h)
 {
 	return (uint64_t)(h->brk - h->lo) + h->mapped;
 }
 
-static void heap_note_peak(struct heap *h)
+static void peak_note(struct heap *h)
 {
-	uint64_t f = heap_footprint(h);
+	uint64_t f = footprint_of(h);
 	if (f > h->peak)
 		h->peak = f;
 }
@@ -54,7 +55,7 @@ struct heap *heap_create(uint64_t limit)
 	return h;
 }
 
-static void heap_unmap_all(struct heap *h)
+static void mappings_unmap(struct heap *h)
 {
 	/* walk the mappings through floor queries: no iteration API needed */
 	uintptr_t k;
@@ -68,7 +69,7 @@ static void heap_unmap_all(struct heap *h)
 
 void heap_reset(struct heap *h)
 {
-	heap_unmap_all(h);
+	mappings_unmap(h);
 	h->brk = h->lo;
 	h->peak = 0;
 }
@@ -77,7 +78,7 @@ void heap_destroy(struct heap *h)
 {
 	if (!h)
 		return;
-	heap_unmap_all(h);
+	mappings_unmap(h);
 	addrmap_destroy(&h->maps);
 	os_unmap(h->lo, h->reserve);
 	os_unmap(h, sizeof *h);
@@ -97,11 +98,12 @@ void *heap_sbrk(struct heap *h, intptr_t incr)
 	} else {
 		if ((uintptr_t)incr > h->reserve - (uintptr_t)(h->brk - h->lo))
 			return NULL;
-		if (h->limit && heap_footprint(h) + (uint64_t)incr > h->limit)
+		if (h->limit && footprint_of(h) + (uint64_t)incr > h->limit)
 			return NULL;
 	}
 	h->brk += incr;
-	heap_note_peak(h);
+	HB_ASSERT(h->brk >= h->lo && (size_t)(h->brk - h->lo) <= h->reserve);
+	peak_note(h);
 	return old;
 }
 
@@ -125,7 +127,7 @@ void *heap_map(struct heap *h, size_t size)
 	uint64_t rounded = page_round(size);
 	if (size == 0 || rounded < size)
 		return NULL;
-	if (h->limit && heap_footprint(h) + rounded > h->limit)
+	if (h->limit && footprint_of(h) + rounded > h->limit)
 		return NULL;
 	void *p = os_map((size_t)rounded);
 	if (!p)
@@ -135,7 +137,7 @@ void *heap_map(struct heap *h, size_t size)
 		return NULL;
 	}
 	h->mapped += rounded;
-	heap_note_peak(h);
+	peak_note(h);
 	return p;
 }
 
@@ -146,6 +148,7 @@ int heap_unmap(struct heap *h, void *p, size_t size)
 		return -1;
 	addrmap_remove(&h->maps, (uintptr_t)p, NULL);
 	os_unmap(p, (size_t)have);
+	HB_ASSERT(h->mapped >= have);
 	h->mapped -= have;
 	return 0;
 }
@@ -166,8 +169,9 @@ void heap_usage(const struct heap *h, struct heap_usage *u)
 {
 	u->brk_bytes = (uint64_t)(h->brk - h->lo);
 	u->mapped_bytes = h->mapped;
-	u->footprint = heap_footprint(h);
+	u->footprint = footprint_of(h);
 	u->peak_footprint = h->peak;
+	HB_ASSERT(u->peak_footprint >= u->footprint);
 	u->mappings = h->maps.count;
 	u->limit = h->limit;
 }

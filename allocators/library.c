@@ -19,8 +19,8 @@ static const struct allocator_option library_options[] = {
 	{NULL, NULL},
 };
 
-static int library_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,
-			size_t errlen)
+static int unloaded_init(void **state, struct heap *heap, const struct backend_opts *opts,
+			 char *err, size_t errlen)
 {
 	(void)state;
 	(void)heap;
@@ -36,7 +36,7 @@ const struct allocator library_allocator = {
 	.description = "a user allocator in a shared object (library:PATH)",
 	.options = library_options,
 	.flags = ALLOC_F_SIMULATED,
-	.init = library_init,
+	.init = unloaded_init,
 };
 
 const struct allocator *library_load(const char *path, char *err, size_t errlen)

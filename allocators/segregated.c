@@ -57,6 +57,7 @@
 
 #include "btag.h"
 #include "heap.h"
+#include "host/hb_assert.h"
 
 /* ---- Fixed constants ------------------------------------------------------ */
 
@@ -104,7 +105,9 @@ static unsigned seg_class(const struct seg *s, uint64_t size)
 	if (k >= SEG_LAST_POW)
 		return s->last;
 	unsigned sub = (unsigned)(size >> (k - s->shift)) & ((1u << s->shift) - 1);
-	return SEG_EXACT + ((k - SEG_MIN_POW) << s->shift) + sub;
+	unsigned c = SEG_EXACT + ((k - SEG_MIN_POW) << s->shift) + sub;
+	HB_ASSERT(c < s->last); /* an index into head[] and the bitmap */
+	return c;
 }
 
 static void class_mark(struct seg *s, unsigned c)
@@ -157,6 +160,7 @@ static void seg_remove(struct bt *h, char *b)
 {
 	struct seg *s = h->ext;
 	unsigned c = seg_class(s, bt_size(b));
+	HB_ASSERT(s->bits[c / 64] >> (c % 64) & 1); /* b's class is not empty */
 	char *next = NEXT(b), *prev = PREV(b);
 	if (next)
 		PREV(next) = prev;

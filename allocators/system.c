@@ -91,6 +91,12 @@ static size_t sys_usable_size(void *state, void *p)
 	.fini = sys_fini, .malloc = sys_malloc, .calloc = sys_calloc, .memalign = sys_memalign,    \
 	.realloc = sys_realloc, .free = sys_free
 
+/* The members of a named library preloaded into the worker: file is what
+ * LD_PRELOAD gets unless the environment variable env names another. */
+#define PRELOADED(file, env)                                                                       \
+	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD, LIBC_CALLS,                     \
+	.usable_size = sys_usable_size, .preload = file, .preload_env = env
+
 /* ---- Which library provides malloc ------------------------------------------ */
 
 #ifndef HB_SANITIZED
@@ -261,13 +267,9 @@ static int je_version(char *buf, size_t len)
 const struct allocator jemalloc_allocator = {
 	.name = "jemalloc",
 	.description = "jemalloc, preloaded; footprint from stats.resident",
-	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	PRELOADED(JEMALLOC_FILE, JEMALLOC_ENV),
 	.init = je_init,
-	LIBC_CALLS,
-	.usable_size = sys_usable_size,
 	.stats = je_stats,
-	.preload = JEMALLOC_FILE,
-	.preload_env = JEMALLOC_ENV,
 	.version = je_version,
 };
 
@@ -310,12 +312,8 @@ static int mi_version_string(char *buf, size_t len)
 const struct allocator mimalloc_allocator = {
 	.name = "mimalloc",
 	.description = "mimalloc, preloaded; footprint from the resident-set growth",
-	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	PRELOADED(MIMALLOC_FILE, MIMALLOC_ENV),
 	.init = mi_init,
-	LIBC_CALLS,
-	.usable_size = sys_usable_size,
-	.preload = MIMALLOC_FILE,
-	.preload_env = MIMALLOC_ENV,
 	.version = mi_version_string,
 };
 
@@ -384,13 +382,9 @@ static int tc_version_string(char *buf, size_t len)
 const struct allocator tcmalloc_allocator = {
 	.name = "tcmalloc",
 	.description = "tcmalloc (gperftools, minimal), preloaded; footprint from MallocExtension",
-	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC | ALLOC_F_PRELOAD,
+	PRELOADED(TCMALLOC_FILE, TCMALLOC_ENV),
 	.init = tc_init,
-	LIBC_CALLS,
-	.usable_size = sys_usable_size,
 	.stats = tc_stats,
-	.preload = TCMALLOC_FILE,
-	.preload_env = TCMALLOC_ENV,
 	.version = tc_version_string,
 };
 

@@ -149,7 +149,7 @@ static void block_set(char *b, uint64_t size, bool alloc)
 }
 
 /* The epilogue's header: the last word of the heap. */
-static char *mm_epilogue(const struct mm *m)
+static char *epilogue_of(const struct mm *m)
 {
 	return (char *)heap_hi(m->heap) - MM_WORD;
 }
@@ -241,7 +241,7 @@ static char *block_place(struct mm *m, char *b, uint64_t gap, uint64_t asize)
  * top, merged with the last block if that one is free; returns the merged
  * block, or NULL with nothing changed when the heap is full.
  */
-static char *mm_grow(struct mm *m, uint64_t size)
+static char *break_grow(struct mm *m, uint64_t size)
 {
 	char *old = heap_sbrk(m->heap, (intptr_t)size);
 	if (!old)
@@ -254,7 +254,7 @@ static char *mm_grow(struct mm *m, uint64_t size)
 
 /* First fit: the lowest free block that holds asize bytes at an aligned
  * payload, and that payload's gap from the block's start in *gap. */
-static char *mm_find(struct mm *m, uint64_t asize, size_t align, uint64_t *gap)
+static char *fit_find(struct mm *m, uint64_t asize, size_t align, uint64_t *gap)
 {
 	for (char *b = m->first;; b += block_size(b)) {
 		uint64_t w = tag_get(b);
@@ -276,31 +276,31 @@ static char *mm_find(struct mm *m, uint64_t asize, size_t align, uint64_t *gap)
  * what the request lacks.  The aligned payload is placed as it would be in
  * the final block, whose start is known before growing.
  */
-static char *mm_find_grow(struct mm *m, uint64_t asize, size_t align, uint64_t *gap)
+static char *fit_by_growing(struct mm *m, uint64_t asize, size_t align, uint64_t *gap)
 {
-	char *top = mm_epilogue(m);
+	char *top = epilogue_of(m);
 	char *start = top;
 	char *last = block_prev(top); /* the prologue when the heap is empty */
 	if (!block_alloc(last))
 		start = last;
 	uint64_t g = block_gap(start, align);
-	/* > 0: mm_find has just seen that start does not fit */
-	char *b = mm_grow(m, g + asize - (uint64_t)(top - start));
+	/* > 0: fit_find has just seen that start does not fit */
+	char *b = break_grow(m, g + asize - (uint64_t)(top - start));
 	if (!b)
 		return NULL;
 	*gap = g;
 	return b;
 }
 
-static void *mm_alloc(struct mm *m, size_t size, size_t align)
+static void *request_alloc(struct mm *m, size_t size, size_t align)
 {
 	uint64_t asize = block_size_for(size);
 	if (!asize || align > MM_MAX_SIZE)
 		return NULL;
 	uint64_t gap = 0;
-	char *b = mm_find(m, asize, align, &gap);
+	char *b = fit_find(m, asize, align, &gap);
 	if (!b)
-		b = mm_find_grow(m, asize, align, &gap);
+		b = fit_by_growing(m, asize, align, &gap);
 	if (!b)
 		return NULL;
 	return block_place(m, b, gap, asize) + MM_WORD;
@@ -317,7 +317,7 @@ static void *mm_alloc(struct mm *m, size_t size, size_t align)
 static int block_valid(const struct mm *m, const void *ptr, char *why, size_t len)
 {
 	uintptr_t p = (uintptr_t)ptr;
-	const char *top = mm_epilogue(m);
+	const char *top = epilogue_of(m);
 	if (p < (uintptr_t)m->first + MM_WORD || p >= (uintptr_t)top)
 		return fail(why, len, "%p does not point into this allocator's blocks", ptr);
 	if (p % MM_ALIGN)
@@ -396,7 +396,7 @@ static void mm_fini(void *state)
 /* malloc(0) returns a minimum block, like glibc: a unique pointer to free. */
 static void *mm_malloc(void *state, size_t size)
 {
-	return mm_alloc(state, size, MM_ALIGN);
+	return request_alloc(state, size, MM_ALIGN);
 }
 
 static void *mm_calloc(void *state, size_t nmemb, size_t size)
@@ -404,7 +404,7 @@ static void *mm_calloc(void *state, size_t nmemb, size_t size)
 	if (size && nmemb > SIZE_MAX / size)
 		return NULL;
 	/* a reused block holds old data: clear it */
-	void *p = mm_alloc(state, nmemb * size, MM_ALIGN);
+	void *p = request_alloc(state, nmemb * size, MM_ALIGN);
 	if (p)
 		memset(p, 0, nmemb * size);
 	return p;
@@ -414,7 +414,7 @@ static void *mm_memalign(void *state, size_t align, size_t size)
 {
 	if (align == 0 || (align & (align - 1)))
 		return NULL;
-	return mm_alloc(state, size, align < MM_ALIGN ? MM_ALIGN : align);
+	return request_alloc(state, size, align < MM_ALIGN ? MM_ALIGN : align);
 }
 
 static int mm_free(void *state, void *ptr, char *why, size_t len)
@@ -441,7 +441,7 @@ static void *mm_realloc(void *state, void *ptr, size_t size)
 {
 	struct mm *m = state;
 	if (!ptr)
-		return mm_alloc(m, size, MM_ALIGN);
+		return request_alloc(m, size, MM_ALIGN);
 	uint64_t asize = block_size_for(size);
 	if (!asize || block_valid(m, ptr, NULL, 0) < 0)
 		return NULL;
@@ -449,15 +449,15 @@ static void *mm_realloc(void *state, void *ptr, size_t size)
 	uint64_t cur = block_size(b);
 
 	if (asize > cur) {
-		char *top = mm_epilogue(m);
+		char *top = epilogue_of(m);
 		char *next = b + cur;
 		uint64_t avail = cur;
 		if (!block_alloc(next))
 			avail += block_size(next);
-		/* at the top: grow the heap by what is missing; mm_grow merges
+		/* at the top: grow the heap by what is missing; break_grow merges
 		 * the new space with the free successor, if any */
 		bool last = next == top || (!block_alloc(next) && next + block_size(next) == top);
-		if (avail < asize && last && mm_grow(m, asize - avail))
+		if (avail < asize && last && break_grow(m, asize - avail))
 			avail = asize;
 		if (avail >= asize) {
 			/* the successor is one free block of avail - cur bytes */
@@ -471,7 +471,7 @@ static void *mm_realloc(void *state, void *ptr, size_t size)
 		return ptr;
 	}
 
-	void *q = mm_alloc(m, size, MM_ALIGN);
+	void *q = request_alloc(m, size, MM_ALIGN);
 	/* on failure ptr stays as it was, as C requires */
 	if (!q)
 		return NULL;
@@ -492,7 +492,7 @@ static int mm_check(void *state, char *why, size_t len)
 {
 	const struct mm *m = state;
 	const char *lo = heap_lo(m->heap);
-	const char *top = mm_epilogue(m);
+	const char *top = epilogue_of(m);
 	const char *prologue = m->first - 2 * MM_WORD;
 
 	if ((uintptr_t)m < (uintptr_t)lo ||

@@ -3,9 +3,9 @@
  * the registry: the C semantics at the edges (free(NULL), realloc(NULL, n),
  * realloc(p, 0), calloc, memalign, usable_size), rejection of pointers the
  * backend never handed out (with the heap still consistent afterwards),
- * exhaustion of a heap limit, and the backend's own check after random
- * work.  A backend added to the registry is tested here without a line of
- * new test code.
+ * exhaustion of a heap limit, the backend's own check after random work,
+ * and two heaps of one backend on one thread staying independent.  A backend added to the registry
+ * is tested here without a line of new test code.
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -262,12 +262,88 @@ static void test_random_work(void **state)
 	each_builtin(random_work);
 }
 
+/* ---- Heaps side by side ------------------------------------------------------------ */
+
+/* A script of random work on one heap, one op per call; the offset from
+ * heap_lo of every block it gets from the break region goes to got[] (a
+ * mapping, placed by the system, to -1). */
+struct script {
+	struct inst in;
+	uint64_t x;
+	char *blocks[64];
+	long got[4000];
+	int n;
+};
+
+static void script_start(struct script *s, const struct allocator *a, uint64_t seed)
+{
+	memset(s, 0, sizeof *s);
+	start(&s->in, a, 0);
+	s->x = seed;
+}
+
+static void script_step(struct script *s)
+{
+	const struct allocator *a = s->in.a;
+	s->x ^= s->x << 13, s->x ^= s->x >> 7, s->x ^= s->x << 17;
+	uint64_t x = s->x;
+	char **b = &s->blocks[x % 64];
+	char *p;
+	if (*b) {
+		assert_int_equal(a->free(s->in.st, *b, s->in.err, sizeof s->in.err), 0);
+		p = *b = NULL;
+		if ((x >> 8) % 2)
+			return;
+	}
+	size_t size = (x >> 16) % 16 == 0 ? (x >> 24) % 200000 : (x >> 24) % 2000;
+	p = *b = a->malloc(s->in.st, size);
+	assert_non_null(p);
+	char *lo = heap_lo(s->in.heap), *hi = heap_hi(s->in.heap);
+	s->got[s->n++] = p > lo && p < hi ? (long)(p - lo) : -1;
+}
+
+/* Two heaps of one backend on one thread, their ops interleaved, choose the
+ * same blocks as each heap alone: no state is shared between heaps (the
+ * boundary-tag index's fit path included). */
+static void two_heaps(const struct allocator *a)
+{
+	enum { STEPS = 3000 };
+	static struct script alone[2], both[2];
+	for (int i = 0; i < 2; i++) {
+		script_start(&alone[i], a, 1000 + (uint64_t)i);
+		for (int k = 0; k < STEPS; k++)
+			script_step(&alone[i]);
+		stop(&alone[i].in);
+	}
+	script_start(&both[0], a, 1000);
+	script_start(&both[1], a, 1001);
+	for (int k = 0; k < STEPS; k++)
+		for (int i = 0; i < 2; i++)
+			script_step(&both[i]);
+	for (int i = 0; i < 2; i++) {
+		expect_consistent(&both[i].in, "interleaved work");
+		assert_int_equal(both[i].n, alone[i].n);
+		for (int k = 0; k < alone[i].n; k++)
+			if (both[i].got[k] != alone[i].got[k])
+				fail_msg("%s: heap %d, block %d: alone at offset %ld, interleaved "
+					 "with another heap at %ld",
+					 a->name, i, k, alone[i].got[k], both[i].got[k]);
+		stop(&both[i].in);
+	}
+}
+
+static void test_two_heaps(void **state)
+{
+	(void)state;
+	each_builtin(two_heaps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edges),       cmocka_unit_test(test_memalign),
 		cmocka_unit_test(test_bad_frees),   cmocka_unit_test(test_exhaustion),
-		cmocka_unit_test(test_random_work),
+		cmocka_unit_test(test_random_work), cmocka_unit_test(test_two_heaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -419,17 +419,9 @@ static void test_bad_frees(void **state)
 }
 
 /* p, q, r back to back: free r, then p, then q: q merges with both (one
- * block at p's address), so q's own tags are stale.  A second free(q) must
- * be rejected, not accepted on the stale tags.
- *
- * KNOWN BUG in btag.c (shared, not this backend's file): when a freed
- * block merges with both neighbours, block_release rewrites only the
- * predecessor's header and the successor's footer, so the freed block's own
- * header and footer still agree and say size|ALLOC; bt_validate accepts a
- * second free of it, which then unlinks a successor no longer in the index.
- * Until btag.c clears that stale header, the test prints the bug and
- * returns (cmocka's skip() counts as a failure in tests/run.sh); once it
- * is fixed, the full test runs. */
+ * block at p's address), so q's own tags are left inside it.  A second free(q) must
+ * be rejected, not accepted on the stale tags: block_release marks the
+ * freed block's own tags free before it merges. */
 static void test_double_free_merged(void **state)
 {
 	(void)state;
@@ -441,14 +433,9 @@ static void test_double_free_merged(void **state)
 	FREE(&f, p);
 	FREE(&f, q);
 	uint64_t stale = ((uint64_t *)q)[-1];
-	if (stale & BT_F_ALLOC) {
-		print_message("KNOWN BUG (btag.c): the header of a block merged on both sides "
-			      "still says allocated (%#llx): a second free of it would be "
-			      "accepted and corrupt the heap; not tested\n",
-			      (unsigned long long)stale);
-		fx_close(&f);
-		return;
-	}
+	if (stale & BT_F_ALLOC)
+		fail_msg("the header of a block merged on both sides: expected free, got %#llx",
+			 (unsigned long long)stale);
 	BAD_FREE(&f, q, "a block freed and merged on both sides");
 	BAD_FREE(&f, r, "a block freed and merged into its predecessor");
 	fx_close(&f);
