@@ -1,5 +1,5 @@
 /*
- * util.c - checked allocation, error reporting, byte buffers.
+ * util.c - checked allocation, error reporting, byte buffers, mkdir -p.
  */
 #include "base/util.h"
 
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void hb_oom(void)
 {
@@ -172,4 +173,18 @@ size_t file_name_part(char *out, size_t len, const char *s, size_t n)
 	}
 	out[k] = '\0';
 	return k;
+}
+
+int mkdirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
 }

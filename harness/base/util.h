@@ -60,4 +60,7 @@ int parse_u64(const char *s, uint64_t *out);
  * M, G, B, TiB); 0 or -1 if malformed or too large. */
 int parse_size(const char *s, uint64_t *out);
 
+/* mkdir -p: path and the directories above it; 0, or -1 with errno set. */
+int mkdirs(const char *path);
+
 #endif

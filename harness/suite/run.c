@@ -153,7 +153,7 @@ static int run_open(struct run *r)
 {
 	const struct config *c = r->cfg;
 	snprintf(r->path, sizeof r->path, "%s/results.jsonl", c->output);
-	if (trace_mkdirs(c->output) < 0) {
+	if (mkdirs(c->output) < 0) {
 		hb_error("%s: %s", c->output, strerror(errno));
 		return -1;
 	}

@@ -18,27 +18,13 @@
 
 #include "trace/hbt.h"
 
-int trace_mkdirs(const char *path)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static bool cache_dir(char *out, size_t len)
 {
 	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	int n = x && *x         ? snprintf(out, len, "%s/heapbench", x)
 		: home && *home ? snprintf(out, len, "%s/.cache/heapbench", home)
 				: -1;
-	return n > 0 && (size_t)n < len && trace_mkdirs(out) == 0;
+	return n > 0 && (size_t)n < len && mkdirs(out) == 0;
 }
 
 /* FNV-1a over the file's bytes, and its size: the cache key. */

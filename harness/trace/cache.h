@@ -21,8 +21,4 @@ struct trace *trace_cache_load(const char *path, bool *cached);
 /* The source line of op i of the trace at path (read again, quietly), or 0. */
 uint64_t trace_cache_line(const char *path, uint64_t i);
 
-/* mkdir -p: path and the directories above it; 0, or -1 with errno set.
- * (The cache's directory and a run's output both need it.) */
-int trace_mkdirs(const char *path);
-
 #endif
