@@ -5,12 +5,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "cli/cmd.h"
-#include "replay/backend_spec.h"
-#include "replay/job.h"
+#include "replay/batch.h"
 #include "report/results.h"
 
 static const char replay_usage[] =
@@ -43,196 +40,111 @@ static const char replay_usage[] =
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
 
+/* The batch's sink (ctx: bool json): a table, the failed jobs below it; or JSON Lines. */
+static void print_begin(void *json)
+{
+	if (!*(bool *)json)
+		result_table_header(stdout);
+}
+
+static void print_job(void *json, const struct replay_done *d)
+{
+	char name[256];
+	trace_short_name(d->trace_path, name, sizeof name);
+	struct job_id id = {name, d->trace_path, d->backend, d->cfg};
+	json_t *o = *(bool *)json ? result_json(&id, d->r) : NULL;
+	if (o) {
+		json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else if (d->cfg) {
+		result_table_row(stdout, &id, d->r);
+	} else {
+		result_print_error(stdout, &id, d->r);
+	}
+	fflush(stdout);
+}
+
+static void print_end(void *json, const struct replay_done *failed, size_t n)
+{
+	if (!*(bool *)json && n)
+		printf("\nfailed jobs:\n");
+	for (size_t k = 0; k < n && !*(bool *)json; k++)
+		print_job(json, &failed[k]);
+}
+
+static const struct option opts[] = {
+	{"backend", required_argument, NULL, 'a'}, {"repeat", required_argument, NULL, 'r'},
+	{"check", required_argument, NULL, 'c'},   {"heap-check", required_argument, NULL, 'k'},
+	{"latency", no_argument, NULL, 'l'},       {"timeout", required_argument, NULL, 't'},
+	{"json", no_argument, NULL, 'j'},          {"heap-limit", required_argument, NULL, 'L'},
+	{"align", required_argument, NULL, 'A'},   {"sample-every", required_argument, NULL, 'S'},
+	{"help", no_argument, NULL, 'h'},          {0}};
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+/* What each option's value must be, for the message when it is not. */
+static const char *const takes[128] = {['r'] = "--repeat takes 0 to " STR(REPLAY_MAX_REPEAT),
+				       ['c'] = "--check takes full, fast or off",
+				       ['k'] = "--heap-check takes a number of ops",
+				       ['t'] = "--timeout takes seconds (0 to 1e6)",
+				       ['L'] = "--heap-limit takes a size like 512MiB",
+				       ['A'] = "--align takes a power of two up to 4096",
+				       ['S'] = "--sample-every takes a number of ops"};
+
+/* One option (getopt's c, its argument v) into the batch; -1 once said why
+ * not (which ends the command: what a bad value leaves in a knob is moot). */
+static int replay_option(struct replay_batch *b, int c, const char *v, bool *json)
+{
+	struct replay_config *cfg = &b->base;
+	uint64_t x = 0;
+	char *end;
+	int k;
+	bool ok;
+	switch (c) {
+	case 'a': return replay_batch_add(b, v);
+	case 'l': return cfg->latency = true, 0;
+	case 'j': return *json = true, 0;
+	case 'r':
+		ok = !parse_u64(v, &x) && x <= REPLAY_MAX_REPEAT, cfg->repeat = (unsigned)x;
+		break;
+	case 'c':
+		ok = (k = replay_name_find(replay_check_names, v)) >= 0;
+		cfg->check = (enum replay_check)k;
+		break;
+	case 'k': ok = !parse_u64(v, &cfg->heap_check_every); break;
+	case 't':
+		b->timeout = strtod(v, &end);
+		ok = !*end && end != v && b->timeout >= 0 && b->timeout <= 1e6;
+		break;
+	case 'L': ok = !parse_size(v, &cfg->heap_limit); break;
+	case 'A':
+		ok = !parse_u64(v, &x) && x && !(x & (x - 1)) && x <= 4096;
+		cfg->alignment = (unsigned)x;
+		break;
+	case 'S': ok = !parse_u64(v, &cfg->sample_every) && cfg->sample_every; break;
+	default: return fputs(replay_usage, stderr), -1;
+	}
+	return ok ? 0 : (hb_error("replay: %s, not '%s'", takes[c], v), -1);
+}
+
 int cmd_replay(int argc, char **argv)
 {
-	static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
-					     {"repeat", required_argument, NULL, 'r'},
-					     {"check", required_argument, NULL, 'c'},
-					     {"heap-check", required_argument, NULL, 'k'},
-					     {"latency", no_argument, NULL, 'l'},
-					     {"timeout", required_argument, NULL, 't'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"heap-limit", required_argument, NULL, 'L'},
-					     {"align", required_argument, NULL, 'A'},
-					     {"sample-every", required_argument, NULL, 'S'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	struct backend_choice backends[32];
-	size_t nb = 0;
-	struct replay_config base;
-	replay_config_init(&base);
-	double timeout = 0;
-	bool json = false, explicit = false;
-	char why[ALLOC_ERRLEN + 256];
-	uint64_t x;
+	bool json = false;
+	struct replay_sink sink = {&json, print_begin, print_job, print_end};
+	struct replay_batch b;
+	replay_batch_init(&b, &sink);
 	int c, rc = HB_EXIT_USAGE;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			if (nb == HB_ARRAY_LEN(backends)) {
-				hb_error("replay: at most %zu backends per run",
-					 HB_ARRAY_LEN(backends));
-				goto out;
-			}
-			explicit = true;
-			if (backend_parse(optarg, &backends[nb++], why, sizeof why) < 0) {
-				hb_error("%s", why);
-				goto out;
-			}
-			break;
-		case 'r':
-			if (parse_u64(optarg, &x) < 0 || x > REPLAY_MAX_REPEAT) {
-				hb_error("replay: --repeat takes 0 to %d, not '%s'",
-					 REPLAY_MAX_REPEAT, optarg);
-				goto out;
-			}
-			base.repeat = (unsigned)x;
-			break;
-		case 'c': {
-			int k = replay_name_find(replay_check_names, optarg);
-			if (k < 0) {
-				hb_error("replay: --check takes full, fast or off, not '%s'",
-					 optarg);
-				goto out;
-			}
-			base.check = (enum replay_check)k;
-			break;
-		}
-		case 'k':
-			if (parse_u64(optarg, &base.heap_check_every) < 0) {
-				hb_error("replay: --heap-check takes a number of ops, not '%s'",
-					 optarg);
-				goto out;
-			}
-			break;
-		case 'l': base.latency = true; break;
-		case 't': {
-			char *end;
-			timeout = strtod(optarg, &end);
-			if (*end || end == optarg || !(timeout >= 0 && timeout <= 1e6)) {
-				hb_error("replay: --timeout takes seconds (0 to 1e6), not '%s'",
-					 optarg);
-				goto out;
-			}
-			break;
-		}
-		case 'L':
-			if (parse_size(optarg, &base.heap_limit) < 0) {
-				hb_error("replay: --heap-limit takes a size like 512MiB, not '%s'",
-					 optarg);
-				goto out;
-			}
-			break;
-		case 'A':
-			if (parse_u64(optarg, &x) < 0 || x == 0 || (x & (x - 1)) || x > 4096) {
-				hb_error(
-					"replay: --align takes a power of two up to 4096, not '%s'",
-					optarg);
-				goto out;
-			}
-			base.alignment = (unsigned)x;
-			break;
-		case 'S':
-			if (parse_u64(optarg, &base.sample_every) < 0 || base.sample_every == 0) {
-				hb_error("replay: --sample-every takes a number of ops, not '%s'",
-					 optarg);
-				goto out;
-			}
-			break;
-		case 'j': json = true; break;
-		case 'h':
-			fputs(replay_usage, stdout);
-			rc = HB_EXIT_OK;
+	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1 && c != 'h')
+		if (replay_option(&b, c, optarg, &json) < 0)
 			goto out;
-		default: fputs(replay_usage, stderr); goto out;
-		}
-	}
-	if (optind >= argc) {
+	if (c == 'h')
+		rc = (fputs(replay_usage, stdout), HB_EXIT_OK);
+	else if (optind >= argc)
 		hb_error("replay: no trace given");
-		goto out;
-	}
-	/* by default every backend that can run here (heapbench list) */
-	for (size_t i = 0; !explicit && allocator_registry[i] && nb < HB_ARRAY_LEN(backends); i++) {
-		if (backend_parse(allocator_registry[i]->name, &backends[nb], why, sizeof why) == 0)
-			nb++;
-		else
-			backend_choice_free(&backends[nb]);
-	}
-
-	/* every trace is read and checked before any job runs */
-	int ntraces = argc - optind;
-	struct trace **traces = xcalloc((size_t)ntraces, sizeof *traces);
-	int *fds = xcalloc((size_t)ntraces, sizeof *fds);
-	for (int i = 0; i < ntraces; i++)
-		fds[i] = -1;
-	for (int i = 0; i < ntraces; i++) {
-		struct diag d;
-		diag_init(&d, argv[optind + i], false);
-		traces[i] = trace_load_verified(argv[optind + i], &d);
-		diag_finish(&d);
-		if (!traces[i])
-			goto out_traces;
-	}
-
-	rc = HB_EXIT_OK;
-	struct replay_result *res = xcalloc(1, sizeof *res);
-	struct replay_result *failed = xcalloc((size_t)ntraces * nb, sizeof *failed);
-	struct job_id *failed_ids = xcalloc((size_t)ntraces * nb, sizeof *failed_ids);
-	size_t nfailed = 0;
-	char(*names)[256] = xcalloc((size_t)ntraces, sizeof *names);
-	if (!json)
-		result_table_header(stdout);
-	for (int i = 0; i < ntraces; i++) {
-		trace_short_name(traces[i]->path, names[i], sizeof names[i]);
-		/* one descriptor at a time: a run may hold many traces */
-		if ((fds[i] = job_trace_fd(traces[i])) < 0) {
-			rc = HB_EXIT_USAGE;
-			break;
-		}
-		for (size_t b = 0; b < nb; b++) {
-			struct replay_config cfg = backend_choice_config(&backends[b], &base);
-			struct job_id id = {names[i], traces[i]->path, backends[b].spec, NULL};
-			job_run(traces[i], fds[i], &cfg, timeout, res);
-			id.cfg = &cfg;
-			if (json) {
-				json_t *o = result_json(&id, res);
-				json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-				putchar('\n');
-				json_decref(o);
-			} else {
-				result_table_row(stdout, &id, res);
-			}
-			fflush(stdout);
-			if (res->status != JOB_OK) {
-				rc = HB_EXIT_FAIL;
-				failed[nfailed] = *res;
-				id.cfg = NULL;
-				failed_ids[nfailed++] = id;
-			}
-		}
-		close(fds[i]);
-		fds[i] = -1;
-	}
-	if (!json && nfailed) {
-		printf("\nfailed jobs:\n");
-		for (size_t k = 0; k < nfailed; k++)
-			result_print_error(stdout, &failed_ids[k], &failed[k]);
-	}
-	free(res);
-	free(failed);
-	free(failed_ids);
-	free(names);
-out_traces:
-	for (int i = 0; i < ntraces; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		trace_free(traces[i]);
-	}
-	free(traces);
-	free(fds);
+	else
+		rc = replay_batch(&b, argv + optind, argc - optind);
 out:
-	for (size_t i = 0; i < nb; i++)
-		backend_choice_free(&backends[i]);
+	replay_batch_free(&b);
 	return rc;
 }

@@ -11,18 +11,23 @@
 #include "heap.h"
 #include "replay/job.h"
 
-/* Can the backend start in a worker (its library preloaded or loaded)?
- * Built-in backends need no asking. */
+/* Can the backend be handed to a worker, and start there (its library
+ * preloaded or loaded)?  Built-in backends need no asking. */
 static int probe(struct backend_choice *b, char *err, size_t len)
 {
-	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator) {
-		snprintf(b->version, sizeof b->version, "heapbench %s", HB_VERSION);
-		return 0;
-	}
 	struct replay_config base;
 	replay_config_init(&base);
 	struct replay_config cfg = backend_choice_config(b, &base);
 	char why[512];
+	/* what a worker cannot be handed is bad usage, found before any job */
+	if (job_config_check(&cfg, why, sizeof why) < 0) {
+		snprintf(err, len, "backend %s: %s", b->a->name, why);
+		return -1;
+	}
+	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator) {
+		snprintf(b->version, sizeof b->version, "heapbench %s", HB_VERSION);
+		return 0;
+	}
 	if (job_probe(&cfg, why, sizeof why) == 0) {
 		snprintf(b->version, sizeof b->version, "%s", why);
 		return 0;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "host/hb_assert.h"
 #include "host/os.h"
 
 int job_trace_fd(const struct trace *t)
@@ -156,35 +158,111 @@ static pid_t spawn_worker(const char *const *argv, const char *preload, int outf
 	_exit(127);
 }
 
-/* argv for `__worker --backend NAME --opt k=v...` from argv[n] on; the
- * option strings go into optbuf (freed by the caller).  Returns the new n. */
-static int backend_args(const char **argv, int n, const struct replay_config *cfg, char **optbuf)
+/* ---- The page a worker shares ------------------------------------------------ */
+
+/* Pointers do not cross exec: the backend goes by its name, the options as
+ * strings, each in a fixed buffer.  A registry name and an option's name
+ * are short; the longest value is a path (preload:PATH, library:PATH,
+ * made absolute by realpath: at most PATH_MAX with its NUL). */
+#define JOB_NAME_MAX  64
+#define JOB_KEY_MAX   64
+#define JOB_VALUE_MAX PATH_MAX
+
+/* What the parent and its worker share: the job going in (every knob of
+ * replay_config as it is, so that a new knob needs nothing here), the
+ * result coming out. */
+struct job_page {
+	struct replay_result result;
+	struct replay_config cfg; /* the parent's pointers: the worker sets its own */
+	char backend[JOB_NAME_MAX];
+	struct {
+		char key[JOB_KEY_MAX], value[JOB_VALUE_MAX];
+	} opt[REPLAY_MAX_OPTS];
+};
+
+int job_config_check(const struct replay_config *cfg, char *err, size_t len)
 {
-	argv[n++] = "--backend", argv[n++] = cfg->backend->name;
-	for (size_t i = 0; i < cfg->nopt; i++) {
-		size_t len = strlen(cfg->opt[i].key) + strlen(cfg->opt[i].value) + 2;
-		optbuf[i] = xmalloc(len);
-		snprintf(optbuf[i], len, "%s=%s", cfg->opt[i].key, cfg->opt[i].value);
-		argv[n++] = "--opt", argv[n++] = optbuf[i];
+	if (strlen(cfg->backend->name) >= JOB_NAME_MAX) {
+		snprintf(err, len, "its name is longer than the %d bytes a worker takes",
+			 JOB_NAME_MAX - 1);
+		return -1;
 	}
-	return n;
+	if (cfg->nopt > REPLAY_MAX_OPTS) {
+		snprintf(err, len, "at most %d options", REPLAY_MAX_OPTS);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nopt; i++) {
+		const struct backend_opt *o = &cfg->opt[i];
+		size_t n = strlen(o->value);
+		if (strlen(o->key) >= JOB_KEY_MAX) {
+			snprintf(err, len,
+				 "option %.32s... has a name longer than the %d bytes a worker "
+				 "takes",
+				 o->key, JOB_KEY_MAX - 1);
+			return -1;
+		}
+		if (n >= JOB_VALUE_MAX) {
+			snprintf(err, len,
+				 "option %s has a value of %zu bytes, more than the %d a worker "
+				 "takes",
+				 o->key, n, JOB_VALUE_MAX - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A shared page holding cfg for a worker (*fd: its memory file, to be
+ * inherited), or NULL and why not. */
+static struct job_page *page_create(const struct replay_config *cfg, int *fd, char *err, size_t len)
+{
+	char why[256];
+	if (job_config_check(cfg, why, sizeof why) < 0) {
+		snprintf(err, len, "cannot set up the worker: %s", why);
+		return NULL;
+	}
+	struct job_page *pg = MAP_FAILED;
+	*fd = memfd_create("heapbench-job", MFD_CLOEXEC);
+	if (*fd < 0 || ftruncate(*fd, sizeof *pg) < 0 ||
+	    (pg = mmap(NULL, sizeof *pg, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0)) ==
+		    MAP_FAILED) {
+		snprintf(err, len, "cannot set up the worker: %s", strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return NULL;
+	}
+	pg->cfg = *cfg;
+	snprintf(pg->backend, sizeof pg->backend, "%s", cfg->backend->name);
+	for (size_t i = 0; i < cfg->nopt; i++) {
+		snprintf(pg->opt[i].key, sizeof pg->opt[i].key, "%s", cfg->opt[i].key);
+		snprintf(pg->opt[i].value, sizeof pg->opt[i].value, "%s", cfg->opt[i].value);
+	}
+	return pg;
+}
+
+static void page_destroy(struct job_page *pg, int fd)
+{
+	if (pg)
+		munmap(pg, sizeof *pg);
+	if (fd >= 0)
+		close(fd);
 }
 
 int job_probe(const struct replay_config *cfg, char *out, size_t len)
 {
-	char *optbuf[REPLAY_MAX_OPTS] = {NULL};
-	const char *argv[64];
-	int n = 0;
-	argv[n++] = "heapbench";
-	argv[n++] = "__worker";
-	argv[n++] = "--probe";
-	n = backend_args(argv, n, cfg, optbuf);
-	argv[n] = NULL;
+	int fd = -1, rc = -1, outfd = -1;
+	struct job_page *pg = page_create(cfg, &fd, out, len);
+	if (!pg)
+		return -1;
+	char fdbuf[16];
+	snprintf(fdbuf, sizeof fdbuf, "%d", fd);
+	const char *argv[] = {"heapbench", "__worker", "--probe", "--page-fd", fdbuf, NULL};
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	int rc = -1, outfd = memfd_create("heapbench-probe", MFD_CLOEXEC);
+	outfd = memfd_create("heapbench-probe", MFD_CLOEXEC);
 	pid_t pid = outfd < 0 ? -1
 			      : spawn_worker(argv, allocator_preload(cfg->backend, &opts), outfd,
-					     NULL, 0);
+					     &fd, 1);
 	if (pid < 0) {
 		snprintf(out, len, "cannot run a worker: %s", strerror(errno));
 		goto out;
@@ -215,71 +293,13 @@ int job_probe(const struct replay_config *cfg, char *out, size_t len)
 out:
 	if (outfd >= 0)
 		close(outfd);
-	for (size_t i = 0; i < cfg->nopt; i++)
-		free(optbuf[i]);
+	page_destroy(pg, fd);
 	return rc;
 }
 
-int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
-	    struct replay_result *r)
+/* How the worker ended, into r (its result as the worker left it). */
+static void judge_end(struct replay_result *r, bool finished, int status, double timeout, int errfd)
 {
-	memset(r, 0, sizeof *r);
-	r->status = JOB_ERROR;
-	r->error_op = UINT64_MAX;
-	int shm = memfd_create("heapbench-result", MFD_CLOEXEC);
-	int errfd = memfd_create("heapbench-stderr", MFD_CLOEXEC);
-	struct replay_result *sh = MAP_FAILED;
-	if (shm < 0 || errfd < 0 || ftruncate(shm, sizeof *r) < 0 ||
-	    (sh = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0)) ==
-		    MAP_FAILED) {
-		snprintf(r->error, sizeof r->error, "cannot set up the worker: %s",
-			 strerror(errno));
-		goto out;
-	}
-	memcpy(sh, r, sizeof *r);
-	sh->pass = REPLAY_PASS_START;
-	snprintf(sh->error, sizeof sh->error, "the worker stopped before it reported");
-
-	char fdbuf[2][16], num[6][32], *optbuf[REPLAY_MAX_OPTS] = {NULL};
-	const char *argv[64];
-	int n = 0;
-	snprintf(fdbuf[0], sizeof fdbuf[0], "%d", hbt_fd);
-	snprintf(fdbuf[1], sizeof fdbuf[1], "%d", shm);
-	snprintf(num[0], sizeof num[0], "%" PRIu64, cfg->heap_check_every);
-	snprintf(num[1], sizeof num[1], "%u", cfg->repeat);
-	snprintf(num[2], sizeof num[2], "%" PRIu64, cfg->heap_limit);
-	snprintf(num[3], sizeof num[3], "%u", cfg->alignment);
-	snprintf(num[4], sizeof num[4], "%" PRIu64, cfg->sample_every);
-	argv[n++] = "heapbench";
-	argv[n++] = "__worker";
-	argv[n++] = "--trace-fd", argv[n++] = fdbuf[0];
-	argv[n++] = "--result-fd", argv[n++] = fdbuf[1];
-	argv[n++] = "--check", argv[n++] = replay_check_names[cfg->check];
-	argv[n++] = "--heap-check", argv[n++] = num[0];
-	argv[n++] = "--repeat", argv[n++] = num[1];
-	argv[n++] = "--heap-limit", argv[n++] = num[2];
-	argv[n++] = "--alignment", argv[n++] = num[3];
-	argv[n++] = "--sample-every", argv[n++] = num[4];
-	if (cfg->latency)
-		argv[n++] = "--latency";
-	n = backend_args(argv, n, cfg, optbuf);
-	argv[n] = NULL;
-
-	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	int keep[2] = {hbt_fd, shm};
-	pid_t pid = spawn_worker(argv, allocator_preload(cfg->backend, &opts), errfd, keep, 2);
-	if (pid < 0) {
-		snprintf(r->error, sizeof r->error, "cannot fork a worker: %s", strerror(errno));
-		goto out;
-	}
-
-	int status = 0;
-	bool finished = wait_child(pid, timeout, &status);
-	if (!finished) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	memcpy(r, sh, sizeof *r);
 	char where[64], tail[256];
 	pass_name(r->pass, where, sizeof where);
 	last_line(errfd, tail, sizeof tail);
@@ -303,15 +323,53 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 		snprintf(r->error, sizeof r->error, "the worker exited with status %d in %s%s%s",
 			 WEXITSTATUS(status), where, tail[0] ? ": " : "", tail);
 	}
+}
+
+int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
+	    struct replay_result *r)
+{
+	memset(r, 0, sizeof *r);
+	r->status = JOB_ERROR;
+	r->error_op = UINT64_MAX;
+	int fd = -1, errfd = memfd_create("heapbench-stderr", MFD_CLOEXEC);
+	struct job_page *pg = NULL;
+	if (errfd < 0) {
+		snprintf(r->error, sizeof r->error, "cannot set up the worker: %s",
+			 strerror(errno));
+		goto out;
+	}
+	if (!(pg = page_create(cfg, &fd, r->error, sizeof r->error)))
+		goto out;
+	memcpy(&pg->result, r, sizeof *r);
+	pg->result.pass = REPLAY_PASS_START;
+	snprintf(pg->result.error, sizeof pg->result.error,
+		 "the worker stopped before it reported");
+
+	char fdbuf[2][16];
+	snprintf(fdbuf[0], sizeof fdbuf[0], "%d", fd);
+	snprintf(fdbuf[1], sizeof fdbuf[1], "%d", hbt_fd);
+	const char *argv[] = {"heapbench",  "__worker", "--page-fd", fdbuf[0],
+			      "--trace-fd", fdbuf[1],   NULL};
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	int keep[2] = {fd, hbt_fd};
+	pid_t pid = spawn_worker(argv, allocator_preload(cfg->backend, &opts), errfd, keep, 2);
+	if (pid < 0) {
+		snprintf(r->error, sizeof r->error, "cannot fork a worker: %s", strerror(errno));
+		goto out;
+	}
+
+	int status = 0;
+	bool finished = wait_child(pid, timeout, &status);
+	if (!finished) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	memcpy(r, &pg->result, sizeof *r);
+	judge_end(r, finished, status, timeout, errfd);
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);
-	for (size_t i = 0; i < cfg->nopt; i++)
-		free(optbuf[i]);
 out:
-	if (sh != MAP_FAILED)
-		munmap(sh, sizeof *r);
-	if (shm >= 0)
-		close(shm);
+	page_destroy(pg, fd);
 	if (errfd >= 0)
 		close(errfd);
 	return r->status == JOB_OK ? 0 : -1;
@@ -349,84 +407,68 @@ static int worker_probe(const struct replay_config *cfg)
 	return 0;
 }
 
+/* The job's config from the page, with this process's pointers: the
+ * options' strings are the page's; the backend is looked up by name. */
+static void worker_config(struct job_page *pg, struct replay_config *cfg)
+{
+	*cfg = pg->cfg;
+	HB_ASSERT(cfg->nopt <= REPLAY_MAX_OPTS);
+	pg->backend[sizeof pg->backend - 1] = '\0';
+	for (size_t i = 0; i < cfg->nopt; i++) {
+		pg->opt[i].key[sizeof pg->opt[i].key - 1] = '\0';
+		pg->opt[i].value[sizeof pg->opt[i].value - 1] = '\0';
+		cfg->opt[i] = (struct backend_opt){pg->opt[i].key, pg->opt[i].value};
+	}
+	cfg->backend = allocator_find(pg->backend);
+}
+
+/* library:PATH - the user's backend, loaded here from the option `path`. */
+static int worker_library(struct replay_config *cfg, char *err, size_t len)
+{
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	const char *path = backend_opt_get(&opts, "path");
+	cfg->backend = library_load(path ? path : "", err, len);
+	cfg->nopt = 0; /* `path` was ours; the library's own options are none */
+	return cfg->backend ? 0 : -1;
+}
+
+/* `heapbench __worker --page-fd N (--trace-fd N | --probe)`: the job is in
+ * the page (job_page), the trace in the other descriptor. */
 int job_worker_main(int argc, char **argv)
 {
-	struct replay_config cfg;
-	replay_config_init(&cfg);
-	int trace_fd = -1, result_fd = -1;
-	const char *backend = NULL;
-	static char *opt_copy[REPLAY_MAX_OPTS];
+	int trace_fd = -1, page_fd = -1;
 	bool probe = false;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t x = 0;
-		if (!strcmp(a, "--latency")) {
-			cfg.latency = true;
-			continue;
-		}
-		if (!strcmp(a, "--probe")) {
+		if (!strcmp(argv[i], "--probe")) {
 			probe = true;
-			continue;
-		}
-		if (!v)
-			return worker_fail("missing value for ", a);
-		i++;
-		if (!strcmp(a, "--backend")) {
-			backend = v;
-		} else if (!strcmp(a, "--check")) {
-			int k = replay_name_find(replay_check_names, v);
-			cfg.check = k < 0 ? CHECK_OFF : (enum replay_check)k;
-		} else if (!strcmp(a, "--opt")) {
-			const char *eq = strchr(v, '=');
-			if (!eq || cfg.nopt == REPLAY_MAX_OPTS)
-				return worker_fail("bad option ", v);
-			opt_copy[cfg.nopt] = xstrdup(v);
-			opt_copy[cfg.nopt][eq - v] = '\0';
-			cfg.opt[cfg.nopt].key = opt_copy[cfg.nopt];
-			cfg.opt[cfg.nopt].value = opt_copy[cfg.nopt] + (eq - v) + 1;
-			cfg.nopt++;
-		} else if (parse_u64(v, &x) < 0) {
-			return worker_fail("bad number for ", a);
-		} else if (!strcmp(a, "--trace-fd")) {
-			trace_fd = (int)x;
-		} else if (!strcmp(a, "--result-fd")) {
-			result_fd = (int)x;
-		} else if (!strcmp(a, "--heap-check")) {
-			cfg.heap_check_every = x;
-		} else if (!strcmp(a, "--repeat")) {
-			cfg.repeat = (unsigned)(x < REPLAY_MAX_REPEAT ? x : REPLAY_MAX_REPEAT);
-		} else if (!strcmp(a, "--heap-limit")) {
-			cfg.heap_limit = x;
-		} else if (!strcmp(a, "--alignment")) {
-			cfg.alignment = (unsigned)x;
-		} else if (!strcmp(a, "--sample-every")) {
-			cfg.sample_every = x;
+		} else if (i + 1 >= argc || parse_u64(argv[i + 1], &x) < 0 || x > INT32_MAX) {
+			return worker_fail("bad argument ", argv[i]);
+		} else if (!strcmp(argv[i], "--trace-fd")) {
+			trace_fd = (int)x, i++;
+		} else if (!strcmp(argv[i], "--page-fd")) {
+			page_fd = (int)x, i++;
 		} else {
-			return worker_fail("unknown argument ", a);
+			return worker_fail("unknown argument ", argv[i]);
 		}
 	}
-	if (!backend || (!probe && (trace_fd < 0 || result_fd < 0)))
-		return worker_fail("needs --trace-fd, --result-fd and --backend", NULL);
-	if (!(cfg.backend = allocator_find(backend)))
-		return worker_fail("unknown backend ", backend);
+	if (page_fd < 0 || (!probe && trace_fd < 0))
+		return worker_fail("needs --page-fd, and --trace-fd or --probe", NULL);
+	struct job_page *pg =
+		mmap(NULL, sizeof *pg, PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0);
+	if (pg == MAP_FAILED)
+		return worker_fail("cannot map the job: ", strerror(errno));
+	struct replay_config cfg;
 	char err[ALLOC_ERRLEN];
-	if (cfg.backend == &library_allocator) {
-		struct backend_opts opts = {cfg.opt, cfg.nopt};
-		const char *path = backend_opt_get(&opts, "path");
-		cfg.backend = library_load(path ? path : "", err, sizeof err);
-		cfg.nopt = 0; /* `path` was ours; the library's own options are none */
-		if (!cfg.backend && probe)
-			return printf("error\t%s\n", err), 0;
-		if (!cfg.backend)
-			return worker_fail("cannot load the library: ", err);
-	}
+	worker_config(pg, &cfg);
+	if (!cfg.backend)
+		return worker_fail("unknown backend ", pg->backend);
+	if (cfg.backend == &library_allocator && worker_library(&cfg, err, sizeof err) < 0)
+		return probe ? (printf("error\t%s\n", err), 0)
+			     : worker_fail("cannot load the library: ", err);
 	if (probe)
 		return worker_probe(&cfg);
 
-	struct replay_result *r =
-		mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, result_fd, 0);
-	if (r == MAP_FAILED)
-		return worker_fail("cannot map the result: ", strerror(errno));
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", trace_fd);
 	struct diag d;
@@ -435,6 +477,7 @@ int job_worker_main(int argc, char **argv)
 	struct trace *t = trace_load_verified(path, &d);
 	if (!t)
 		return worker_fail("cannot load the trace", NULL);
+	struct replay_result *r = &pg->result;
 	memset(r, 0, sizeof *r); /* touches the result pages before any baseline */
 	r->status = JOB_ERROR;
 	r->pass = REPLAY_PASS_START;

@@ -3,9 +3,11 @@
  *
  * The worker is heapbench itself, re-executed (`heapbench __worker ...`), so
  * that it starts with a fresh malloc state (and, for preloaded allocators,
- * its own malloc).  It reads the trace from an inherited descriptor holding
- * an uncompressed .hbt image (mapped, not copied) and writes its struct
- * replay_result into a shared memory file that the parent maps too: the
+ * its own malloc).  Its argv holds descriptor numbers only.  It reads the
+ * trace from an inherited descriptor holding an uncompressed .hbt image
+ * (mapped, not copied), and shares a memory file with the parent (job.c's
+ * struct job_page): in it the parent puts the job's struct replay_config,
+ * its strings copied, and the worker writes its struct replay_result: the
  * parent sees the progress of a pass while it runs, and everything the
  * worker had finished if it dies.
  *
@@ -32,6 +34,11 @@ int job_trace_fd(const struct trace *t);
 /* Starts cfg's backend in a worker (its library preloaded or loaded) and
  * asks its version: 0 and the version in out, or -1 and why not. */
 int job_probe(const struct replay_config *cfg, char *out, size_t len);
+
+/* Whether cfg fits the page a worker gets (the backend's name, each
+ * option's name and value in buffers of fixed size): 0, or -1 and why not
+ * in err.  backend_parse asks before any job starts. */
+int job_config_check(const struct replay_config *cfg, char *err, size_t len);
 
 /* `heapbench __worker`: the worker's main. */
 int job_worker_main(int argc, char **argv);

@@ -480,6 +480,68 @@ static void test_null_for_zero(void **state)
 	trace_free(t);
 }
 
+/* ---- The job reaches the worker whole ----------------------------------------- */
+
+/* Every knob travels in the page the worker maps (job.c), none in argv. */
+static void test_config_reaches_worker(void **state)
+{
+	(void)state;
+	struct trace *t = text_trace("knobs.trace", basic);
+	static struct replay_result r;
+	/* check off: scribble's overwrite goes unseen; 3 timed passes; latency */
+	struct replay_config cfg = config("scribble");
+	cfg.check = CHECK_OFF;
+	cfg.repeat = 3;
+	cfg.latency = true;
+	run(t, &cfg, 0, &r);
+	if (r.status != JOB_OK)
+		fail_msg("%s at op %lld: %s", replay_status_names[r.status], (long long)r.error_op,
+			 r.error);
+	assert_int_equal(r.repeat, 3);
+	assert_true(r.seconds[2] > 0);
+	assert_true(r.have_latency);
+	assert_int_equal(r.latency[TRACE_ALLOC].count, 5);
+	assert_int_equal(r.latency[TRACE_FREE].count, 6);
+	trace_free(t);
+
+	/* the heap limit */
+	t = text_trace("big.trace", "a 0 1000000\nf 0\n");
+	cfg = config("first-fit");
+	cfg.heap_limit = 64 << 10;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_OOM);
+	assert_string_equal(r.error, "malloc(1000000) returned NULL");
+
+	/* the options, strings and all: the worker's init judges this one */
+	cfg = config("segregated");
+	cfg.opt[0] = (struct backend_opt){"spacing", "3"};
+	cfg.nopt = 1;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_ERROR);
+	assert_string_equal(r.error,
+			    "cannot start backend segregated: spacing: expected 1, 2, 4, 8 or 16, "
+			    "got '3'");
+	trace_free(t);
+}
+
+/* An option the page has no room for is refused before a worker starts. */
+static void test_option_too_long(void **state)
+{
+	(void)state;
+	static char value[5001];
+	memset(value, '0', sizeof value - 1);
+	struct trace *t = text_trace("long.trace", basic);
+	struct replay_config cfg = config("first-fit");
+	cfg.opt[0] = (struct backend_opt){"min_split", value};
+	cfg.nopt = 1;
+	static struct replay_result r;
+	run(t, &cfg, 0, &r);
+	assert_int_equal(r.status, JOB_ERROR);
+	assert_string_equal(r.error, "cannot set up the worker: option min_split has a value of "
+				     "5000 bytes, more than the 4095 a worker takes");
+	trace_free(t);
+}
+
 /* ---- Metric arithmetic ------------------------------------------------------- */
 
 /* first-fit's layout, by hand (btag.h): the backend's state (struct bt,
@@ -632,6 +694,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_corrupt_at_end),
 		cmocka_unit_test(test_stale_realloc),
 		cmocka_unit_test(test_null_for_zero),
+		cmocka_unit_test(test_config_reaches_worker),
+		cmocka_unit_test(test_option_too_long),
 		cmocka_unit_test(test_first_fit_one_block),
 		cmocka_unit_test(test_first_fit_reuse),
 		cmocka_unit_test(test_first_fit_mapped),

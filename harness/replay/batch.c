@@ -1,0 +1,125 @@
+/*
+ * batch.c - every trace against every backend (batch.h).
+ */
+#include "replay/batch.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "replay/job.h"
+
+void replay_batch_init(struct replay_batch *b, const struct replay_sink *sink)
+{
+	*b = (struct replay_batch){.sink = sink};
+	replay_config_init(&b->base);
+}
+
+int replay_batch_add(struct replay_batch *b, const char *spec)
+{
+	char why[ALLOC_ERRLEN + 256];
+	if (b->nbackends == REPLAY_BATCH_MAX_BACKENDS) {
+		hb_error("replay: at most %zu backends per run", HB_ARRAY_LEN(b->backends));
+		return -1;
+	}
+	/* counted even when it fails: replay_batch_free frees what it holds */
+	if (backend_parse(spec, &b->backends[b->nbackends++], why, sizeof why) < 0) {
+		hb_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every backend that can run here, for a batch that names none. */
+static void every_backend(struct replay_batch *b)
+{
+	char why[ALLOC_ERRLEN + 256];
+	for (size_t i = 0; allocator_registry[i] && b->nbackends < REPLAY_BATCH_MAX_BACKENDS; i++) {
+		struct backend_choice *c = &b->backends[b->nbackends];
+		if (backend_parse(allocator_registry[i]->name, c, why, sizeof why) == 0)
+			b->nbackends++;
+		else
+			backend_choice_free(c);
+	}
+}
+
+/* The failed jobs, for the sink's end. */
+struct failures {
+	struct replay_result *r;
+	struct replay_done *d;
+	size_t n;
+};
+
+/* The jobs of one trace, one per backend. */
+static void run_trace(const struct replay_batch *b, const struct trace *t, int fd,
+		      struct replay_result *res, struct failures *f)
+{
+	for (size_t k = 0; k < b->nbackends; k++) {
+		const struct backend_choice *c = &b->backends[k];
+		struct replay_config cfg = backend_choice_config(c, &b->base);
+		job_run(t, fd, &cfg, b->timeout, res);
+		b->sink->job(b->sink->ctx, &(struct replay_done){t->path, c->spec, &cfg, res});
+		if (res->status != JOB_OK) {
+			f->r[f->n] = *res;
+			f->d[f->n] = (struct replay_done){t->path, c->spec, NULL, &f->r[f->n]};
+			f->n++;
+		}
+	}
+}
+
+/* Runs every job over the loaded traces. */
+static int run_all(const struct replay_batch *b, struct trace **traces, int ntraces)
+{
+	int rc = HB_EXIT_OK;
+	size_t njobs = (size_t)ntraces * b->nbackends + 1;
+	struct replay_result *res = xcalloc(1, sizeof *res);
+	struct failures f = {xcalloc(njobs, sizeof *f.r), xcalloc(njobs, sizeof *f.d), 0};
+	b->sink->begin(b->sink->ctx);
+	for (int i = 0; i < ntraces; i++) {
+		/* one descriptor at a time: a run may hold many traces */
+		int fd = job_trace_fd(traces[i]);
+		if (fd < 0) {
+			rc = HB_EXIT_USAGE;
+			break;
+		}
+		size_t before = f.n;
+		run_trace(b, traces[i], fd, res, &f);
+		close(fd);
+		if (f.n > before)
+			rc = HB_EXIT_FAIL;
+	}
+	b->sink->end(b->sink->ctx, f.d, f.n);
+	free(res);
+	free(f.r);
+	free(f.d);
+	return rc;
+}
+
+int replay_batch(struct replay_batch *b, char *const *paths, int npaths)
+{
+	if (!b->nbackends)
+		every_backend(b);
+	/* every trace is read and checked before any job runs */
+	struct trace **traces = xcalloc((size_t)npaths, sizeof *traces);
+	int rc = HB_EXIT_USAGE, n = 0;
+	for (; n < npaths; n++) {
+		struct diag d;
+		diag_init(&d, paths[n], false);
+		traces[n] = trace_load_verified(paths[n], &d);
+		diag_finish(&d);
+		if (!traces[n])
+			break;
+	}
+	if (n == npaths)
+		rc = run_all(b, traces, npaths);
+	for (int i = 0; i < n; i++)
+		trace_free(traces[i]);
+	free(traces);
+	return rc;
+}
+
+void replay_batch_free(struct replay_batch *b)
+{
+	for (size_t i = 0; i < b->nbackends; i++)
+		backend_choice_free(&b->backends[i]);
+	b->nbackends = 0;
+}

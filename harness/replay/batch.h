@@ -1,0 +1,52 @@
+/*
+ * batch.h - every trace against every backend, one worker per job, in
+ * order: what `heapbench replay` runs.  The output's form is its caller's
+ * (a table, JSON Lines: report/), reached through a struct replay_sink.
+ */
+#ifndef HB_BATCH_H
+#define HB_BATCH_H
+
+#include <stdbool.h>
+
+#include "replay/backend_spec.h"
+
+#define REPLAY_BATCH_MAX_BACKENDS 32
+
+/* One job, done. */
+struct replay_done {
+	const char *trace_path;
+	const char *backend;             /* as the user named it */
+	const struct replay_config *cfg; /* NULL in the list of failed jobs */
+	const struct replay_result *r;
+};
+
+struct replay_sink {
+	void *ctx;
+	void (*begin)(void *ctx); /* every trace loaded, before the first job */
+	void (*job)(void *ctx, const struct replay_done *d); /* each job, as it ends */
+	void (*end)(void *ctx, const struct replay_done *failed, size_t nfailed);
+};
+
+struct replay_batch {
+	struct backend_choice backends[REPLAY_BATCH_MAX_BACKENDS];
+	size_t nbackends;          /* none: every backend that can run here (heapbench list) */
+	struct replay_config base; /* every knob but the backend */
+	double timeout;            /* seconds per job; 0 = no limit */
+	const struct replay_sink *sink;
+};
+
+/* Knobs at their defaults (replay_config_init), no backend, no timeout. */
+void replay_batch_init(struct replay_batch *b, const struct replay_sink *sink);
+
+/* Adds the backend spec names (backend_parse); -1 once said why not. */
+int replay_batch_add(struct replay_batch *b, const char *spec);
+
+/* Reads and checks every trace (paths), then runs each against each
+ * backend, telling the sink.  Returns the exit status: HB_EXIT_OK every job
+ * ok, HB_EXIT_FAIL a job failed, HB_EXIT_USAGE a trace is bad (reported). */
+int replay_batch(struct replay_batch *b, char *const *paths, int npaths);
+
+/* Frees the backends. */
+void replay_batch_free(struct replay_batch *b);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * checker.c - what the checked pass verifies of a block (internal.h): its
+ * alignment, its place in the simulated heap, no overlap with a live block
+ * (O(log n) in an address-ordered index of the live blocks), and the
+ * payload pattern each block carries while it lives (O(block size) with
+ * --check full, O(1) with fast).
+ *
+ * Memory: the index comes from mmap (host/addrmap.h), never from the
+ * allocator under test, so a backend that scribbles over its neighbours
+ * cannot reach the checker's data through malloc's heap.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "replay/internal.h"
+
+int check_fail(struct checker *c, uint64_t i, enum replay_status st, const char *fmt, ...)
+{
+	struct replay_result *r = c->j->r;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof r->error, fmt, ap);
+	va_end(ap);
+	r->status = st;
+	r->error_op = i;
+	r->error_line = trace_line(c->t, i);
+	return -1;
+}
+
+/* ---- Payload pattern ------------------------------------------------------ */
+
+/* Byte i of a block with seed s is byte i%8 of pattern_word(s, i/8): a
+ * block's content depends on its allocation, so a new block that aliases
+ * an old one, or data copied from the wrong place, does not match. */
+static inline uint64_t pattern_word(uint64_t seed, uint64_t k)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + k * 0xd6e8feb86659fd93ull;
+	return x ^ (x >> 29);
+}
+
+static inline uint8_t pattern_byte(uint64_t seed, uint64_t i)
+{
+	return (uint8_t)(pattern_word(seed, i / 8) >> (8 * (i % 8)));
+}
+
+static void pattern_write(unsigned char *p, uint64_t seed, uint64_t lo, uint64_t hi)
+{
+	uint64_t i = lo;
+	for (; i < hi && i % 8; i++)
+		p[i] = pattern_byte(seed, i);
+	for (; i + 8 <= hi; i += 8) {
+		uint64_t w = pattern_word(seed, i / 8);
+		memcpy(p + i, &w, 8);
+	}
+	for (; i < hi; i++)
+		p[i] = pattern_byte(seed, i);
+}
+
+/* First offset in [lo, hi) that breaks the pattern, or UINT64_MAX. */
+static uint64_t pattern_find_bad(const unsigned char *p, uint64_t seed, uint64_t lo, uint64_t hi)
+{
+	uint64_t i = lo;
+	for (; i < hi && i % 8; i++)
+		if (p[i] != pattern_byte(seed, i))
+			return i;
+	for (; i + 8 <= hi; i += 8) {
+		uint64_t w = pattern_word(seed, i / 8), got;
+		memcpy(&got, p + i, 8);
+		if (got != w)
+			break;
+	}
+	for (; i < hi; i++)
+		if (p[i] != pattern_byte(seed, i))
+			return i;
+	return UINT64_MAX;
+}
+
+/* The byte ranges a check level covers in a block of n bytes: all of it,
+ * or the first and last REPLAY_FAST_BYTES. */
+struct ranges {
+	uint64_t lo[2], hi[2];
+	int n;
+};
+
+static struct ranges ranges_of(enum replay_check check, uint64_t n)
+{
+	struct ranges r = {.n = 0};
+	if (check == CHECK_OFF || n == 0)
+		return r;
+	if (check == CHECK_FULL || n <= 2 * REPLAY_FAST_BYTES) {
+		r.lo[0] = 0, r.hi[0] = n, r.n = 1;
+		return r;
+	}
+	r.lo[0] = 0, r.hi[0] = REPLAY_FAST_BYTES;
+	r.lo[1] = n - REPLAY_FAST_BYTES, r.hi[1] = n;
+	r.n = 2;
+	return r;
+}
+
+/* ---- Blocks ------------------------------------------------------------------ */
+
+/* A C object's alignment divides its size, so a block of n bytes needs the
+ * configured alignment or the largest power of two dividing n if less
+ * (jemalloc, mimalloc and tcmalloc give malloc(8) 8 bytes' alignment). */
+uint64_t check_align(uint64_t align, uint64_t n)
+{
+	uint64_t low = n ? n & (~n + 1) : 1;
+	return low < align ? low : align;
+}
+
+int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n, uint64_t align)
+{
+	const char *call = trace_kind_names[c->t->ops[i].kind];
+	uint64_t extent = n ? n : 1;
+	uintptr_t a = (uintptr_t)p;
+	if (a % align)
+		return check_fail(c, i, JOB_ERROR,
+				  "%s returned %p, which is not aligned to %" PRIu64 " bytes", call,
+				  (void *)p, align);
+	if (c->j->heap && !heap_contains(c->j->heap, p, extent))
+		return check_fail(c, i, JOB_ERROR,
+				  "%s returned [%p, +%" PRIu64
+				  "), which is outside the simulated heap",
+				  call, (void *)p, n);
+	uintptr_t k;
+	uint64_t other;
+	if (addrmap_floor(&c->live, a, &k, &other)) {
+		const struct slot *o = &c->slots[other];
+		if (k + (o->size ? o->size : 1) > a)
+			return check_fail(
+				c, i, JOB_ERROR,
+				"%s returned [%p, +%" PRIu64 "), which overlaps live block %" PRIu64
+				" [%p, +%" PRIu64 ") allocated at op %" PRIu64,
+				call, (void *)p, n, other, c->ptrs[other], o->size, o->alloc_op);
+	}
+	if (addrmap_ceil(&c->live, a, &k, &other) && k < a + extent) {
+		const struct slot *o = &c->slots[other];
+		return check_fail(c, i, JOB_ERROR,
+				  "%s returned [%p, +%" PRIu64
+				  "), which contains live block %" PRIu64 " [%p, +%" PRIu64
+				  ") allocated at op %" PRIu64,
+				  call, (void *)p, n, other, c->ptrs[other], o->size, o->alloc_op);
+	}
+	return 0;
+}
+
+int check_pattern(struct checker *c, uint64_t i, uint32_t id, const char *when)
+{
+	const struct slot *s = &c->slots[id];
+	const unsigned char *p = c->ptrs[id];
+	struct ranges rg = ranges_of(c->check, s->size);
+	for (int k = 0; k < rg.n; k++) {
+		uint64_t bad = pattern_find_bad(p, s->seed, rg.lo[k], rg.hi[k]);
+		if (bad != UINT64_MAX)
+			return check_fail(
+				c, i, JOB_ERROR,
+				"%s: block %" PRIu32 " [%p, +%" PRIu64 ") allocated at op %" PRIu64
+				" was overwritten: byte %" PRIu64 " is 0x%02x, expected 0x%02x",
+				when, id, (const void *)p, s->size, s->alloc_op, bad, p[bad],
+				pattern_byte(s->seed, bad));
+	}
+	return 0;
+}
+
+int check_zeroes(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n)
+{
+	struct ranges rg = ranges_of(c->check, n);
+	for (int k = 0; k < rg.n; k++)
+		for (uint64_t b = rg.lo[k]; b < rg.hi[k]; b++)
+			if (p[b])
+				return check_fail(c, i, JOB_ERROR,
+						  "calloc memory is not zero: byte %" PRIu64
+						  " of %" PRIu64 " is 0x%02x",
+						  b, n, p[b]);
+	return 0;
+}
+
+int check_moved(struct checker *c, uint64_t i, const struct slot *old, const void *old_ptr,
+		const unsigned char *p, uint64_t n)
+{
+	uint64_t keep = old->size < n ? old->size : n;
+	struct ranges rg = ranges_of(c->check, old->size);
+	for (int k = 0; k < rg.n; k++) {
+		uint64_t hi = rg.hi[k] < keep ? rg.hi[k] : keep;
+		uint64_t bad =
+			rg.lo[k] < hi ? pattern_find_bad(p, old->seed, rg.lo[k], hi) : UINT64_MAX;
+		if (bad != UINT64_MAX)
+			return check_fail(c, i, JOB_ERROR,
+					  "realloc(%p, %" PRIu64 ") to %p lost data: byte %" PRIu64
+					  " is 0x%02x, expected 0x%02x (of the %" PRIu64
+					  " bytes it must keep)",
+					  old_ptr, n, (const void *)p, bad, p[bad],
+					  pattern_byte(old->seed, bad), keep);
+	}
+	return 0;
+}
+
+/* Every block gets a new seed, a realloc'd one too: a stale copy of the
+ * old contents must not pass later. */
+int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
+{
+	unsigned char *p = c->ptrs[id];
+	struct slot *s = &c->slots[id];
+	*s = (struct slot){.size = n, .usable = n, .seed = ++c->seeds, .alloc_op = i};
+	c->live_bytes += n;
+	if (!p)
+		return 0;
+	if (c->a->usable_size) {
+		s->usable = c->a->usable_size(c->j->calls.st, p);
+		if (s->usable == 0 && n) { /* the backend cannot tell */
+			c->usable_unknown = true;
+			s->usable = n;
+		}
+		if (s->usable < n)
+			return check_fail(c, i, JOB_ERROR,
+					  "usable_size(%p) is %" PRIu64 ", less than the %" PRIu64
+					  " bytes requested",
+					  (void *)p, s->usable, n);
+	}
+	c->usable_live += s->usable;
+	if (addrmap_insert(&c->live, (uintptr_t)p, id) < 0)
+		return check_fail(c, i, JOB_ERROR, "the checker ran out of memory");
+	struct ranges rg = ranges_of(c->check, n);
+	for (int k = 0; k < rg.n; k++)
+		pattern_write(p, s->seed, rg.lo[k], rg.hi[k]);
+	return 0;
+}
+
+void check_drop(struct checker *c, uint32_t id)
+{
+	struct slot *s = &c->slots[id];
+	if (c->ptrs[id]) {
+		addrmap_remove(&c->live, (uintptr_t)c->ptrs[id], NULL);
+		c->usable_live -= s->usable;
+	}
+	c->live_bytes -= s->size;
+	memset(s, 0, sizeof *s);
+}

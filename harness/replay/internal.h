@@ -1,0 +1,192 @@
+/*
+ * internal.h - what the files of one job share (replay.h is the public
+ * face).  A job is sequenced by replay.c and made of passes, one file each:
+ *
+ *   pass_checked.c   the checked pass: one step per op kind
+ *   pass_timed.c     the timed passes, their median, min and max
+ *   pass_latency.c   the latency pass and its histograms
+ *
+ * helped by checker.c (the payload pattern, the block checks, the index of
+ * live blocks by address) and measure.c (resident set, footprint, the
+ * allocator's stats, the timeline, then utilization and fragmentation).
+ *
+ * Every pass calls the backend through replay_op below, with the calls the
+ * job resolved once when it started (struct replay_calls).
+ */
+#ifndef HB_REPLAY_INTERNAL_H
+#define HB_REPLAY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "heap.h"
+#include "host/addrmap.h"
+#include "host/hb_assert.h"
+#include "host/os.h"
+#include "replay/replay.h"
+
+#define REPLAY_INLINE static inline __attribute__((always_inline))
+
+/* ---- The backend's calls ---------------------------------------------------- */
+
+/* What a pass calls, resolved once when the job starts (replay_calls_init)
+ * and bound to the fresh state of each pass (replay_calls_bind).  calloc is
+ * the backend's own, or malloc + memset for a backend without one: that
+ * one's first argument is not the state but this struct (calloc_ctx). */
+struct replay_calls {
+	void *st; /* the backend's state in the current pass */
+	void *(*malloc)(void *st, size_t size);
+	void *(*calloc)(void *ctx, size_t nmemb, size_t size);
+	void *calloc_ctx; /* st, or this struct */
+	void *(*memalign)(void *st, size_t align, size_t size);
+	void *(*realloc)(void *st, void *p, size_t size);
+	int (*free)(void *st, void *p, char *why, size_t len);
+	bool own_calloc; /* the backend has a calloc */
+	bool libc;       /* the calls are the C library's: timed passes make them directly */
+};
+
+void replay_calls_init(struct replay_calls *k, const struct allocator *a);
+
+static inline void replay_calls_bind(struct replay_calls *k, void *st)
+{
+	k->st = st;
+	k->calloc_ctx = k->own_calloc ? st : (void *)k;
+}
+
+/* Op on the backend, and the id table: the one place a pass calls the
+ * backend.  Returns what a free returned (-1: the backend rejected the
+ * block, why says why; the timed passes pass no why and ignore it), else 0.
+ * Inlined, so that a timed loop is nothing but this. */
+REPLAY_INLINE int replay_op(const struct replay_calls *k, const struct trace_op *op, void **ptrs,
+			    char *why, size_t len)
+{
+	switch (op->kind) {
+	case TRACE_ALLOC: ptrs[op->id] = k->malloc(k->st, op->size); return 0;
+	case TRACE_CALLOC: ptrs[op->id] = k->calloc(k->calloc_ctx, op->arg, op->size); return 0;
+	case TRACE_MEMALIGN: ptrs[op->id] = k->memalign(k->st, op->arg, op->size); return 0;
+	case TRACE_REALLOC: ptrs[op->id] = k->realloc(k->st, ptrs[op->id], op->size); return 0;
+	default:
+		if (op->id == TRACE_ID_NULL)
+			return k->free(k->st, NULL, why, len);
+		int rc = k->free(k->st, ptrs[op->id], why, len);
+		ptrs[op->id] = NULL;
+		return rc;
+	}
+}
+
+/* Frees every block still in the id table and empties it. */
+REPLAY_INLINE void replay_free_live(const struct replay_calls *k, void **ptrs, uint32_t nids)
+{
+	for (uint32_t id = 0; id < nids; id++)
+		if (ptrs[id]) {
+			k->free(k->st, ptrs[id], NULL, 0);
+			ptrs[id] = NULL;
+		}
+}
+
+/* ---- The job ------------------------------------------------------------------ */
+
+/* A live block, by id, as the checked pass knows it; its address is in the
+ * job's id table. */
+struct slot {
+	uint64_t size; /* requested */
+	uint64_t usable;
+	uint64_t seed;
+	uint64_t alloc_op; /* op that allocated (or last moved) it */
+};
+
+struct replay_job {
+	const struct trace *t;
+	const struct replay_config *cfg;
+	struct replay_result *r;
+	struct replay_calls calls;
+	struct heap *heap;  /* the simulated heap, made by the first pass */
+	void **ptrs;        /* the id table (nids + 1), empty between passes */
+	struct slot *slots; /* the checked pass's records of the live blocks */
+};
+
+/* A fresh backend state, bound to j->calls.  Built-in backends get the
+ * job's simulated heap, created on first use and emptied before every
+ * later pass.  0, or -1 with the backend's message in err. */
+int replay_fresh_state(struct replay_job *j, char *err, size_t len);
+
+/* Sets the result's status and error (at no op). */
+void replay_error(struct replay_result *r, enum replay_status st, const char *fmt, ...)
+	HB_PRINTF(3, 4);
+
+int checked_pass(struct replay_job *j);
+int timed_passes(struct replay_job *j);
+int latency_pass(struct replay_job *j);
+
+/* ---- The checker (checker.c) ---------------------------------------------------- */
+
+/* The checked pass's measurements (measure.c). */
+struct measure {
+	uint64_t footprint, peak_footprint;
+	double frag_sum;
+	uint64_t frag_ops;
+	uint64_t rss_base, rss_peak, harness_base, maxrss_base;
+	uint64_t stats_base;       /* process-wide backends: footprint before the pass */
+	uint64_t next_peak_sample; /* live bytes of the next new peak to sample */
+	uint64_t sample_every;     /* --sample-every, doubled while sampling is slow */
+	uint64_t sample_ns, pass_start_ns;
+	/* timeline window */
+	uint64_t stride, win_live, win_foot;
+};
+
+struct checker {
+	struct replay_job *j;
+	const struct trace *t;
+	const struct allocator *a;
+	enum replay_check check;
+	struct slot *slots;
+	void **ptrs;
+	struct addrmap live; /* live blocks by address: the overlap index */
+	uint64_t live_bytes, usable_live, seeds;
+	bool usable_unknown; /* usable_size could not tell for some block */
+	struct measure m;
+};
+
+/* Fails op i (UINT64_MAX: no op) with status st: always -1. */
+int check_fail(struct checker *c, uint64_t i, enum replay_status st, const char *fmt, ...)
+	HB_PRINTF(4, 5);
+/* The alignment a block of n bytes needs, given the configured one. */
+uint64_t check_align(uint64_t align, uint64_t n);
+/* The block the backend just returned for op i, checked against the heap
+ * and every live block; 0 or -1 (failed). */
+int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n, uint64_t align);
+/* The pattern of live block id, before realloc, free or the end. */
+int check_pattern(struct checker *c, uint64_t i, uint32_t id, const char *when);
+/* calloc's block of n bytes holds zeroes where the check level looks. */
+int check_zeroes(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n);
+/* The first min(old, new) bytes of a realloc'd block kept old's pattern. */
+int check_moved(struct checker *c, uint64_t i, const struct slot *old, const void *old_ptr,
+		const unsigned char *p, uint64_t n);
+/* Records the block now at ptrs[id] (n bytes, allocated or moved by op i)
+ * and writes its pattern. */
+int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n);
+/* Forgets live block id (its address stays in the id table). */
+void check_drop(struct checker *c, uint32_t id);
+
+/* ---- Measurement (measure.c) ------------------------------------------------------ */
+
+/* Bytes the checker's own structures hold (the live index). */
+static inline uint64_t check_harness_bytes(const struct checker *c)
+{
+	return addrmap_bytes(&c->live);
+}
+
+/* Resident bytes now, without malloc (stdio would). */
+uint64_t measure_rss(void);
+/* Reads every page of [p, p+n) so that it is resident before a baseline. */
+void measure_touch(const void *p, size_t n);
+/* The baselines, once the backend's state is fresh. */
+void measure_start(struct checker *c);
+/* After op i: footprint, peaks, fragmentation, the timeline. */
+void measure_op(struct checker *c, uint64_t i);
+/* After the last op: the peaks, utilization and fragmentation into the result. */
+void measure_finish(struct checker *c);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * pass_checked.c - the checked pass (replay.h, step 1): every op replayed
+ * as the timed passes do (replay_op), each kind by its own step, which
+ * checks what the backend gave (checker.c) and measures the heap after it
+ * (measure.c); the backend's own check every K ops; at the end, the
+ * patterns of the blocks still live.
+ */
+#include <inttypes.h>
+
+#include "replay/internal.h"
+
+typedef int checked_step(struct checker *c, uint64_t i, const struct trace_op *op);
+
+/* The new block of malloc, calloc or memalign (ptrs[op->id]): not NULL
+ * unless it is empty, aligned, apart from every live block; then adopted. */
+static int new_block(struct checker *c, uint64_t i, const struct trace_op *op, uint64_t align)
+{
+	const unsigned char *p = c->ptrs[op->id];
+	uint64_t n = trace_op_bytes(op);
+	if (!p && n)
+		return check_fail(c, i, JOB_OOM, "%s(%" PRIu64 ") returned NULL",
+				  trace_kind_names[op->kind], n);
+	if (p && check_block(c, i, p, n, align) < 0)
+		return -1;
+	if (p && op->kind == TRACE_CALLOC && check_zeroes(c, i, p, n) < 0)
+		return -1;
+	return check_adopt(c, i, op->id, n);
+}
+
+static int checked_malloc(struct checker *c, uint64_t i, const struct trace_op *op)
+{
+	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
+	return new_block(c, i, op, check_align(c->j->cfg->alignment, op->size));
+}
+
+static int checked_calloc(struct checker *c, uint64_t i, const struct trace_op *op)
+{
+	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
+	return new_block(c, i, op, check_align(c->j->cfg->alignment, trace_op_bytes(op)));
+}
+
+static int checked_memalign(struct checker *c, uint64_t i, const struct trace_op *op)
+{
+	if (!c->j->calls.memalign)
+		return check_fail(c, i, JOB_ERROR, "backend %s has no memalign", c->a->name);
+	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
+	uint64_t align = check_align(c->j->cfg->alignment, op->size);
+	return new_block(c, i, op, op->arg > align ? op->arg : align);
+}
+
+/* The old block must hold its pattern, the new one its first min(old, new)
+ * bytes; old's address may be NULL where malloc(0) returned NULL, which is
+ * realloc(NULL, n) as the program did. */
+static int checked_realloc(struct checker *c, uint64_t i, const struct trace_op *op)
+{
+	uint32_t id = op->id;
+	struct slot old = c->slots[id];
+	void *old_ptr = c->ptrs[id];
+	if (check_pattern(c, i, id, "before realloc") < 0)
+		return -1;
+	check_drop(c, id);
+	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
+	const unsigned char *p = c->ptrs[id];
+	uint64_t n = op->size;
+	if (!p)
+		return check_fail(c, i, JOB_OOM, "realloc(%p, %" PRIu64 ") returned NULL", old_ptr,
+				  n);
+	if (check_block(c, i, p, n, check_align(c->j->cfg->alignment, n)) < 0 ||
+	    check_moved(c, i, &old, old_ptr, p, n) < 0)
+		return -1;
+	return check_adopt(c, i, id, n);
+}
+
+static int checked_free(struct checker *c, uint64_t i, const struct trace_op *op)
+{
+	void *p = NULL;
+	if (op->id != TRACE_ID_NULL) {
+		if (check_pattern(c, i, op->id, "before free") < 0)
+			return -1;
+		p = c->ptrs[op->id];
+		check_drop(c, op->id);
+	}
+	char why[ALLOC_ERRLEN] = "";
+	if (replay_op(&c->j->calls, op, c->ptrs, why, sizeof why) == 0)
+		return 0;
+	if (!p)
+		return check_fail(c, i, JOB_ERROR, "free(NULL) failed: %s", why);
+	return check_fail(c, i, JOB_ERROR, "free(%p) of a live block was rejected: %s", p, why);
+}
+
+static checked_step *const steps[TRACE_NKINDS] = {
+	[TRACE_ALLOC] = checked_malloc,      [TRACE_CALLOC] = checked_calloc,
+	[TRACE_MEMALIGN] = checked_memalign, [TRACE_REALLOC] = checked_realloc,
+	[TRACE_FREE] = checked_free,
+};
+
+static int checked_op(struct checker *c, uint64_t i)
+{
+	const struct trace_op *op = &c->t->ops[i];
+	HB_ASSERT(op->kind < TRACE_NKINDS);
+	HB_ASSERT(op->id < c->t->nids || (op->kind == TRACE_FREE && op->id == TRACE_ID_NULL));
+	return steps[op->kind](c, i, op);
+}
+
+/* The backend's own check after op i, every K ops and after the last. */
+static int heap_check(struct checker *c, uint64_t i)
+{
+	uint64_t k = c->j->cfg->heap_check_every;
+	char err[ALLOC_ERRLEN];
+	if (!k || !c->a->check || ((i + 1) % k != 0 && i + 1 != c->t->nops))
+		return 0;
+	if (c->a->check(c->j->calls.st, err, sizeof err) < 0)
+		return check_fail(c, i, JOB_ERROR, "heap check failed after this op: %s", err);
+	return 0;
+}
+
+static int replay_checked(struct checker *c)
+{
+	const struct trace *t = c->t;
+	for (uint64_t i = 0; i < t->nops; i++) {
+		c->j->r->progress = i;
+		if (checked_op(c, i) < 0)
+			return -1;
+		measure_op(c, i);
+		if (heap_check(c, i) < 0)
+			return -1;
+	}
+	/* blocks still live at the end must still hold their pattern; a
+	 * failure is reported at the last op */
+	for (uint32_t id = 0; id < t->nids && t->nops; id++)
+		if (c->ptrs[id] && check_pattern(c, t->nops - 1, id, "at the end of the trace") < 0)
+			return -1;
+	measure_finish(c);
+	return 0;
+}
+
+int checked_pass(struct replay_job *j)
+{
+	struct checker c = {.j = j,
+			    .t = j->t,
+			    .a = j->cfg->backend,
+			    .check = j->cfg->check,
+			    .slots = j->slots,
+			    .ptrs = j->ptrs};
+	char err[ALLOC_ERRLEN];
+	addrmap_init(&c.live);
+	if (replay_fresh_state(j, err, sizeof err) < 0)
+		return check_fail(&c, UINT64_MAX, JOB_ERROR, "cannot start backend %s: %s",
+				  c.a->name, err);
+	measure_start(&c);
+	int rc = replay_checked(&c);
+	/* give everything back so that the next pass starts clean; after a
+	 * failure the backend may be corrupt and is not called again */
+	j->r->pass = REPLAY_PASS_CLEANUP;
+	if (rc == 0)
+		replay_free_live(&j->calls, j->ptrs, j->t->nids);
+	memset(j->ptrs, 0, (size_t)j->t->nids * sizeof *j->ptrs);
+	memset(j->slots, 0, (size_t)j->t->nids * sizeof *j->slots);
+	if (rc == 0)
+		c.a->fini(j->calls.st);
+	addrmap_destroy(&c.live);
+	return rc;
+}
