@@ -103,9 +103,11 @@ EXPORTS := -Wl,--dynamic-list=allocators/exports.list
 $(B)/heapbench: $(HARNESS_OBJ) allocators/exports.list
 	$(CC) $(LDSAN) $(LDFLAGS) $(EXPORTS) -o $@ $(HARNESS_OBJ) $(LDLIBS)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ)
+# (EXPORTS: a test that starts a library:PATH backend in a worker re-executes
+# itself, so it exports the heap functions as heapbench does)
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ) allocators/exports.list
 	@mkdir -p $(@D)
-	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) $(EXPORTS) -o $@ $(filter %.o,$^) -lcmocka $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/bench/%.o $(LIB_OBJ)
 	@mkdir -p $(@D)

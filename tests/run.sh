@@ -5,6 +5,7 @@
 #
 #   unit tests:          BUILD/tests/test_* (cmocka, TAP output)
 #   command-line tests:  tests/cli*.sh with HEAPBENCH=BUILD/heapbench, BUILD
+#   the source tree:     tests/arch.sh (once: layering, command and function sizes)
 # Run from the repository root; test data lives in tests/data/.
 set -u
 cd "$(dirname "$0")/.."
@@ -38,5 +39,7 @@ for b in "$@"; do
 		count "$s ($b)" "$out" $?
 	done
 done
+out=$(tests/arch.sh 2>&1)
+count tests/arch.sh "$out" $?
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,17 +143,6 @@ static FILE *open_in(const struct grid *g, const char *name, const char *ext)
 	return f;
 }
 
-/* Closes a chart's data file and opens its script: NULL (reported) if
- * either failed, a data file cut short included. */
-static FILE *script_after(const struct grid *g, FILE *dat, const char *name)
-{
-	if (fclose(dat) != 0) {
-		hb_error("%s/%s.dat: %s", g->dir, name, strerror(errno));
-		return NULL;
-	}
-	return open_in(g, name, "gp");
-}
-
 /* The start of every script: names, colours, and a loop drawing PNG then
  * SVG; the caller writes the plot commands and closes with plot_end. */
 static void plot_begin(FILE *f, const struct grid *g, const char *name, int w, int h,
@@ -186,6 +176,30 @@ static void plot_begin(FILE *f, const struct grid *g, const char *name, int w, i
 	fprintf(f, "  set output \"%s.\".fmt\n", name);
 }
 
+/* Closes a chart's data file and opens its script, begun (plot_begin) with
+ * a title from fmt: NULL (reported) if either failed, a data file cut short
+ * included. */
+static FILE *script_after(const struct grid *g, FILE *dat, const char *name, int w, int h,
+			  const char *fmt, ...) HB_PRINTF(6, 7);
+static FILE *script_after(const struct grid *g, FILE *dat, const char *name, int w, int h,
+			  const char *fmt, ...)
+{
+	if (fclose(dat) != 0) {
+		hb_error("%s/%s.dat: %s", g->dir, name, strerror(errno));
+		return NULL;
+	}
+	FILE *f = open_in(g, name, "gp");
+	if (f) {
+		char title[640];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(title, sizeof title, fmt, ap);
+		va_end(ap);
+		plot_begin(f, g, name, w, h, title);
+	}
+	return f;
+}
+
 static void plot_end(FILE *f)
 {
 	fputs("  unset output\n}\n", f);
@@ -217,11 +231,10 @@ static int grouped(const struct grid *g, const char *name, const char *title, co
 		}
 		fputc('\n', d);
 	}
-	FILE *f = script_after(g, d, name);
+	int w = 320 + (int)(g->nt * (g->nb * 16 + 24));
+	FILE *f = script_after(g, d, name, w < 900 ? 900 : w > 3000 ? 3000 : w, 560, "%s", title);
 	if (!f)
 		return -1;
-	int w = 320 + (int)(g->nt * (g->nb * 16 + 24));
-	plot_begin(f, g, name, w < 900 ? 900 : w > 3000 ? 3000 : w, 560, title);
 	bars(f, "errorbars gap 1.5 lw 1");
 	fputs("  set boxwidth 0.95\n", f);
 	int lines = trace_tics(f, g);
@@ -301,15 +314,12 @@ static int fragmentation(const struct grid *g)
 		else
 			fputs(" ? ? ? ?\n", d);
 	}
-	FILE *f = script_after(g, d, "fragmentation");
+	int w = 360 + (int)g->nb * 70;
+	FILE *f = script_after(
+		g, d, "fragmentation", w < 900 ? 900 : w, 560,
+		"%s: where the memory went at the peak of live bytes (mean over traces)", g->suite);
 	if (!f)
 		return -1;
-	char title[512];
-	snprintf(title, sizeof title,
-		 "%s: where the memory went at the peak of live bytes (mean over traces)",
-		 g->suite);
-	int w = 360 + (int)g->nb * 70;
-	plot_begin(f, g, "fragmentation", w < 900 ? 900 : w, 560, title);
 	bars(f, "rowstacked");
 	fputs("  set boxwidth 0.7\n", f);
 	fputs("  set xtics rotate by -35 left scale 0\n", f);
@@ -358,13 +368,11 @@ static int timeline(const struct grid *g, size_t t)
 			fputs("? ? ?\n", d);
 		fputs("\n\n", d);
 	}
-	FILE *f = script_after(g, d, name);
+	FILE *f = script_after(g, d, name, 1100, 560,
+			       "%s: heap profile of %s (live bytes and footprint)", g->suite,
+			       g->traces[t]);
 	if (!f)
 		return -1;
-	char title[600];
-	snprintf(title, sizeof title, "%s: heap profile of %s (live bytes and footprint)", g->suite,
-		 g->traces[t]);
-	plot_begin(f, g, name, 1100, 560, title);
 	fputs("  set xlabel \"op index\"\n", f);
 	fputs("  set ylabel \"MiB\"\n", f);
 	fputs("  set format x \"%.0f\"\n", f);
@@ -427,12 +435,11 @@ static int latency(const struct grid *g, size_t t)
 		}
 		fputs("\n\n", d);
 	}
-	FILE *f = script_after(g, d, name);
-	if (!f)
-		return -1;
 	char title[600];
 	snprintf(title, sizeof title, "%s: latency per op on %s", g->suite, g->traces[t]);
-	plot_begin(f, g, name, 1100, 300 * npanels + 80, title);
+	FILE *f = script_after(g, d, name, 1100, 300 * npanels + 80, "%s", title);
+	if (!f)
+		return -1;
 	bars(f, "clustered gap 1.5");
 	fputs("  set logscale y\n", f);
 	fputs("  set yrange [1:*]\n", f); /* a 10 ns bar must show */
