@@ -5,6 +5,12 @@
  * payload pattern each block carries while it lives (O(block size) with
  * --check full, O(1) with fast).
  *
+ * Whatever the check level, every page of every block is written when the
+ * block is adopted (a byte of its pattern at each page start), as a
+ * program writes what it allocates: live bytes are then resident, so a
+ * footprint read from the resident set can never fall below them.  The
+ * levels differ in what they verify, not in what becomes resident.
+ *
  * Memory: the index comes from mmap (host/addrmap.h), never from the
  * allocator under test, so a backend that scribbles over its neighbours
  * cannot reach the checker's data through malloc's heap.
@@ -55,6 +61,17 @@ static void pattern_write(unsigned char *p, uint64_t seed, uint64_t lo, uint64_t
 	}
 	for (; i < hi; i++)
 		p[i] = pattern_byte(seed, i);
+}
+
+/* One byte of the pattern in every page that [p, p + n) touches: what
+ * makes the block resident, at O(pages). */
+static void pattern_touch_pages(unsigned char *p, uint64_t seed, uint64_t n)
+{
+	uint64_t page = os_page_size();
+	if (n)
+		p[0] = pattern_byte(seed, 0);
+	for (uint64_t k = (page - (uintptr_t)p % page) % page; k < n; k += page)
+		p[k] = pattern_byte(seed, k);
 }
 
 /* First offset in [lo, hi) that breaks the pattern, or UINT64_MAX. */
@@ -224,6 +241,8 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 	struct ranges rg = ranges_of(c->check, n);
 	for (int k = 0; k < rg.n; k++)
 		pattern_write(p, s->seed, rg.lo[k], rg.hi[k]);
+	if (c->check != CHECK_FULL) /* full wrote every byte */
+		pattern_touch_pages(p, s->seed, n);
 	return 0;
 }
 
