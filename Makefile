@@ -12,6 +12,8 @@
 #   make bench-overhead  heapbench's timed pass vs a direct loop (glibc, jemalloc, mimalloc)
 #   make bench-record    recording's cost: plain vs heapbench record vs heaptrack
 #   make bench-backends  Mops/s of every backend, ratios to system, 2M/1M time
+#   make bench-footprint utilization of system/jemalloc/mimalloc/tcmalloc vs an
+#                        independent RSS reference (tests/bench/rss_reference.c)
 #   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
 #   make format       clang-format every source file
 #   make clean
@@ -59,7 +61,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record deps fuzz format clean
+.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so
 
@@ -192,6 +194,17 @@ bench-record: build/.deps-ok build/.bench-deps-ok
 bench-overhead: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/overhead.sh build
+
+# heapbench's utilization of the process-wide backends against an independent
+# reference: a plain libc program (never linked with the harness) that replays
+# the trace, touches every page and reads the RSS after every op (issue 14)
+bench-footprint: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all $(B)/tests/rss_reference
+	tests/bench/footprint.sh build
+
+$(B)/tests/rss_reference: tests/bench/rss_reference.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
 # ---- Fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(WARN)
