@@ -99,6 +99,23 @@ for level in fast off; do
 			0.9 1 "$(field .utilization "$out")"
 	done
 done
+# a footprint spike between two samples is caught: 80 MiB of 1 KiB blocks
+# (glibc's arena), every other one freed, then one 36 MB block (glibc maps
+# it: above any mmap threshold) allocated and freed at once.  Live bytes
+# never pass their first peak, the footprint does: 80 MiB + 36 MB.
+if [ $sanitized = 0 ]; then
+	awk 'BEGIN { n = 81920
+		for (i = 0; i < n; i++) print "a " i " 1024"
+		for (i = 0; i < n; i += 2) print "f " i
+		print "a 0 36000000"; print "f 0"
+		for (i = 1; i < n; i += 2) print "f " i }' >"$T/spike.trace"
+	for every in 1 100000; do
+		run "$HB" replay -a system --repeat 0 --sample-every $every --json "$T/spike.trace"
+		check_within "system --sample-every $every: the 36 MB spike is in the footprint" \
+			$((83886080 + 36000000)) $((83886080 + 36000000 + 8388608)) \
+			"$(field .peak_footprint_bytes "$out")"
+	done
+fi
 if [ $sanitized = 0 ]; then
 	run "$HB" replay -a jemalloc --repeat 1 --json "$T/big.trace"
 	check "jemalloc: the footprint source is named" "jemalloc:stats.resident" "$(field .footprint_source "$out")"

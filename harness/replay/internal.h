@@ -131,7 +131,9 @@ struct measure {
 	uint64_t stats_base;       /* process-wide backends: footprint before the pass */
 	uint64_t next_peak_sample; /* live bytes of the next new peak to sample */
 	uint64_t sample_every;     /* --sample-every, doubled while sampling is slow */
-	uint64_t sample_ns, pass_start_ns;
+	uint64_t live_low;         /* the least live bytes since the last sample */
+	unsigned rise_shift;       /* the rise step's doublings (rise samples too slow) */
+	uint64_t sample_ns, rise_ns, pass_start_ns;
 	/* timeline window */
 	uint64_t stride, win_live, win_foot;
 };

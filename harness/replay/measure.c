@@ -7,7 +7,8 @@
  * Footprint: a built-in backend's is its simulated heap's, exact at every
  * op.  A process-wide backend's is its own accounting (alloc_stats), or the
  * resident set when it keeps none, less what it held before the pass; it
- * is sampled every --sample-every ops and at new live peaks.
+ * is sampled every --sample-every ops, at new live peaks and when live
+ * bytes rise a step above their low since the last sample (maybe_sample).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -122,26 +123,54 @@ void measure_start(struct checker *c)
 	m->maxrss_base = maxrss_bytes();
 }
 
-/* Samples a process-wide backend at op i when it is time: every
- * sample_every ops, at a new live peak 1/64 above the last one sampled (a
- * program's ramp sets a new peak at nearly every op, and some allocators'
- * accounting walks their free lists: glibc's mallinfo2), and at the end. */
+/* The rise of live bytes above their low since the last sample that makes
+ * a sample: 1/64 of the live peak (at least 64 KiB), doubled for each time
+ * rise samples alone took more than a quarter of the pass. */
+static uint64_t rise_step(const struct checker *c)
+{
+	uint64_t step = c->j->r->peak_live_bytes / 64;
+	step = step < 65536 ? 65536 : step;
+	return c->m.rise_shift < 32 ? step << c->m.rise_shift : UINT64_MAX / 2;
+}
+
+/* Samples a process-wide backend at op i when it is time:
+ *   - every sample_every ops;
+ *   - at a new live peak 1/64 above the last one sampled (a program's ramp
+ *     sets a new peak at nearly every op, and some allocators' accounting
+ *     walks their free lists: glibc's mallinfo2);
+ *   - when live bytes rose by rise_step above their low since the last
+ *     sample, peak or not: a large block allocated and freed between two
+ *     regular samples can raise the footprint above its peak while live
+ *     bytes stay below theirs (glibc maps it, then unmaps it at once), and
+ *     such a spike must not be lost; what goes unseen is bounded by the
+ *     step;
+ *   - and at the end.
+ * Periodic sampling may take a quarter of the pass: beyond it the interval
+ * doubles; rise samples have their own quarter and their step doubles. */
 static void maybe_sample(struct checker *c, uint64_t i, bool new_peak)
 {
 	struct measure *m = &c->m;
+	if (c->live_bytes < m->live_low)
+		m->live_low = c->live_bytes;
 	bool peak_sample = new_peak && c->live_bytes >= m->next_peak_sample;
 	if (peak_sample)
 		m->next_peak_sample = c->live_bytes + c->live_bytes / 64;
-	if (!peak_sample && i + 1 != c->t->nops && !(m->sample_every && i % m->sample_every == 0))
+	bool rise = c->live_bytes - m->live_low >= rise_step(c);
+	bool periodic = m->sample_every && i % m->sample_every == 0;
+	if (!peak_sample && !rise && !periodic && i + 1 != c->t->nops)
 		return;
 	uint64_t t0 = os_now_ns();
 	sample_process(c);
-	/* sampling may take a quarter of the pass at most: where the
-	 * accounting is slow the interval doubles */
-	uint64_t t1 = os_now_ns();
+	m->live_low = c->live_bytes;
+	uint64_t t1 = os_now_ns(), elapsed = t1 - m->pass_start_ns;
+	if (rise && !peak_sample && !periodic) {
+		m->rise_ns += t1 - t0;
+		if (m->rise_ns * 4 > elapsed && m->rise_shift < 32)
+			m->rise_shift++;
+		return;
+	}
 	m->sample_ns += t1 - t0;
-	if (m->sample_every && m->sample_ns * 4 > t1 - m->pass_start_ns &&
-	    m->sample_every < (UINT64_C(1) << 40))
+	if (m->sample_every && m->sample_ns * 4 > elapsed && m->sample_every < (UINT64_C(1) << 40))
 		m->sample_every *= 2;
 }
 
