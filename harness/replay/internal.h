@@ -105,6 +105,7 @@ struct replay_job {
 	struct heap *heap;  /* the simulated heap, made by the first pass */
 	void **ptrs;        /* the id table (nids + 1), empty between passes */
 	struct slot *slots; /* the checked pass's records of the live blocks */
+	int statm_fd;       /* /proc/self/statm, open for the job; -1 if not */
 };
 
 /* A fresh backend state, bound to j->calls.  Built-in backends get the
@@ -180,8 +181,9 @@ static inline uint64_t check_harness_bytes(const struct checker *c)
 	return addrmap_bytes(&c->live);
 }
 
-/* Resident bytes now, without malloc (stdio would). */
-uint64_t measure_rss(void);
+/* Resident bytes now, without malloc (stdio would): one pread of the
+ * job's /proc/self/statm descriptor; 0 when it cannot be read. */
+uint64_t measure_rss(const struct replay_job *j);
 /* Reads every page of [p, p+n) so that it is resident before a baseline. */
 void measure_touch(const void *p, size_t n);
 /* The baselines, once the backend's state is fresh. */

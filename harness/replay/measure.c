@@ -10,21 +10,18 @@
  * is sampled every --sample-every ops, at new live peaks and when live
  * bytes rise a step above their low since the last sample (maybe_sample).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "replay/internal.h"
 
-uint64_t measure_rss(void)
+uint64_t measure_rss(const struct replay_job *j)
 {
 	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (j->statm_fd < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	ssize_t n = pread(j->statm_fd, buf, sizeof buf - 1, 0);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -52,7 +49,7 @@ void measure_touch(const void *p, size_t n)
 /* Resident bytes now, less what the checker's own index has grown by. */
 static uint64_t process_rss(const struct checker *c)
 {
-	uint64_t rss = measure_rss(), extra = check_harness_bytes(c) - c->m.harness_base;
+	uint64_t rss = measure_rss(c->j), extra = check_harness_bytes(c) - c->m.harness_base;
 	return rss > extra ? rss - extra : 0;
 }
 
@@ -114,7 +111,7 @@ void measure_start(struct checker *c)
 		heap_footprint(c);
 	m->sample_every = c->j->cfg->sample_every;
 	m->pass_start_ns = os_now_ns();
-	m->rss_base = m->rss_peak = measure_rss();
+	m->rss_base = m->rss_peak = measure_rss(c->j);
 	m->harness_base = check_harness_bytes(c);
 	if (!c->j->heap) {
 		struct alloc_stats s = {0};

@@ -6,8 +6,10 @@
  * the allocator under test, so a backend's footprint measures the trace and
  * nothing else.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "replay/internal.h"
 
@@ -101,6 +103,8 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 {
 	HB_ASSERT(cfg->backend && cfg->nopt <= REPLAY_MAX_OPTS && cfg->repeat <= REPLAY_MAX_REPEAT);
 	struct replay_job j = {.t = t, .cfg = cfg, .r = r};
+	/* the resident set is read through one descriptor (measure_rss) */
+	j.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	r->status = JOB_OK;
 	r->error_op = UINT64_MAX;
 	count_ops(t, r);
@@ -123,6 +127,8 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 		latency_pass(&j);
 out:
 	heap_destroy(j.heap);
+	if (j.statm_fd >= 0)
+		close(j.statm_fd);
 	os_unmap(j.slots, nslots * sizeof *j.slots);
 	os_unmap(j.ptrs, nslots * sizeof *j.ptrs);
 	r->finished = true;
