@@ -35,48 +35,13 @@
 #include <string.h>
 
 #include "allocator.h"
+#include "libc_calls.h"
 
 /* ---- The C functions ------------------------------------------------------- */
 
 static void sys_fini(void *state)
 {
 	(void)state;
-}
-
-static void *sys_malloc(void *state, size_t size)
-{
-	(void)state;
-	return malloc(size);
-}
-
-static void *sys_calloc(void *state, size_t nmemb, size_t size)
-{
-	(void)state;
-	return calloc(nmemb, size);
-}
-
-static void *sys_memalign(void *state, size_t align, size_t size)
-{
-	(void)state;
-	void *p;
-	if (align < sizeof(void *))
-		align = sizeof(void *);
-	return posix_memalign(&p, align, size) ? NULL : p;
-}
-
-static void *sys_realloc(void *state, void *p, size_t size)
-{
-	(void)state;
-	return realloc(p, size);
-}
-
-static int sys_free(void *state, void *p, char *why, size_t len)
-{
-	(void)state;
-	(void)why;
-	(void)len;
-	free(p); /* the library aborts on what it can detect; the worker reports the crash */
-	return 0;
 }
 
 static size_t sys_usable_size(void *state, void *p)
@@ -88,8 +53,8 @@ static size_t sys_usable_size(void *state, void *p)
 /* The members every process-wide backend shares: they call the C
  * functions, whichever library ld.so bound them to. */
 #define LIBC_CALLS                                                                                 \
-	.fini = sys_fini, .malloc = sys_malloc, .calloc = sys_calloc, .memalign = sys_memalign,    \
-	.realloc = sys_realloc, .free = sys_free
+	.fini = sys_fini, .malloc = libc_malloc, .calloc = libc_calloc, .memalign = libc_memalign, \
+	.realloc = libc_realloc, .free = libc_free
 
 /* The members of a named library preloaded into the worker: file is what
  * LD_PRELOAD gets unless the environment variable env names another. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "libc_calls.h"
 #include "replay/internal.h"
 
 /* The C library's functions as a backend's calls, for the backends whose
@@ -14,38 +15,6 @@
  * into the worker).  A constant table: once timed_loop is inlined, the
  * compiler calls malloc & co. directly, so that the only difference from a
  * program calling malloc is the op array. */
-static void *libc_malloc(void *st, size_t size)
-{
-	(void)st;
-	return malloc(size);
-}
-
-static void *libc_calloc(void *ctx, size_t nmemb, size_t size)
-{
-	(void)ctx;
-	return calloc(nmemb, size);
-}
-
-static void *libc_memalign(void *st, size_t align, size_t size)
-{
-	(void)st;
-	void *p;
-	return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) ? NULL : p;
-}
-
-static void *libc_realloc(void *st, void *p, size_t size)
-{
-	(void)st;
-	return realloc(p, size);
-}
-
-static int libc_free(void *st, void *p, char *why, size_t len)
-{
-	(void)st, (void)why, (void)len;
-	free(p);
-	return 0;
-}
-
 static const struct replay_calls libc_calls = {
 	.malloc = libc_malloc,
 	.calloc = libc_calloc,
