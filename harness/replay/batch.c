@@ -101,14 +101,9 @@ int replay_batch(struct replay_batch *b, char *const *paths, int npaths)
 	/* every trace is read and checked before any job runs */
 	struct trace **traces = xcalloc((size_t)npaths, sizeof *traces);
 	int rc = HB_EXIT_USAGE, n = 0;
-	for (; n < npaths; n++) {
-		struct diag d;
-		diag_init(&d, paths[n], false);
-		traces[n] = trace_load_verified(paths[n], &d);
-		diag_finish(&d);
-		if (!traces[n])
+	for (; n < npaths; n++)
+		if (!(traces[n] = trace_load_file(paths[n], false)))
 			break;
-	}
 	if (n == npaths)
 		rc = run_all(b, traces, npaths);
 	for (int i = 0; i < n; i++)

@@ -46,16 +46,6 @@ static bool content_key(const char *path, char *out, size_t len)
 	return n == 0;
 }
 
-static struct trace *load_plain(const char *path, bool quiet)
-{
-	struct diag d;
-	diag_init(&d, path, false);
-	d.quiet = quiet;
-	struct trace *t = trace_load_verified(path, &d);
-	diag_finish(&d);
-	return t;
-}
-
 struct trace *trace_cache_load(const char *path, bool *cached)
 {
 	*cached = false;
@@ -66,21 +56,21 @@ struct trace *trace_cache_load(const char *path, bool *cached)
 	if (fd >= 0)
 		close(fd);
 	if (plain || !cache_dir(dir, sizeof dir) || !content_key(path, key, sizeof key))
-		return load_plain(path, false); /* a plain .hbt is mapped, not parsed */
+		return trace_load_file(path, false); /* a plain .hbt is mapped, not parsed */
 	snprintf(file, sizeof file, "%s/%s.hbt", dir, key);
-	struct trace *t = access(file, R_OK) == 0 ? load_plain(file, true) : NULL;
+	struct trace *t = access(file, R_OK) == 0 ? trace_load_file(file, true) : NULL;
 	if (t) {
 		*cached = true;
 		return t;
 	}
-	if ((t = load_plain(path, false)))
+	if ((t = trace_load_file(path, false)))
 		trace_write(t, file); /* by its name: a plain .hbt */
 	return t;
 }
 
 uint64_t trace_cache_line(const char *path, uint64_t i)
 {
-	struct trace *src = load_plain(path, true);
+	struct trace *src = trace_load_file(path, true);
 	uint64_t line = src ? trace_line(src, i) : 0;
 	trace_free(src);
 	return line;

@@ -60,3 +60,13 @@ struct trace *trace_load_verified(const char *path, struct diag *d)
 	}
 	return t;
 }
+
+struct trace *trace_load_file(const char *path, bool quiet)
+{
+	struct diag d;
+	diag_init(&d, path, false);
+	d.quiet = quiet;
+	struct trace *t = trace_load_verified(path, &d);
+	diag_finish(&d);
+	return t;
+}

@@ -17,20 +17,9 @@
 #include "trace/stats.h"
 #include "trace/trace.h"
 
-/* A trace as every tool but lint reads it: verified, strict, with its
- * warnings shown once it is loaded.  NULL (reported) if it cannot be. */
-static struct trace *tool_load(const char *path)
-{
-	struct diag d;
-	diag_init(&d, path, false);
-	struct trace *t = trace_load_verified(path, &d);
-	diag_finish(&d);
-	return t;
-}
-
 int trace_stats_show(const char *path, bool json, bool separate)
 {
-	struct trace *t = tool_load(path);
+	struct trace *t = trace_load_file(path, false);
 	if (!t)
 		return -1;
 	struct trace_stats st;
@@ -54,7 +43,7 @@ int trace_convert(const char *in, const char *out)
 {
 	if (trace_check_out_name(out) < 0)
 		return -1;
-	struct trace *t = tool_load(in);
+	struct trace *t = trace_load_file(in, false);
 	if (!t)
 		return -1;
 	int rc = trace_write(t, out);

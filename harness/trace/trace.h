@@ -139,6 +139,10 @@ struct trace *trace_load(const char *path, struct diag *d);
 /* trace_load, then trace_verify for formats that were not checked op by op:
  * what every tool uses. */
 struct trace *trace_load_verified(const char *path, struct diag *d);
+/* trace_load_verified in strict mode with a diag of its own: the one-line
+ * error, or the warnings once the trace is loaded (none when quiet).
+ * NULL (reported unless quiet) if it cannot be loaded. */
+struct trace *trace_load_file(const char *path, bool quiet);
 void trace_free(struct trace *t);
 
 /* The O(n) semantic pass: ids in range and live when used, kinds and flags
