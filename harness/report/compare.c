@@ -174,16 +174,17 @@ static void judge(struct row *r, const struct compare_opts *o)
 		add_why(r, "missing from the new run");
 		return;
 	}
-	const char *sb = res_str(r->b, RES_STATUS), *sn = res_str(r->n, RES_STATUS);
-	if (r->b && !strcmp(sb, "ok") && strcmp(sn, "ok")) {
+	const char *sn = res_str(r->n, RES_STATUS);
+	bool ok_b = res_ok(r->b), ok_n = res_ok(r->n);
+	if (ok_b && !ok_n) {
 		add_why(r, "was ok, now %s: %s", sn, res_str(r->n, RES_ERROR));
 		return;
 	}
-	if (strcmp(sn, "ok") && (o->fail_on >> status_of(sn) & 1)) {
+	if (!ok_n && (o->fail_on >> status_of(sn) & 1)) {
 		add_why(r, "%s: %s", sn, res_str(r->n, RES_ERROR));
 		return;
 	}
-	if (!r->b || strcmp(sb, "ok") || strcmp(sn, "ok"))
+	if (!ok_b || !ok_n)
 		return;
 	for (int f = 0; f < RES_NFIELDS; f++) {
 		switch (res_fields[f].gate) {

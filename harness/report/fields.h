@@ -122,6 +122,8 @@ int res_field_find(const char *name);
 const json_t *res_get(const json_t *o, enum res_field f);
 /* A string field, or "" when absent or not a string. */
 const char *res_str(const json_t *o, enum res_field f);
+/* Whether a job object's status is ok (false for a NULL object). */
+bool res_ok(const json_t *o);
 /* A numeric field into *v; false when absent, null or not finite. */
 bool res_num(const json_t *o, enum res_field f, double *v);
 /* v as the field's cell in a person's table (its show format; a FRACTION

@@ -215,6 +215,11 @@ const char *res_str(const json_t *o, enum res_field f)
 	return s ? s : "";
 }
 
+bool res_ok(const json_t *o)
+{
+	return !strcmp(res_str(o, RES_STATUS), replay_status_names[JOB_OK]);
+}
+
 bool res_num(const json_t *o, enum res_field f, double *v)
 {
 	const json_t *x = res_get(o, f);

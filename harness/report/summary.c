@@ -44,7 +44,7 @@ static void backend_row(struct buf *b, const char *name, const json_t *all)
 		if (strcmp(res_str(o, RES_BACKEND), name))
 			continue;
 		all_n++;
-		if (strcmp(res_str(o, RES_STATUS), "ok"))
+		if (!res_ok(o))
 			continue;
 		okn++;
 		double u, m;
@@ -70,7 +70,7 @@ static void failures(struct buf *b, const json_t *all)
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		if (!strcmp(res_str(o, RES_STATUS), "ok"))
+		if (res_ok(o))
 			continue;
 		if (!header)
 			buf_printf(b, "\nFailed jobs:\n\n");

@@ -307,7 +307,7 @@ static int run_report(struct run *r)
 	json_t *o;
 	json_array_foreach(r->done, i, o)
 	{
-		if (strcmp(res_str(o, RES_STATUS), "ok"))
+		if (!res_ok(o))
 			rc = HB_EXIT_FAIL;
 	}
 	if (c->has_regression && r->opt->compare) {
