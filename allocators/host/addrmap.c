@@ -150,8 +150,10 @@ int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
 
 size_t addrmap_bytes(const struct addrmap *m)
 {
-	/* the pool is touched up to the highest node ever used, no further */
-	return (size_t)m->next * sizeof *m->nodes;
+	/* the pool is touched up to the highest node ever used, no further,
+	 * and resident in whole pages */
+	size_t page = os_page_size(), used = (size_t)m->next * sizeof *m->nodes;
+	return (used + page - 1) / page * page;
 }
 
 bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val)

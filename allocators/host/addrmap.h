@@ -28,7 +28,8 @@ void addrmap_destroy(struct addrmap *m);
 int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val);
 /* 0 and *val (if val), or -1 if key is absent. */
 int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val);
-/* Bytes of memory the node pool holds (harness overhead accounting). */
+/* Resident bytes of the node pool: the pages it has touched (harness
+ * overhead accounting). */
 size_t addrmap_bytes(const struct addrmap *m);
 bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val);
 /* The entry with the largest key <= key / the smallest key >= key. */

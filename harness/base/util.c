@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 void hb_oom(void)
@@ -52,6 +53,28 @@ void xgrow(void **p, size_t *cap, size_t need, size_t elem)
 	}
 	*p = xrealloc(*p, ncap * elem);
 	*cap = ncap;
+}
+
+void *xmap(size_t n)
+{
+	void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		hb_oom();
+	return p;
+}
+
+void *xremap(void *p, size_t old, size_t n)
+{
+	p = mremap(p, old ? old : 1, n ? n : 1, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		hb_oom();
+	return p;
+}
+
+void xunmap(void *p, size_t n)
+{
+	if (p)
+		munmap(p, n ? n : 1);
 }
 
 char *xstrdup(const char *s)

@@ -34,6 +34,15 @@ void xgrow(void **p, size_t *cap, size_t need, size_t elem);
 char *xstrdup(const char *s);
 HB_NORETURN void hb_oom(void);
 
+/* Zeroed memory straight from mmap, grown (possibly moved) and returned:
+ * for the harness's large temporaries.  One that went through malloc would
+ * stay with the process's allocator when freed, and in a replay's worker
+ * that is the allocator under test: resident before the pass, then reused
+ * by the trace unseen by the footprint (docs/metrics.md). */
+void *xmap(size_t n);
+void *xremap(void *p, size_t old, size_t n);
+void xunmap(void *p, size_t n);
+
 /* "heapbench: <message>" on stderr, one line. */
 void hb_error(const char *fmt, ...) HB_PRINTF(1, 2);
 void hb_verror(const char *fmt, va_list ap) HB_PRINTF(1, 0);

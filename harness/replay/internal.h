@@ -129,12 +129,19 @@ struct measure {
 	double frag_sum;
 	uint64_t frag_ops;
 	uint64_t rss_base, rss_peak, harness_base, maxrss_base;
-	uint64_t stats_base;       /* process-wide backends: footprint before the pass */
-	uint64_t next_peak_sample; /* live bytes of the next new peak to sample */
-	uint64_t sample_every;     /* --sample-every, doubled while sampling is slow */
-	uint64_t live_low;         /* the least live bytes since the last sample */
-	unsigned rise_shift;       /* the rise step's doublings (rise samples too slow) */
-	uint64_t sample_ns, rise_ns, pass_start_ns;
+	bool peak_pending;     /* live bytes set a peak not yet read */
+	uint64_t sample_every; /* --sample-every, doubled while readings are slow */
+	uint64_t live_low;     /* the least live bytes since the last reading */
+	unsigned rise_shift;   /* the rise step's doublings (rise readings too slow) */
+	uint64_t readings;     /* footprint readings in the pass */
+	uint64_t sample_ns, rise_ns, stats_ns, pass_start_ns;
+	/* the allocator's own accounting (process-wide backends with stats) */
+	uint64_t stats_base;   /* its footprint before the pass */
+	uint64_t stats_peak;   /* its footprint's peak, less stats_base */
+	uint64_t stats_every;  /* read every K ops (sample_every, doubled while slow) */
+	uint64_t stats_kept;   /* the physical footprint where its figures were kept */
+	uint64_t stats_next;   /* ... and where they are kept again */
+	char stats_source[48];
 	/* timeline window */
 	uint64_t stride, win_live, win_foot;
 };

@@ -473,16 +473,17 @@ int job_worker_main(int argc, char **argv)
 	snprintf(path, sizeof path, "/proc/self/fd/%d", trace_fd);
 	struct diag d;
 	diag_init(&d, path, false);
-	/* verified again here: the file may have changed since the parent read it */
-	struct trace *t = trace_load_verified(path, &d);
-	if (!t)
+	/* mapped without malloc, and verified again: the file may have
+	 * changed since the parent read it */
+	struct trace t = {0};
+	if (trace_map_hbt_fd(&t, trace_fd, path, &d) < 0)
 		return worker_fail("cannot load the trace", NULL);
 	struct replay_result *r = &pg->result;
 	memset(r, 0, sizeof *r); /* touches the result pages before any baseline */
 	r->status = JOB_ERROR;
 	r->pass = REPLAY_PASS_START;
 	snprintf(r->error, sizeof r->error, "the worker stopped before the checked pass");
-	replay_run(t, &cfg, r);
+	replay_run(&t, &cfg, r);
 	/* the result is in shared memory; nothing else to hand back */
 	_exit(0);
 }

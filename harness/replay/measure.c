@@ -5,10 +5,15 @@
  * once, utilization and fragmentation.
  *
  * Footprint: a built-in backend's is its simulated heap's, exact at every
- * op.  A process-wide backend's is its own accounting (alloc_stats), or the
- * resident set when it keeps none, less what it held before the pass; it
- * is sampled every --sample-every ops, at new live peaks and when live
- * bytes rise a step above their low since the last sample (maybe_sample).
+ * op.  A process-wide backend's is physical: the growth of the worker's
+ * anonymous resident set over its value when the pass began, less the
+ * growth of the checker's own index (the harness's only memory that grows
+ * in a pass: its tables are resident before the baseline, and file and
+ * shared pages - code, the trace, the result page - are not anonymous).
+ * Every page of every block is written (checker.c), so every live byte is
+ * resident.  It is read at the top of every live peak, when live bytes rise
+ * a step, every --sample-every ops and at the end (maybe_sample); the
+ * allocator's own accounting is read beside it and reported as such.
  */
 #include <stdio.h>
 #include <sys/resource.h>
@@ -25,11 +30,17 @@ uint64_t measure_rss(const struct replay_job *j)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	const char *p = strchr(buf, ' ');
-	uint64_t pages = 0;
-	for (p = p ? p + 1 : buf; *p >= '0' && *p <= '9'; p++)
-		pages = pages * 10 + (uint64_t)(*p - '0');
-	return pages * os_page_size();
+	/* "size resident shared text lib data dt", in pages */
+	uint64_t field[3] = {0};
+	const char *p = buf;
+	for (int f = 0; f < 3; f++) {
+		while (*p == ' ')
+			p++;
+		for (; *p >= '0' && *p <= '9'; p++)
+			field[f] = field[f] * 10 + (uint64_t)(*p - '0');
+	}
+	uint64_t anon = field[1] > field[2] ? field[1] - field[2] : 0;
+	return anon * os_page_size();
 }
 
 static uint64_t maxrss_bytes(void)
@@ -46,21 +57,12 @@ void measure_touch(const void *p, size_t n)
 		(void)c[i];
 }
 
-/* Resident bytes now, less what the checker's own index has grown by. */
+/* Anonymous resident bytes now, less what the checker's own index has
+ * grown by since the baseline. */
 static uint64_t process_rss(const struct checker *c)
 {
 	uint64_t rss = measure_rss(c->j), extra = check_harness_bytes(c) - c->m.harness_base;
 	return rss > extra ? rss - extra : 0;
-}
-
-/* A process-wide backend's footprint by its own accounting, or by the
- * resident set when it keeps none; its other figures into *s. */
-static uint64_t process_footprint(const struct checker *c, uint64_t rss, struct alloc_stats *s)
-{
-	if (!c->a->stats)
-		return rss;
-	c->a->stats(c->j->calls.st, s);
-	return s->footprint;
 }
 
 /* Keeps the allocator's own figures of this moment with the result. */
@@ -73,22 +75,40 @@ static void keep_stats(struct replay_result *r, const struct alloc_stats *s)
 	}
 }
 
-/* Reads the resident set and, for a process-wide backend, its footprint
- * less what it held before the pass began. */
-static void sample_process(struct checker *c)
+/* Reads the resident set and, for a process-wide backend, its physical
+ * footprint: the growth of the anonymous resident set over the baseline. */
+static void read_footprint(struct checker *c)
 {
 	struct measure *m = &c->m;
 	uint64_t rss = process_rss(c);
 	if (rss > m->rss_peak)
 		m->rss_peak = rss;
-	if (c->a->flags & ALLOC_F_SIMULATED)
+	if (c->j->heap)
 		return;
-	struct alloc_stats s = {0};
-	uint64_t now = process_footprint(c, rss, &s);
-	m->footprint = now > m->stats_base ? now - m->stats_base : 0;
-	if (m->footprint > m->peak_footprint || (!c->j->r->nstats && s.nextra)) {
+	m->footprint = rss > m->rss_base ? rss - m->rss_base : 0;
+	if (m->footprint > m->peak_footprint)
 		m->peak_footprint = m->footprint;
+}
+
+/* A process-wide backend's own accounting now: the peak of its footprint
+ * (less its value before the pass), and its figures, kept with the result
+ * at the first reading, whenever the physical footprint has risen 1/64
+ * above where they were kept, and at the end if it is higher there: "at
+ * the peak" within that step. */
+static void read_stats(struct checker *c, bool last)
+{
+	struct measure *m = &c->m;
+	struct alloc_stats s = {0};
+	c->a->stats(c->j->calls.st, &s);
+	uint64_t own = s.footprint > m->stats_base ? s.footprint - m->stats_base : 0;
+	if (own > m->stats_peak)
+		m->stats_peak = own;
+	snprintf(m->stats_source, sizeof m->stats_source, "%s", s.source ? s.source : "none");
+	if (!c->j->r->nstats || m->footprint >= m->stats_next ||
+	    (last && m->footprint > m->stats_kept)) {
 		keep_stats(c->j->r, &s);
+		m->stats_kept = m->footprint;
+		m->stats_next = m->footprint + m->footprint / 64 + 1;
 	}
 }
 
@@ -101,28 +121,51 @@ static void heap_footprint(struct checker *c)
 	c->m.peak_footprint = u.peak_footprint;
 }
 
+/* A C library allocator (system, jemalloc, mimalloc, tcmalloc, preload:)
+ * sets up its first arena, thread cache or segment on its first call of
+ * each kind.  That memory is the allocator's
+ * whatever the trace, so it belongs in the baseline: one call of every
+ * entry point a trace can make, each block freed at once, before the
+ * baseline is read (docs/metrics.md, "Baseline"). */
+static void warm_up(struct replay_calls *k)
+{
+	char why[ALLOC_ERRLEN];
+	void *p = k->malloc(k->st, 1);
+	if (p) {
+		void *q = k->realloc(k->st, p, 2);
+		k->free(k->st, q ? q : p, why, sizeof why);
+	}
+	if ((p = k->calloc(k->calloc_ctx, 1, 1)))
+		k->free(k->st, p, why, sizeof why);
+	if (k->memalign && (p = k->memalign(k->st, 64, 1)))
+		k->free(k->st, p, why, sizeof why);
+}
+
 void measure_start(struct checker *c)
 {
 	struct measure *m = &c->m;
+	if (c->a->flags & ALLOC_F_LIBC)
+		warm_up(&c->j->calls);
 	m->stride = c->t->nops / REPLAY_TIMELINE_POINTS + 1;
 	/* the empty state already has a footprint (built-ins: the backend's
 	 * own records in the heap) */
 	if (c->j->heap)
 		heap_footprint(c);
-	m->sample_every = c->j->cfg->sample_every;
+	m->sample_every = m->stats_every = c->j->cfg->sample_every;
 	m->pass_start_ns = os_now_ns();
-	m->rss_base = m->rss_peak = measure_rss(c->j);
 	m->harness_base = check_harness_bytes(c);
-	if (!c->j->heap) {
+	m->rss_base = m->rss_peak = measure_rss(c->j);
+	if (!c->j->heap && c->a->stats) {
 		struct alloc_stats s = {0};
-		m->stats_base = process_footprint(c, m->rss_base, &s);
+		c->a->stats(c->j->calls.st, &s);
+		m->stats_base = s.footprint;
 	}
 	m->maxrss_base = maxrss_bytes();
 }
 
-/* The rise of live bytes above their low since the last sample that makes
- * a sample: 1/64 of the live peak (at least 64 KiB), doubled for each time
- * rise samples alone took more than a quarter of the pass. */
+/* The rise of live bytes above their low since the last reading that
+ * makes a reading: 1/64 of the live peak (at least 64 KiB), doubled for
+ * each time rise readings alone took more than a quarter of the pass. */
 static uint64_t rise_step(const struct checker *c)
 {
 	uint64_t step = c->j->r->peak_live_bytes / 64;
@@ -130,45 +173,68 @@ static uint64_t rise_step(const struct checker *c)
 	return c->m.rise_shift < 32 ? step << c->m.rise_shift : UINT64_MAX / 2;
 }
 
-/* Samples a process-wide backend at op i when it is time:
- *   - every sample_every ops;
- *   - at a new live peak 1/64 above the last one sampled (a program's ramp
- *     sets a new peak at nearly every op, and some allocators' accounting
- *     walks their free lists: glibc's mallinfo2);
- *   - when live bytes rose by rise_step above their low since the last
- *     sample, peak or not: a large block allocated and freed between two
- *     regular samples can raise the footprint above its peak while live
+/* Whether op i may lower live bytes or the footprint (the state after op
+ * i - 1 is then the last of its kind). */
+static bool may_release(const struct trace *t, uint64_t i)
+{
+	return i >= t->nops || t->ops[i].kind == TRACE_FREE || t->ops[i].kind == TRACE_REALLOC;
+}
+
+/* Reads a process-wide backend's footprint after op i when it is due:
+ *   - peak: live bytes set a new peak since the last reading, and op i + 1
+ *     may release memory (or there is none): the state now is the peak's,
+ *     so the peak footprint is read with every live byte of the peak
+ *     resident and utilization cannot pass 1; a ramp costs one reading,
+ *     at its top;
+ *   - rise: live bytes rose by rise_step above their low since the last
+ *     reading, peak or not: a large block allocated and freed between two
+ *     regular readings can raise the footprint above its peak while live
  *     bytes stay below theirs (glibc maps it, then unmaps it at once), and
  *     such a spike must not be lost; what goes unseen is bounded by the
  *     step;
+ *   - periodic: every sample_every ops, with the allocator's own accounting
+ *     (read_stats; glibc's mallinfo2 walks its free lists);
  *   - and at the end.
- * Periodic sampling may take a quarter of the pass: beyond it the interval
- * doubles; rise samples have their own quarter and their step doubles. */
+ * Periodic readings may take a quarter of the pass: beyond it the interval
+ * doubles; rise readings have their own quarter and their step doubles;
+ * peak readings are never given up. */
 static void maybe_sample(struct checker *c, uint64_t i, bool new_peak)
 {
 	struct measure *m = &c->m;
 	if (c->live_bytes < m->live_low)
 		m->live_low = c->live_bytes;
-	bool peak_sample = new_peak && c->live_bytes >= m->next_peak_sample;
-	if (peak_sample)
-		m->next_peak_sample = c->live_bytes + c->live_bytes / 64;
+	m->peak_pending |= new_peak;
+	bool last = i + 1 == c->t->nops;
+	bool peak = m->peak_pending && may_release(c->t, i + 1);
 	bool rise = c->live_bytes - m->live_low >= rise_step(c);
 	bool periodic = m->sample_every && i % m->sample_every == 0;
-	if (!peak_sample && !rise && !periodic && i + 1 != c->t->nops)
+	if (!peak && !rise && !periodic && !last)
 		return;
 	uint64_t t0 = os_now_ns();
-	sample_process(c);
+	read_footprint(c);
 	m->live_low = c->live_bytes;
+	m->peak_pending = false;
+	m->readings++;
 	uint64_t t1 = os_now_ns(), elapsed = t1 - m->pass_start_ns;
-	if (rise && !peak_sample && !periodic) {
+	if (periodic) {
+		m->sample_ns += t1 - t0;
+		if (m->sample_ns * 4 > elapsed && m->sample_every < (UINT64_C(1) << 40))
+			m->sample_every *= 2;
+	} else if (rise && !peak) {
 		m->rise_ns += t1 - t0;
 		if (m->rise_ns * 4 > elapsed && m->rise_shift < 32)
 			m->rise_shift++;
-		return;
 	}
-	m->sample_ns += t1 - t0;
-	if (m->sample_every && m->sample_ns * 4 > elapsed && m->sample_every < (UINT64_C(1) << 40))
-		m->sample_every *= 2;
+	/* the accounting: at its own interval, at a footprint 1/64 above
+	 * where it was kept, at the end */
+	bool own = m->stats_every && i % m->stats_every == 0;
+	if (c->j->heap || !c->a->stats || !(own || last || m->footprint >= m->stats_next))
+		return;
+	read_stats(c, last);
+	uint64_t t2 = os_now_ns();
+	m->stats_ns += t2 - t1;
+	if (own && m->stats_ns * 4 > t2 - m->pass_start_ns && m->stats_every < (UINT64_C(1) << 40))
+		m->stats_every *= 2;
 }
 
 void measure_op(struct checker *c, uint64_t i)
@@ -204,46 +270,45 @@ void measure_op(struct checker *c, uint64_t i)
 	}
 }
 
-/* Resident growth over the pass: the sampled peak, or the kernel's
- * high-water mark if it saw a higher one between samples. */
+/* Resident growth over the pass: the anonymous resident set's at its
+ * readings, or the kernel's high-water mark's (all pages: code and files
+ * too) if it grew more between them. */
 static uint64_t rss_growth(const struct checker *c)
 {
 	const struct measure *m = &c->m;
 	uint64_t extra = check_harness_bytes(c) - m->harness_base, maxrss = maxrss_bytes();
-	uint64_t hw = maxrss > m->maxrss_base && maxrss > extra ? maxrss - extra : 0;
-	uint64_t peak = m->rss_peak > hw ? m->rss_peak : hw;
-	return peak > m->rss_base ? peak - m->rss_base : 0;
+	uint64_t hw = maxrss > m->maxrss_base + extra ? maxrss - m->maxrss_base - extra : 0;
+	uint64_t read = m->rss_peak > m->rss_base ? m->rss_peak - m->rss_base : 0;
+	return read > hw ? read : hw;
 }
 
 void measure_finish(struct checker *c)
 {
 	struct replay_result *r = c->j->r;
 	struct measure *m = &c->m;
-	if (c->j->heap)
+	if (c->j->heap) {
 		heap_footprint(c);
-	sample_process(c);
-	struct alloc_stats s = {.source = c->j->heap ? "none" : "rss"};
-	if (c->a->stats)
-		c->a->stats(c->j->calls.st, &s);
-	snprintf(r->footprint_source, sizeof r->footprint_source, "%s", s.source);
+		struct alloc_stats s = {.source = "simulated-heap"};
+		if (c->a->stats)
+			c->a->stats(c->j->calls.st, &s);
+		snprintf(r->footprint_source, sizeof r->footprint_source, "%s", s.source);
+	} else {
+		snprintf(r->footprint_source, sizeof r->footprint_source, "rss");
+		snprintf(r->stats_source, sizeof r->stats_source, "%s", m->stats_source);
+	}
 	r->have_usable = c->a->usable_size && !c->usable_unknown;
 	r->peak_rss_bytes = rss_growth(c);
-	/* a footprint that is the resident set has the same high-water mark,
-	 * also between samples */
-	uint64_t sampled = m->peak_footprint;
-	bool is_rss = !c->j->heap && !c->a->stats;
-	r->peak_footprint_bytes =
-		is_rss && r->peak_rss_bytes > sampled ? r->peak_rss_bytes : sampled;
-
+	r->peak_footprint_bytes = m->peak_footprint;
 	double live = (double)r->peak_live_bytes, peak = (double)r->peak_footprint_bytes;
 	r->have_utilization = r->peak_footprint_bytes && live > 0;
 	if (r->have_utilization) {
 		r->utilization = live / peak;
 		r->frag_peak = peak / live - 1;
-		/* the footprint at the live peak is a sampled one: none when
-		 * only the high-water mark saw the footprint grow */
-		if (sampled)
-			r->frag_at_peak_live = (double)r->footprint_at_peak_live / live - 1;
+		r->frag_at_peak_live = (double)r->footprint_at_peak_live / live - 1;
 	}
+	r->stats_peak_footprint_bytes = m->stats_peak;
+	r->have_stats_footprint = m->stats_peak && live > 0 && strcmp(m->stats_source, "none");
+	if (r->have_stats_footprint)
+		r->stats_utilization = live / (double)m->stats_peak;
 	r->frag_mean = m->frag_ops ? m->frag_sum / (double)m->frag_ops : 0;
 }

@@ -65,7 +65,7 @@ struct replay_config {
 	uint64_t heap_limit;   /* simulated heap limit in bytes; 0 = none */
 	unsigned alignment;    /* a block's minimum alignment (16), or the largest
 				  power of two dividing its size if smaller */
-	uint64_t sample_every; /* process-wide backends: stats every K ops */
+	uint64_t sample_every; /* process-wide backends: footprint and stats every K ops */
 };
 
 /* One point of the heap profile: maxima over a window of ops. */
@@ -104,6 +104,11 @@ struct replay_result {
 	uint64_t internal_frag_bytes, external_frag_bytes;
 	bool have_usable; /* the backend reports usable sizes */
 	uint64_t peak_rss_bytes;
+	/* process-wide backends with accounting: its footprint's peak */
+	char stats_source[48];
+	bool have_stats_footprint;
+	uint64_t stats_peak_footprint_bytes;
+	double stats_utilization;
 
 	unsigned repeat;
 	double seconds[REPLAY_MAX_REPEAT];

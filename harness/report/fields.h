@@ -60,6 +60,9 @@
 	X(FOOTPRINT_AT_PEAK_LIVE, "footprint_at_peak_live", U64,  BYTES,    0,  NONE,  NULL,     measured,               true,                      r->footprint_at_peak_live)      \
 	X(FOOTPRINT_SOURCE,       "footprint_source",       STR,  TEXT,     7,  NONE,  NULL,     measured,               true,                      r->footprint_source)            \
 	X(ALLOCATOR_STATS,        "allocator_stats",        JSON, BYTES,    0,  NONE,  NULL,     measured && r->nstats,  true,                      stats_json(r))                  \
+	X(STATS_SOURCE,           "stats_source",           STR,  TEXT,     0,  NONE,  NULL,     measured && r->have_stats_footprint, true,     r->stats_source)                \
+	X(STATS_PEAK_FOOTPRINT,   "stats_peak_footprint_bytes", U64, BYTES, 0,  NONE,  NULL,     measured && r->have_stats_footprint, true,     r->stats_peak_footprint_bytes)  \
+	X(STATS_UTILIZATION,      "stats_utilization",      NUM,  FRACTION, 0,  NONE,  NULL,     measured && r->have_stats_footprint, true,     r->stats_utilization)           \
 	X(UTILIZATION,            "utilization",            NUM,  FRACTION, 8,  EXACT, "%.1f%%", measured,               r->have_utilization,       r->utilization)                 \
 	X(FRAG_PEAK,              "frag_peak",              NUM,  RATIO,    9,  FRAG,  "%.3f",   measured,               r->have_utilization,       r->frag_peak)                   \
 	X(FRAG_AT_PEAK_LIVE,      "frag_at_peak_live",      NUM,  RATIO,    10, NONE,  NULL,     measured,               r->have_utilization,       r->frag_at_peak_live)           \

@@ -47,7 +47,8 @@ static int hbt_read_meta(struct trace *t, const char *p, size_t n, struct diag *
 		if (!trace_meta_valid(key, value) || trace_meta_get(t, key))
 			return hbt_bad(d, "invalid metadata entry '%s' at byte %" PRIu64, key,
 				       (uint64_t)(p - (end - n)));
-		if (trace_meta_set(t, key, value) < 0)
+		/* bare: checked, not kept (and so a duplicate goes unseen) */
+		if (!t->bare && trace_meta_set(t, key, value) < 0)
 			return hbt_bad(d, "more than %d metadata entries", TRACE_META_MAX);
 		p = nl + 1;
 	}
@@ -124,6 +125,19 @@ static int hbt_map(struct trace *t, int fd, size_t size, struct diag *d)
 	t->map = p;
 	t->maplen = size;
 	return trace_open_hbt_image(t, p, size, d);
+}
+
+int trace_map_hbt_fd(struct trace *t, int fd, const char *path, struct diag *d)
+{
+	t->path = (char *)path;
+	t->nthreads = 1;
+	t->bare = true;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP, "not a regular .hbt file");
+	if (hbt_map(t, fd, (size_t)st.st_size, d) < 0)
+		return -1;
+	return trace_verify(t, d);
 }
 
 int trace_read_hbt(struct trace *t, struct src *s, struct diag *d)

@@ -5,6 +5,9 @@
  * magic 28 B5 2F FD, gzip 1F 8B), never from its name.  Concatenated zstd
  * frames and gzip members are read as one stream; a stream that ends
  * inside a frame is reported as truncated.
+ *
+ * The two buffers come from mmap, not malloc (xmap: a replay's worker
+ * reads its trace with the allocator under test in place).
  */
 #include "trace/src.h"
 
@@ -23,6 +26,21 @@ static const unsigned char gzip_magic[2] = {0x1f, 0x8b};
 static int src_fail(struct src *s, const char *fmt, const char *arg)
 {
 	return diag_fatal(s->d, DIAG_NO_LINE, DIAG_NO_OP, fmt, arg);
+}
+
+/* Grows the decompressed buffer to hold need bytes, doubling (xgrow's rule). */
+static void buf_grow(struct src *s, size_t need)
+{
+	if (need <= s->cap)
+		return;
+	size_t ncap = s->cap;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			hb_oom();
+		ncap *= 2;
+	}
+	s->buf = xremap(s->buf, s->cap, ncap);
+	s->cap = ncap;
 }
 
 /* read() that retries on EINTR; -1 reported. */
@@ -120,7 +138,7 @@ static long fill(struct src *s)
 		s->pos = 0;
 	}
 	if (s->cap - s->len < SRC_CHUNK / 2)
-		xgrow((void **)&s->buf, &s->cap, s->len + SRC_CHUNK + 1, 1);
+		buf_grow(s, s->len + SRC_CHUNK + 1);
 	/* keep one byte for the NUL that src_line may add after a last line */
 	s->cap--;
 	long r = 0;
@@ -157,9 +175,9 @@ int src_open(struct src *s, const char *path, struct diag *d)
 		src_fail(s, "is a directory, not a trace%s", "");
 		goto fail;
 	}
-	s->in = xmalloc(SRC_CHUNK);
+	s->in = xmap(SRC_CHUNK);
 	s->cap = SRC_CHUNK + 1;
-	s->buf = xmalloc(s->cap);
+	s->buf = xmap(s->cap);
 
 	/* Sniff the raw magic; the bytes read stay in `in` for the decoder. */
 	long r = 0;
@@ -209,8 +227,8 @@ void src_close(struct src *s)
 		inflateEnd(s->zlib);
 		free(s->zlib);
 	}
-	free(s->in);
-	free(s->buf);
+	xunmap(s->in, SRC_CHUNK);
+	xunmap(s->buf, s->cap);
 	s->zstd = s->zlib = s->in = NULL;
 	s->buf = NULL;
 }
@@ -261,7 +279,7 @@ int src_slurp(struct src *s, void **data, size_t *len)
 {
 	while (!s->eof) {
 		/* fill() grows the buffer only when it runs short; ask for room */
-		xgrow((void **)&s->buf, &s->cap, s->len + SRC_CHUNK + 1, 1);
+		buf_grow(s, s->len + SRC_CHUNK + 1);
 		if (fill(s) < 0)
 			return -1;
 	}

@@ -129,6 +129,7 @@ struct trace {
 	void *map; /* mmap of a whole .hbt file */
 	size_t maplen;
 	void *blob; /* decompressed .hbt image */
+	bool bare;  /* trace_map_hbt_fd's: metadata checked, not kept */
 };
 
 /* Loads any supported trace, chosen by content.  Validates what the format
@@ -144,6 +145,14 @@ struct trace *trace_load_verified(const char *path, struct diag *d);
  * NULL (reported unless quiet) if it cannot be loaded. */
 struct trace *trace_load_file(const char *path, bool quiet);
 void trace_free(struct trace *t);
+/* Opens the uncompressed .hbt file at fd into *t (the caller's, zeroed;
+ * path is borrowed) without malloc: the ops mapped in place, the metadata
+ * checked but not kept, then verified (trace_verify).  A replay's worker
+ * opens its trace so, with the allocator under test already in place: what
+ * the harness allocated and freed there before the pass would be memory the
+ * trace then reuses, unseen by the footprint (docs/metrics.md).  The
+ * worker exits without freeing it.  0, or -1 reported through d. */
+int trace_map_hbt_fd(struct trace *t, int fd, const char *path, struct diag *d);
 
 /* The O(n) semantic pass: ids in range and live when used, kinds and flags
  * valid, sizes and alignments sane, calloc products not overflowing, live

@@ -24,8 +24,11 @@ const char *trace_say(char *buf, size_t len, const char *fmt, ...)
 
 int trace_verify(const struct trace *t, struct diag *d)
 {
-	uint64_t *live = xcalloc((size_t)t->nids / 64 + 1, sizeof *live);
-	uint64_t *bytes = xcalloc((size_t)t->nids + 1, sizeof *bytes);
+	/* from mmap: a replay's worker verifies with the allocator under
+	 * test in place (xmap) */
+	size_t live_len = ((size_t)t->nids / 64 + 1) * sizeof(uint64_t);
+	size_t bytes_len = ((size_t)t->nids + 1) * sizeof(uint64_t);
+	uint64_t *live = xmap(live_len), *bytes = xmap(bytes_len);
 	uint64_t live_bytes = 0, ids_used = 0;
 	uint32_t threads_used = 0;
 	int rc = 0;
@@ -89,7 +92,7 @@ int trace_verify(const struct trace *t, struct diag *d)
 		rc = diag_error(d, DIAG_NO_LINE, DIAG_NO_OP,
 				"the trace declares %u threads but its ops use %u", t->nthreads,
 				threads_used);
-	free(live);
-	free(bytes);
+	xunmap(live, live_len);
+	xunmap(bytes, bytes_len);
 	return rc < 0 || (d->lint && d->errors) ? -1 : 0;
 }
