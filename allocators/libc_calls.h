@@ -43,6 +43,15 @@ static inline void *libc_realloc(void *state, void *p, size_t size)
 	return realloc(p, size);
 }
 
+/* Purging on a timer (jemalloc's decay, mimalloc's decommit delays) makes
+ * what the library holds depend on how fast the calls come, so the checked
+ * pass, which is slower than any program, stops it (system.c): stop before
+ * the pass's baseline, restore after it, which also has the library give
+ * back what it holds free, as a fresh init would.  Both do nothing for a
+ * library without such timers. */
+void libc_timers_stop(void);
+void libc_timers_restore(void);
+
 /* The library aborts on what it can detect; the worker reports the crash. */
 static inline int libc_free(void *state, void *p, char *why, size_t len)
 {

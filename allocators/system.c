@@ -11,17 +11,18 @@
  * malloc there: ld.so ignores a preload it cannot load, and a silent
  * fallback to glibc would report glibc's numbers under another name.
  *
- * Footprint is each library's own accounting (docs/metrics.md):
+ * The footprint is physical, measured by the harness (the resident set,
+ * docs/metrics.md); each library's own accounting is reported beside it:
  *   glibc     mallinfo2: arena + hblkhd (in use: uordblks + hblkhd)
  *   jemalloc  stats.resident after an epoch refresh (in use: stats.allocated)
- *   mimalloc  none usable (see mi_init): the resident-set growth
+ *   mimalloc  none that moves (the note above mi_version_string)
  *   tcmalloc  generic.heap_size - tcmalloc.pageheap_unmapped_bytes
  *             (in use: generic.current_allocated_bytes)
- *   preload:  none of its own: the harness uses the resident-set growth.
- * The harness subtracts what the library held before the checked pass;
+ *   preload:  none.
  * init first has the library give back the free memory it can (malloc_trim,
  * an arena purge, mi_collect, ReleaseFreeMemory), so that what the worker
  * freed before the pass does not serve the trace's first requests unseen.
+ * The checked pass stops the libraries' purge timers (libc_timers_stop).
  * The library's functions are found with dlsym, so heapbench links against
  * none of them and runs where they are missing.
  */
@@ -36,6 +37,10 @@
 
 #include "allocator.h"
 #include "libc_calls.h"
+
+#if __has_include(<mimalloc.h>)
+#include <mimalloc.h> /* its option numbers, for the version it declares */
+#endif
 
 /* ---- The C functions ------------------------------------------------------- */
 
@@ -162,7 +167,7 @@ static int glibc_version(char *buf, size_t len)
 
 const struct allocator system_allocator = {
 	.name = "system",
-	.description = "the C library's malloc (glibc); footprint from mallinfo2 arena + hblkhd",
+	.description = "the C library's malloc (glibc); resident footprint, mallinfo2 beside it",
 	.flags = ALLOC_F_PROCESS | ALLOC_F_LIBC,
 	.init = glibc_init,
 	LIBC_CALLS,
@@ -231,7 +236,7 @@ static int je_version(char *buf, size_t len)
 
 const struct allocator jemalloc_allocator = {
 	.name = "jemalloc",
-	.description = "jemalloc, preloaded; footprint from stats.resident",
+	.description = "jemalloc, preloaded; resident footprint, stats.resident beside it",
 	PRELOADED(JEMALLOC_FILE, JEMALLOC_ENV),
 	.init = je_init,
 	.stats = je_stats,
@@ -276,7 +281,7 @@ static int mi_version_string(char *buf, size_t len)
 
 const struct allocator mimalloc_allocator = {
 	.name = "mimalloc",
-	.description = "mimalloc, preloaded; footprint from the resident-set growth",
+	.description = "mimalloc, preloaded; resident footprint",
 	PRELOADED(MIMALLOC_FILE, MIMALLOC_ENV),
 	.init = mi_init,
 	.version = mi_version_string,
@@ -346,7 +351,8 @@ static int tc_version_string(char *buf, size_t len)
 
 const struct allocator tcmalloc_allocator = {
 	.name = "tcmalloc",
-	.description = "tcmalloc (gperftools, minimal), preloaded; footprint from MallocExtension",
+	.description = "tcmalloc (gperftools, minimal), preloaded; resident footprint, "
+		       "MallocExtension beside it",
 	PRELOADED(TCMALLOC_FILE, TCMALLOC_ENV),
 	.init = tc_init,
 	.stats = tc_stats,
@@ -412,3 +418,102 @@ const struct allocator preload_allocator = {
 	.usable_size = user_usable_size,
 	.version = user_version,
 };
+
+/* ---- Purging on a timer (libc_calls.h) ------------------------------------------ */
+
+/* jemalloc: every arena's dirty and muzzy decay times, -1 (never) while
+ * stopped; setting a time again purges what has fully decayed by then,
+ * which is everything unused.  mimalloc 2.0: the page and segment
+ * decommit delays, 10^9 ms while stopped, only when the library is the
+ * version whose option numbers this file was built with.  glibc and
+ * tcmalloc purge on no timer. */
+#define TIMERS_MAX_ARENAS 256
+static struct {
+	bool stopped;
+	unsigned narenas;
+	ssize_t decay[TIMERS_MAX_ARENAS][2];
+	bool mi;
+	long mi_delay[2];
+} timers;
+
+static const char *const decay_names[2] = {"dirty_decay_ms", "muzzy_decay_ms"};
+
+static void je_timers(bool stop)
+{
+	mallctl_fn *ctl;
+	*(void **)&ctl = dlsym(RTLD_DEFAULT, "mallctl");
+	unsigned n = 0;
+	size_t len = sizeof n;
+	if (!ctl || ctl("arenas.narenas", &n, &len, NULL, 0) != 0)
+		return;
+	if (stop)
+		timers.narenas = n < TIMERS_MAX_ARENAS ? n : TIMERS_MAX_ARENAS;
+	for (unsigned i = 0; i < timers.narenas; i++)
+		for (int k = 0; k < 2; k++) {
+			char name[64];
+			snprintf(name, sizeof name, "arena.%u.%s", i, decay_names[k]);
+			ssize_t never = -1, *set = stop ? &never : &timers.decay[i][k];
+			size_t vlen = sizeof(ssize_t);
+			if (ctl(name, stop ? &timers.decay[i][k] : NULL, stop ? &vlen : NULL, set,
+				sizeof *set) != 0 &&
+			    stop)
+				timers.decay[i][k] = -1; /* not there: leave it */
+		}
+}
+
+static void mi_timers(bool stop)
+{
+#if defined(MI_MALLOC_VERSION) && MI_MALLOC_VERSION < 210
+	int (*version)(void);
+	long (*get)(mi_option_t);
+	void (*set)(mi_option_t, long);
+	*(void **)&version = dlsym(RTLD_DEFAULT, "mi_version");
+	*(void **)&get = dlsym(RTLD_DEFAULT, "mi_option_get");
+	*(void **)&set = dlsym(RTLD_DEFAULT, "mi_option_set");
+	static const mi_option_t delays[2] = {mi_option_decommit_delay,
+					      mi_option_segment_decommit_delay};
+	if (stop)
+		timers.mi = version && get && set && version() == MI_MALLOC_VERSION;
+	if (!timers.mi)
+		return;
+	for (int k = 0; k < 2; k++) {
+		if (stop)
+			timers.mi_delay[k] = get(delays[k]);
+		set(delays[k], stop ? 1000000000L : timers.mi_delay[k]);
+	}
+#else
+	(void)stop;
+#endif
+}
+
+void libc_timers_stop(void)
+{
+	if (timers.stopped)
+		return;
+	je_timers(true);
+	mi_timers(true);
+	timers.stopped = true;
+}
+
+void libc_timers_restore(void)
+{
+	if (!timers.stopped)
+		return;
+	je_timers(false);
+	mi_timers(false);
+	timers.stopped = false;
+	/* what a fresh init gives back */
+	malloc_trim(0);
+	mallctl_fn *ctl;
+	*(void **)&ctl = dlsym(RTLD_DEFAULT, "mallctl");
+	if (ctl)
+		ctl("arena.4096.purge", NULL, NULL, NULL, 0); /* 4096: every arena */
+	void (*collect)(bool);
+	*(void **)&collect = dlsym(RTLD_DEFAULT, "mi_collect");
+	if (collect)
+		collect(true);
+	void (*release)(void);
+	*(void **)&release = dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory");
+	if (release)
+		release();
+}

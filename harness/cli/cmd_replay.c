@@ -33,9 +33,9 @@ static const char replay_usage[] =
 	"  --timeout S       kill a job after S seconds (status timeout)\n"
 	"  --heap-limit SIZE simulated heap limit, e.g. 512MiB (exhaustion: status oom)\n"
 	"  --align N         the alignment every block must have (default 16)\n"
-	"  --sample-every K  read a process-wide allocator's own accounting every K\n"
-	"                    ops of the checked pass, and at every new live peak\n"
-	"                    (default 128; built-in backends are exact at every op)\n"
+	"  --sample-every K  read a process-wide backend's resident set every K ops\n"
+	"                    of the checked pass and at every live peak (default 128;\n"
+	"                    built-in backends are exact at every op)\n"
 	"  --json            one JSON object per job (JSON Lines)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";

@@ -213,6 +213,38 @@ int check_moved(struct checker *c, uint64_t i, const struct slot *old, const voi
 	return 0;
 }
 
+/* The pages resident at the baseline that live block [a, +extent) alone
+ * covers: its pages, less a first or last page it shares with its
+ * neighbours (blocks do not overlap, so a page shared by several blocks is
+ * shared by neighbours, and counted once: by the first block to arrive). */
+static uint64_t reused_pages_of(const struct checker *c, uintptr_t a, uint64_t extent)
+{
+	const struct resident_base *rb = &c->j->base;
+	if (!rb->nregions)
+		return 0;
+	uintptr_t page = os_page_size(), lo = a & ~(page - 1), hi = (a + extent - 1) & ~(page - 1);
+	uintptr_t k;
+	uint64_t other;
+	if (a && addrmap_floor(&c->live, a - 1, &k, &other)) {
+		uint64_t size = c->slots[other].size;
+		if (((k + (size ? size : 1) - 1) & ~(page - 1)) == lo)
+			lo += page;
+	}
+	if (addrmap_ceil(&c->live, a + 1, &k, &other) && (k & ~(page - 1)) == hi)
+		hi -= page;
+	return lo <= hi ? resident_pages(rb, lo, hi) : 0;
+}
+
+/* The usable bytes of block [p, +extent) that count in a physical
+ * footprint: those in the pages its request touches.  An allocator's
+ * rounding beyond them (jemalloc serves 5 MiB + 1 from a 6 MiB extent)
+ * is address space nobody wrote, never resident. */
+static uint64_t resident_usable(uintptr_t a, uint64_t extent, uint64_t usable)
+{
+	uintptr_t page = os_page_size(), end = (a + extent + page - 1) & ~(page - 1);
+	return usable < end - a ? usable : end - a;
+}
+
 /* Every block gets a new seed, a realloc'd one too: a stale copy of the
  * old contents must not pass later. */
 int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
@@ -235,7 +267,11 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 					  " bytes requested",
 					  (void *)p, s->usable, n);
 	}
+	uint64_t extent = n ? n : 1;
+	if (!c->j->heap)
+		s->usable = resident_usable((uintptr_t)p, extent, s->usable);
 	c->usable_live += s->usable;
+	c->m.reused_pages += reused_pages_of(c, (uintptr_t)p, extent);
 	if (addrmap_insert(&c->live, (uintptr_t)p, id) < 0)
 		return check_fail(c, i, JOB_ERROR, "the checker ran out of memory");
 	struct ranges rg = ranges_of(c->check, n);
@@ -250,7 +286,9 @@ void check_drop(struct checker *c, uint32_t id)
 {
 	struct slot *s = &c->slots[id];
 	if (c->ptrs[id]) {
-		addrmap_remove(&c->live, (uintptr_t)c->ptrs[id], NULL);
+		uintptr_t a = (uintptr_t)c->ptrs[id];
+		addrmap_remove(&c->live, a, NULL);
+		c->m.reused_pages -= reused_pages_of(c, a, s->size ? s->size : 1);
 		c->usable_live -= s->usable;
 	}
 	c->live_bytes -= s->size;

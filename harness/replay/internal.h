@@ -97,6 +97,28 @@ struct slot {
 	uint64_t alloc_op; /* op that allocated (or last moved) it */
 };
 
+/* The pages resident when a checked pass began (resident.c). */
+struct resident_base {
+	struct resident_region *regions; /* anonymous writable mappings, by address */
+	size_t nregions, regions_size;
+	uint64_t *words; /* a bit per page of the regions: resident */
+	uint64_t *ranks; /* set bits before each word */
+	uint64_t *marks; /* scratch of the same size as words (resident_held) */
+	uint64_t nwords;
+	size_t words_size, ranks_size;
+};
+
+/* Takes the snapshot (none, if /proc/self/maps cannot be read). */
+void resident_snapshot(struct resident_base *rb);
+void resident_release(struct resident_base *rb);
+/* Pages of [lo, hi] (page addresses, both included) resident in the snapshot. */
+uint64_t resident_pages(const struct resident_base *rb, uintptr_t lo, uintptr_t hi);
+/* Pages of the snapshot that hold a byte of a live block now (each page
+ * once), the blocks being the id table's with sizes in slots; a walk of
+ * the table, for the few readings that need it. */
+uint64_t resident_held(struct resident_base *rb, void *const *ptrs, const struct slot *slots,
+		       uint32_t nids);
+
 struct replay_job {
 	const struct trace *t;
 	const struct replay_config *cfg;
@@ -106,6 +128,12 @@ struct replay_job {
 	void **ptrs;        /* the id table (nids + 1), empty between passes */
 	struct slot *slots; /* the checked pass's records of the live blocks */
 	int statm_fd;       /* /proc/self/statm, open for the job; -1 if not */
+	/* process-wide backends, from the checked pass: its baseline resident
+	 * set less the harness's pages it held then and has given back since,
+	 * and the op after which its footprint peaked */
+	uint64_t rss_base, peak_footprint_op;
+	bool reuse_base;           /* ... and whether its snapshot pages count there */
+	struct resident_base base; /* process-wide backends: resident at the baseline */
 };
 
 /* A fresh backend state, bound to j->calls.  Built-in backends get the
@@ -126,9 +154,11 @@ int latency_pass(struct replay_job *j);
 /* The checked pass's measurements (measure.c). */
 struct measure {
 	uint64_t footprint, peak_footprint;
+	uint64_t peak_op; /* the op after which the footprint peaked */
 	double frag_sum;
 	uint64_t frag_ops;
 	uint64_t rss_base, rss_peak, harness_base, maxrss_base;
+	uint64_t reused_pages; /* pages of the job's snapshot now holding a live byte */
 	bool peak_pending;     /* live bytes set a peak not yet read */
 	uint64_t sample_every; /* --sample-every, doubled while readings are slow */
 	uint64_t live_low;     /* the least live bytes since the last reading */
@@ -136,11 +166,11 @@ struct measure {
 	uint64_t readings;     /* footprint readings in the pass */
 	uint64_t sample_ns, rise_ns, stats_ns, pass_start_ns;
 	/* the allocator's own accounting (process-wide backends with stats) */
-	uint64_t stats_base;   /* its footprint before the pass */
-	uint64_t stats_peak;   /* its footprint's peak, less stats_base */
-	uint64_t stats_every;  /* read every K ops (sample_every, doubled while slow) */
-	uint64_t stats_kept;   /* the physical footprint where its figures were kept */
-	uint64_t stats_next;   /* ... and where they are kept again */
+	uint64_t stats_base;  /* its bytes in use before the pass */
+	uint64_t stats_peak;  /* its footprint's peak, less stats_base */
+	uint64_t stats_every; /* read every K ops (sample_every, doubled while slow) */
+	uint64_t stats_kept;  /* the physical footprint where its figures were kept */
+	uint64_t stats_next;  /* ... and where they are kept again */
 	char stats_source[48];
 	/* timeline window */
 	uint64_t stride, win_live, win_foot;
@@ -197,7 +227,12 @@ void measure_touch(const void *p, size_t n);
 void measure_start(struct checker *c);
 /* After op i: footprint, peaks, fragmentation, the timeline. */
 void measure_op(struct checker *c, uint64_t i);
-/* After the last op: the peaks, utilization and fragmentation into the result. */
-void measure_finish(struct checker *c);
+/* After the last op: the peaks, utilization and fragmentation into the
+ * result; 0, or -1 (status error) if they are impossible. */
+int measure_finish(struct checker *c);
+/* Why the result's footprint figures cannot be (a footprint below live
+ * bytes, or below the live blocks' usable bytes at the peak), in why; NULL
+ * if they can. */
+const char *measure_impossible(const struct replay_result *r, char *why, size_t len);
 
 #endif

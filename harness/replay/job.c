@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -153,6 +154,13 @@ static pid_t spawn_worker(const char *const *argv, const char *preload, int outf
 		_exit(127);
 	for (int i = 0; i < nkeep; i++)
 		fcntl(keep[i], F_SETFD, 0);
+	/* the same address-space layout in every run (setarch -R): where an
+	 * allocator's mappings land decides whether a large realloc grows in
+	 * place, and so its footprint (docs/metrics.md, "Layout"); where the
+	 * kernel refuses, the worker runs randomised */
+	int persona = personality(0xffffffff);
+	if (persona != -1)
+		personality((unsigned long)persona | ADDR_NO_RANDOMIZE);
 	execv("/proc/self/exe", (char *const *)argv);
 	dprintf(2, "cannot run the worker: %s\n", strerror(errno));
 	_exit(127);

@@ -15,10 +15,12 @@
  * a step, every --sample-every ops and at the end (maybe_sample); the
  * allocator's own accounting is read beside it and reported as such.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "libc_calls.h"
 #include "replay/internal.h"
 
 uint64_t measure_rss(const struct replay_job *j)
@@ -76,22 +78,27 @@ static void keep_stats(struct replay_result *r, const struct alloc_stats *s)
 }
 
 /* Reads the resident set and, for a process-wide backend, its physical
- * footprint: the growth of the anonymous resident set over the baseline. */
-static void read_footprint(struct checker *c)
+ * footprint: the growth of the anonymous resident set over the baseline.
+ * Whether the footprint set a new peak. */
+static bool read_footprint(struct checker *c)
 {
 	struct measure *m = &c->m;
 	uint64_t rss = process_rss(c);
 	if (rss > m->rss_peak)
 		m->rss_peak = rss;
 	if (c->j->heap)
-		return;
-	m->footprint = rss > m->rss_base ? rss - m->rss_base : 0;
-	if (m->footprint > m->peak_footprint)
-		m->peak_footprint = m->footprint;
+		return false;
+	/* growth, and the baseline's pages that hold live bytes (resident.c) */
+	uint64_t held = rss + m->reused_pages * os_page_size();
+	m->footprint = held > m->rss_base ? held - m->rss_base : 0;
+	if (m->footprint <= m->peak_footprint)
+		return false;
+	m->peak_footprint = m->footprint;
+	return true;
 }
 
 /* A process-wide backend's own accounting now: the peak of its footprint
- * (less its value before the pass), and its figures, kept with the result
+ * (less what it held in use before the pass), and its figures, kept with the result
  * at the first reading, whenever the physical footprint has risen 1/64
  * above where they were kept, and at the end if it is higher there: "at
  * the peak" within that step. */
@@ -144,8 +151,10 @@ static void warm_up(struct replay_calls *k)
 void measure_start(struct checker *c)
 {
 	struct measure *m = &c->m;
-	if (c->a->flags & ALLOC_F_LIBC)
+	if (c->a->flags & ALLOC_F_LIBC) {
+		libc_timers_stop(); /* restored after the pass (pass_checked.c) */
 		warm_up(&c->j->calls);
+	}
 	m->stride = c->t->nops / REPLAY_TIMELINE_POINTS + 1;
 	/* the empty state already has a footprint (built-ins: the backend's
 	 * own records in the heap) */
@@ -153,12 +162,16 @@ void measure_start(struct checker *c)
 		heap_footprint(c);
 	m->sample_every = m->stats_every = c->j->cfg->sample_every;
 	m->pass_start_ns = os_now_ns();
+	if (!c->j->heap)
+		resident_snapshot(&c->j->base);
 	m->harness_base = check_harness_bytes(c);
 	m->rss_base = m->rss_peak = measure_rss(c->j);
 	if (!c->j->heap && c->a->stats) {
 		struct alloc_stats s = {0};
 		c->a->stats(c->j->calls.st, &s);
-		m->stats_base = s.footprint;
+		/* what it held in use then: free memory it held stays in,
+		 * since the trace may reuse it */
+		m->stats_base = s.in_use;
 	}
 	m->maxrss_base = maxrss_bytes();
 }
@@ -211,7 +224,8 @@ static void maybe_sample(struct checker *c, uint64_t i, bool new_peak)
 	if (!peak && !rise && !periodic && !last)
 		return;
 	uint64_t t0 = os_now_ns();
-	read_footprint(c);
+	if (read_footprint(c))
+		m->peak_op = i;
 	m->live_low = c->live_bytes;
 	m->peak_pending = false;
 	m->readings++;
@@ -250,8 +264,9 @@ void measure_op(struct checker *c, uint64_t i)
 		r->peak_live_op = i;
 		r->footprint_at_peak_live = m->footprint;
 		r->internal_frag_bytes = c->usable_live - c->live_bytes;
-		r->external_frag_bytes =
-			m->footprint > c->usable_live ? m->footprint - c->usable_live : 0;
+		/* below zero only if the footprint is impossible: measure_finish
+		 * refuses it then */
+		r->external_frag_bytes = m->footprint - c->usable_live;
 	}
 	if (c->live_bytes) {
 		uint64_t waste = m->footprint > c->live_bytes ? m->footprint - c->live_bytes : 0;
@@ -282,7 +297,27 @@ static uint64_t rss_growth(const struct checker *c)
 	return read > hw ? read : hw;
 }
 
-void measure_finish(struct checker *c)
+const char *measure_impossible(const struct replay_result *r, char *why, size_t len)
+{
+	if (r->peak_live_bytes && r->peak_footprint_bytes < r->peak_live_bytes) {
+		snprintf(why, len,
+			 "the peak footprint (%" PRIu64
+			 " bytes, %s) is below the peak of live bytes (%" PRIu64 ")",
+			 r->peak_footprint_bytes, r->footprint_source, r->peak_live_bytes);
+		return why;
+	}
+	uint64_t usable = r->peak_live_bytes + r->internal_frag_bytes;
+	if (r->have_usable && r->peak_live_bytes && r->footprint_at_peak_live < usable) {
+		snprintf(why, len,
+			 "at the peak of live bytes (op %" PRIu64 ") the footprint (%" PRIu64
+			 " bytes, %s) is below the usable bytes of the live blocks (%" PRIu64 ")",
+			 r->peak_live_op, r->footprint_at_peak_live, r->footprint_source, usable);
+		return why;
+	}
+	return NULL;
+}
+
+int measure_finish(struct checker *c)
 {
 	struct replay_result *r = c->j->r;
 	struct measure *m = &c->m;
@@ -311,4 +346,14 @@ void measure_finish(struct checker *c)
 	if (r->have_stats_footprint)
 		r->stats_utilization = live / (double)m->stats_peak;
 	r->frag_mean = m->frag_ops ? m->frag_sum / (double)m->frag_ops : 0;
+	char why[256];
+	if (measure_impossible(r, why, sizeof why)) {
+		/* none of the pass's figures is printed then (results.c: an
+		 * unmeasured job) */
+		r->peak_footprint_bytes = 0;
+		r->have_utilization = r->have_stats_footprint = false;
+		return check_fail(c, UINT64_MAX, JOB_ERROR,
+				  "%s: an impossible figure, not reported (docs/metrics.md)", why);
+	}
+	return 0;
 }

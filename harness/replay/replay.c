@@ -127,6 +127,7 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 		latency_pass(&j);
 out:
 	heap_destroy(j.heap);
+	resident_release(&j.base);
 	if (j.statm_fd >= 0)
 		close(j.statm_fd);
 	os_unmap(j.slots, nslots * sizeof *j.slots);

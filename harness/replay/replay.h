@@ -110,6 +110,11 @@ struct replay_result {
 	uint64_t stats_peak_footprint_bytes;
 	double stats_utilization;
 
+	/* process-wide backends: the footprint at full replay speed (the
+	 * untimed pass before the timed ones, pass_timed.c) */
+	bool have_timed_footprint;
+	uint64_t timed_peak_footprint_bytes;
+
 	unsigned repeat;
 	double seconds[REPLAY_MAX_REPEAT];
 	double seconds_median, seconds_min, seconds_max;

@@ -70,6 +70,7 @@
 	X(INTERNAL_FRAG_BYTES,    "internal_frag_bytes",    U64,  BYTES,    12, NONE,  NULL,     measured,               r->have_usable,            r->internal_frag_bytes)         \
 	X(EXTERNAL_FRAG_BYTES,    "external_frag_bytes",    U64,  BYTES,    13, NONE,  NULL,     measured,               r->have_usable,            r->external_frag_bytes)         \
 	X(PEAK_RSS_BYTES,         "peak_rss_bytes",         U64,  BYTES,    14, NONE,  NULL,     measured,               true,                      r->peak_rss_bytes)              \
+	X(TIMED_PEAK_FOOTPRINT,   "timed_peak_footprint_bytes", U64, BYTES, 0,  NONE,  NULL,     timed && r->have_timed_footprint, true,        r->timed_peak_footprint_bytes)  \
 	X(REPEAT,                 "repeat",                 INT,  COUNT,    0,  NONE,  NULL,     timed,                  true,                      r->repeat)                      \
 	X(SECONDS,                "seconds",                JSON, SECONDS,  0,  NONE,  NULL,     timed,                  true,                      seconds_json(r))                \
 	X(SECONDS_MEDIAN,         "seconds_median",         NUM,  SECONDS,  0,  NONE,  NULL,     timed,                  true,                      r->seconds_median)              \

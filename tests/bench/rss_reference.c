@@ -2,8 +2,15 @@
  * rss_reference.c - an independent check of heapbench's physical footprint
  * (issue 14, `make bench-footprint`).
  *
- *   rss_reference TRACE.trace   prints "peak_live_bytes peak_footprint_bytes
- *                               utilization ops"
+ *   rss_reference [--runs N] TRACE.trace
+ *       prints "peak_live_bytes peak_footprint_bytes utilization ops", one
+ *       line per run: with --runs N the trace is replayed N times in the
+ *       process, everything freed between runs, each run's footprint over
+ *       the same baseline, the library asked between runs to give back
+ *       what it holds free (malloc_trim, jemalloc's arena purge,
+ *       mi_collect, tcmalloc's ReleaseFreeMemory, whichever exists): what
+ *       heapbench's timed_peak_footprint_bytes measures, the trace again on
+ *       an allocator that has run it once
  *
  * A deliberately small program that shares nothing with heapbench (only
  * libc): it replays a native text trace (traces/README.md) with the
@@ -21,8 +28,11 @@
  * Errors: one line on stderr, "rss_reference: FILE:LINE: what" (FILE: what
  * for the file as a whole), exit 2.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,13 +184,103 @@ static int parse(char *s, unsigned long line, struct op *op, uint64_t max_ids)
 	return 1;
 }
 
+/* One run of the trace from an empty id table, which it leaves empty: its
+ * line of output, the footprint over base. */
+static void replay(const struct op *ops, uint64_t nops, struct block *ids, uint64_t nids,
+		   uint64_t base)
+{
+	uint64_t live = 0, peak_live = 0, peak_fp = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		const struct op *op = &ops[i];
+		struct block *b = op->id == ID_NULL ? NULL : &ids[op->id];
+		uint64_t size = op->kind == OP_CALLOC ? op->arg * op->size : op->size;
+		if (op->kind == OP_REALLOC && b->live && size == 0) { /* r ID 0 frees */
+			free(b->p);
+			live -= b->size;
+			b->live = 0;
+		} else if (op->kind == OP_FREE) {
+			if (b && !b->live)
+				fail(op->line, "free of an id that is not live");
+			if (b) {
+				free(b->p);
+				live -= b->size;
+				b->live = 0;
+			} else {
+				free(NULL);
+			}
+		} else if (op->kind == OP_REALLOC && b->live) {
+			char *p = realloc(b->p, size);
+			if (!p)
+				fail(op->line, "realloc failed");
+			touch(p, size); /* the whole block: a moved block is new memory */
+			live = live - b->size + size;
+			b->p = p;
+			b->size = size;
+		} else {
+			if (b->live)
+				fail(op->line, "allocation of a live id");
+			void *p;
+			switch (op->kind) {
+			case OP_CALLOC: p = calloc(op->arg, op->size); break;
+			case OP_MEMALIGN:
+				if (posix_memalign(
+					    &p, op->arg < sizeof(void *) ? sizeof(void *) : op->arg,
+					    size))
+					p = NULL;
+				break;
+			default: p = malloc(size); /* a, and r of an id that is not live */
+			}
+			if (!p && size)
+				fail(op->line, "allocation failed");
+			touch(p, size);
+			live += size;
+			*b = (struct block){p, size, 1};
+		}
+		if (live > peak_live)
+			peak_live = live;
+		uint64_t r = rss();
+		if (r > base && r - base > peak_fp)
+			peak_fp = r - base;
+	}
+	printf("%llu %llu %.6f %llu\n", (unsigned long long)peak_live, (unsigned long long)peak_fp,
+	       peak_fp ? (double)peak_live / (double)peak_fp : 0.0, (unsigned long long)nops);
+	for (uint64_t id = 0; id < nids; id++)
+		if (ids[id].live) {
+			free(ids[id].p);
+			ids[id].live = 0;
+		}
+}
+
+/* The library's free memory back to the system, by whichever call it has. */
+static void release(void)
+{
+	malloc_trim(0);
+	int (*ctl)(const char *, void *, size_t *, void *, size_t);
+	void (*collect)(bool), (*give)(void);
+	*(void **)&ctl = dlsym(RTLD_DEFAULT, "mallctl");
+	*(void **)&collect = dlsym(RTLD_DEFAULT, "mi_collect");
+	*(void **)&give = dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory");
+	if (ctl)
+		ctl("arena.4096.purge", NULL, NULL, NULL, 0);
+	if (collect)
+		collect(true);
+	if (give)
+		give();
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: rss_reference TRACE.trace\n");
+	long runs = 1;
+	if (argc == 4 && !strcmp(argv[1], "--runs"))
+		runs = strtol(argv[2], NULL, 10);
+	if ((argc != 2 && argc != 4) || runs < 1) {
+		fprintf(stderr, "usage: rss_reference [--runs N] TRACE.trace\n");
 		return 2;
 	}
-	path = argv[1];
+	path = argv[argc - 1];
+	/* stdout's buffer is not the allocator's: it would be in the second run */
+	static char outbuf[4096];
+	setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (statm_fd < 0)
@@ -241,60 +341,10 @@ int main(int argc, char **argv)
 		free(w);
 	const uint64_t base = rss();
 
-	uint64_t live = 0, peak_live = 0, peak_fp = 0;
-	for (uint64_t i = 0; i < nops; i++) {
-		const struct op *op = &ops[i];
-		struct block *b = op->id == ID_NULL ? NULL : &ids[op->id];
-		uint64_t size = op->kind == OP_CALLOC ? op->arg * op->size : op->size;
-		if (op->kind == OP_REALLOC && b->live && size == 0) { /* r ID 0 frees */
-			free(b->p);
-			live -= b->size;
-			b->live = 0;
-		} else if (op->kind == OP_FREE) {
-			if (b && !b->live)
-				fail(op->line, "free of an id that is not live");
-			if (b) {
-				free(b->p);
-				live -= b->size;
-				b->live = 0;
-			} else {
-				free(NULL);
-			}
-		} else if (op->kind == OP_REALLOC && b->live) {
-			char *p = realloc(b->p, size);
-			if (!p)
-				fail(op->line, "realloc failed");
-			touch(p, size); /* the whole block: a moved block is new memory */
-			live = live - b->size + size;
-			b->p = p;
-			b->size = size;
-		} else {
-			if (b->live)
-				fail(op->line, "allocation of a live id");
-			void *p;
-			switch (op->kind) {
-			case OP_CALLOC: p = calloc(op->arg, op->size); break;
-			case OP_MEMALIGN:
-				if (posix_memalign(
-					    &p, op->arg < sizeof(void *) ? sizeof(void *) : op->arg,
-					    size))
-					p = NULL;
-				break;
-			default: p = malloc(size); /* a, and r of an id that is not live */
-			}
-			if (!p && size)
-				fail(op->line, "allocation failed");
-			touch(p, size);
-			live += size;
-			*b = (struct block){p, size, 1};
-		}
-		if (live > peak_live)
-			peak_live = live;
-		uint64_t r = rss();
-		if (r > base && r - base > peak_fp)
-			peak_fp = r - base;
+	for (long run = 0; run < runs; run++) {
+		if (run)
+			release();
+		replay(ops, nops, ids, nids, base);
 	}
-	printf("%llu %llu %.6f %llu\n", (unsigned long long)peak_live, (unsigned long long)peak_fp,
-	       peak_fp ? (double)peak_live / (double)peak_fp : 0.0, (unsigned long long)nops);
 	return 0;
 }

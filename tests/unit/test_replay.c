@@ -23,6 +23,7 @@
 
 #include "allocator.h"
 #include "btag.h"
+#include "replay/internal.h"
 #include "replay/job.h"
 #include "replay/replay.h"
 #include "trace/trace.h"
@@ -616,6 +617,62 @@ static void test_first_fit_mapped(void **state)
 	trace_free(t);
 }
 
+/* ---- Measurement arithmetic ---------------------------------------------------- */
+
+/* The figures a result may not print, by hand: live 1000 at op 7. */
+static void test_impossible_figures(void **state)
+{
+	(void)state;
+	char why[256];
+	struct replay_result r = {.peak_live_bytes = 1000,
+				  .peak_live_op = 7,
+				  .peak_footprint_bytes = 4096,
+				  .footprint_at_peak_live = 4096,
+				  .internal_frag_bytes = 96,
+				  .have_usable = true};
+	snprintf(r.footprint_source, sizeof r.footprint_source, "rss");
+	assert_null(measure_impossible(&r, why, sizeof why));
+	/* usable 1096 fits exactly */
+	r.footprint_at_peak_live = 1096;
+	assert_null(measure_impossible(&r, why, sizeof why));
+	r.footprint_at_peak_live = 1095;
+	assert_non_null(measure_impossible(&r, why, sizeof why));
+	assert_string_equal(why,
+			    "at the peak of live bytes (op 7) the footprint (1095 bytes, rss) is "
+			    "below the usable bytes of the live blocks (1096)");
+	/* without usable sizes the peak alone is checked */
+	r.have_usable = false;
+	assert_null(measure_impossible(&r, why, sizeof why));
+	r.peak_footprint_bytes = 999;
+	assert_non_null(measure_impossible(&r, why, sizeof why));
+	assert_string_equal(why, "the peak footprint (999 bytes, rss) is below the peak of live "
+				 "bytes (1000)");
+	r.peak_footprint_bytes = 1000; /* utilization exactly 1 is possible */
+	assert_null(measure_impossible(&r, why, sizeof why));
+}
+
+/* The resident snapshot counts, per page range, the pages resident when it
+ * was taken: 8 fresh pages, 1, 2 and 5 touched; then 6 touched after. */
+static void test_resident_snapshot(void **state)
+{
+	(void)state;
+	size_t page = os_page_size();
+	char *p = os_map(8 * page);
+	assert_non_null(p);
+	p[1 * page] = p[2 * page] = p[5 * page] = 1;
+	struct resident_base rb;
+	resident_snapshot(&rb);
+	p[6 * page] = 1;
+	uintptr_t a = (uintptr_t)p;
+	assert_int_equal(resident_pages(&rb, a, a + 7 * page), 3);
+	assert_int_equal(resident_pages(&rb, a + 2 * page, a + 5 * page), 2);
+	assert_int_equal(resident_pages(&rb, a + 3 * page, a + 4 * page), 0);
+	assert_int_equal(resident_pages(&rb, a + 5 * page, a + 7 * page), 1);
+	assert_int_equal(resident_pages(&rb, a + 1 * page, a + 1 * page), 1);
+	resident_release(&rb);
+	os_unmap(p, 8 * page);
+}
+
 /* ---- Real backends on every test trace --------------------------------------- */
 
 static void test_backends_pass_test_traces(void **state)
@@ -641,31 +698,48 @@ static void test_backends_pass_test_traces(void **state)
 		diag_init(&d, paths[i], false);
 		struct trace *t = trace_load_verified(paths[i], &d);
 		assert_non_null(t);
-		for (size_t b = 0; allocator_registry[b]; b++) {
-			const struct allocator *a = allocator_registry[b];
-			struct replay_config cfg = config(a->name);
-			cfg.heap_check_every = 1;
-			static struct replay_result r;
-			run(t, &cfg, 60, &r);
+		for (size_t b = 0; allocator_registry[b]; b++)
+			for (int level = CHECK_OFF; level <= CHECK_FULL; level++) {
+				const struct allocator *a = allocator_registry[b];
+				struct replay_config cfg = config(a->name);
+				cfg.heap_check_every = 1;
+				cfg.check = (enum replay_check)level;
+				static struct replay_result r;
+				run(t, &cfg, 60, &r);
 #ifdef HB_SANITIZED
-			/* preloading cannot work under ASan: a clear error, not glibc */
-			if (a->flags & ALLOC_F_PRELOAD) {
-				assert_int_equal(r.status, JOB_ERROR);
-				assert_non_null(strstr(r.error, "sanitizer build"));
-				continue;
-			}
+				/* preloading cannot work under ASan: a clear error, not glibc */
+				if (a->flags & ALLOC_F_PRELOAD) {
+					assert_int_equal(r.status, JOB_ERROR);
+					assert_non_null(strstr(r.error, "sanitizer build"));
+					continue;
+				}
 #endif
-			if (r.status != JOB_OK)
-				fail_msg("%s on %s: %s at op %lld: %s", allocator_registry[b]->name,
-					 paths[i], replay_status_names[r.status],
-					 (long long)r.error_op, r.error);
-			/* exact for the simulated heap; a process-wide allocator's
-			 * growth can be less (what it held before the pass is
-			 * subtracted, and it may reuse that) */
-			if (a->flags & ALLOC_F_SIMULATED)
+				if (r.status != JOB_OK)
+					fail_msg("%s on %s: %s at op %lld: %s",
+						 allocator_registry[b]->name, paths[i],
+						 replay_status_names[r.status],
+						 (long long)r.error_op, r.error);
+				/* the invariants, on every backend at every level: the
+				 * simulated heap's exactly, a resident set's by
+				 * construction (docs/metrics.md) */
 				assert_true(r.peak_footprint_bytes >= r.peak_live_bytes);
-			assert_true(r.mops > 0);
-		}
+				if (r.peak_live_bytes) {
+					assert_true(r.have_utilization);
+					assert_true(r.utilization > 0 && r.utilization <= 1);
+					assert_true(r.frag_peak >= 0);
+				}
+				if (r.have_usable)
+					assert_int_equal(r.peak_live_bytes + r.internal_frag_bytes +
+								 r.external_frag_bytes,
+							 r.footprint_at_peak_live);
+				assert_true(r.mops > 0);
+				/* the footprint at full speed: process-wide backends */
+				assert_int_equal(r.have_timed_footprint,
+						 (a->flags & ALLOC_F_PROCESS) != 0);
+				if (r.have_timed_footprint)
+					assert_true(r.timed_peak_footprint_bytes >=
+						    r.peak_live_bytes);
+			}
 		trace_free(t);
 	}
 }
@@ -679,6 +753,8 @@ int main(int argc, char **argv)
 	if (!mkdtemp(tmpdir))
 		return 1;
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_impossible_figures),
+		cmocka_unit_test(test_resident_snapshot),
 		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_contain),
 		cmocka_unit_test(test_misaligned),
