@@ -198,10 +198,9 @@ static uint64_t rank(const struct resident_base *rb, uint64_t b)
 	return rb->ranks[w] + (r ? (uint64_t)__builtin_popcountll(rb->words[w] << (64 - r)) : 0);
 }
 
-uint64_t resident_pages(const struct resident_base *rb, uintptr_t lo, uintptr_t hi)
+/* The first region that ends after lo (nregions if none). */
+static size_t first_region(const struct resident_base *rb, uintptr_t lo)
 {
-	size_t page = os_page_size();
-	/* the first region that ends after lo */
 	size_t a = 0, b = rb->nregions;
 	while (a < b) {
 		size_t m = a + (b - a) / 2;
@@ -210,8 +209,14 @@ uint64_t resident_pages(const struct resident_base *rb, uintptr_t lo, uintptr_t 
 		else
 			b = m;
 	}
+	return a;
+}
+
+uint64_t resident_pages(const struct resident_base *rb, uintptr_t lo, uintptr_t hi)
+{
+	size_t page = os_page_size();
 	uint64_t n = 0;
-	for (size_t i = a; i < rb->nregions && rb->regions[i].start <= hi; i++) {
+	for (size_t i = first_region(rb, lo); i < rb->nregions && rb->regions[i].start <= hi; i++) {
 		const struct resident_region *g = &rb->regions[i];
 		uintptr_t s = lo > g->start ? lo : g->start,
 			  e = hi < g->end - page ? hi : g->end - page;
@@ -226,15 +231,8 @@ uint64_t resident_pages(const struct resident_base *rb, uintptr_t lo, uintptr_t 
  * included) in rb->marks. */
 static void mark(struct resident_base *rb, uintptr_t lo, uintptr_t hi)
 {
-	size_t page = os_page_size(), a = 0, b = rb->nregions;
-	while (a < b) {
-		size_t m = a + (b - a) / 2;
-		if (rb->regions[m].end <= lo)
-			a = m + 1;
-		else
-			b = m;
-	}
-	for (size_t i = a; i < rb->nregions && rb->regions[i].start <= hi; i++) {
+	size_t page = os_page_size();
+	for (size_t i = first_region(rb, lo); i < rb->nregions && rb->regions[i].start <= hi; i++) {
 		const struct resident_region *g = &rb->regions[i];
 		uintptr_t s = lo > g->start ? lo : g->start,
 			  e = hi < g->end - page ? hi : g->end - page;
