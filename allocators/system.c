@@ -141,7 +141,7 @@ static int glibc_init(void **state, struct heap *heap, const struct backend_opts
 	(void)err;
 	(void)errlen;
 	*state = NULL;
-	malloc_trim(0); /* see release_free_memory */
+	malloc_trim(0); /* give back free memory: the note at the top */
 	return 0;
 }
 

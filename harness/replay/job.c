@@ -156,7 +156,7 @@ static pid_t spawn_worker(const char *const *argv, const char *preload, int outf
 		fcntl(keep[i], F_SETFD, 0);
 	/* the same address-space layout in every run (setarch -R): where an
 	 * allocator's mappings land decides whether a large realloc grows in
-	 * place, and so its footprint (docs/metrics.md, "Layout"); where the
+	 * place, and so its footprint (docs/metrics.md, "fixed layout"); where the
 	 * kernel refuses, the worker runs randomised */
 	int persona = personality(0xffffffff);
 	if (persona != -1)

@@ -6,10 +6,12 @@
  *
  * Footprint: a built-in backend's is its simulated heap's, exact at every
  * op.  A process-wide backend's is physical: the growth of the worker's
- * anonymous resident set over its value when the pass began, less the
+ * anonymous resident set over its value when the pass began, plus the
+ * pages resident then that now hold a live byte (resident.c), less the
  * growth of the checker's own index (the harness's only memory that grows
  * in a pass: its tables are resident before the baseline, and file and
  * shared pages - code, the trace, the result page - are not anonymous).
+ * The libraries' purge timers are stopped for the pass (libc_calls.h).
  * Every page of every block is written (checker.c), so every live byte is
  * resident.  It is read at the top of every live peak, when live bytes rise
  * a step, every --sample-every ops and at the end (maybe_sample); the

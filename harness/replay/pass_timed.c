@@ -86,10 +86,9 @@ static uint64_t held_at_peak(struct replay_job *j)
 /* The paced loop: the timed loop, a store to every page of every block it
  * gets (its size kept in the slots), and a reading of the resident set
  * every --sample-every ops (one pread, about a microsecond) and at the
- * checked pass's peaks (held_at_peak;
- * the other readings leave the reused baseline pages out, which can only
- * lower them).  The highest reading; leaves the id table and the slots
- * empty. */
+ * checked pass's peaks (held_at_peak; the other readings leave the reused
+ * baseline pages out, which can only lower them).  The highest reading;
+ * leaves the id table and the slots empty. */
 REPLAY_INLINE uint64_t paced_loop(const struct replay_calls *k, struct replay_job *j)
 {
 	const struct trace *t = j->t;
@@ -135,10 +134,10 @@ static int paced_pass(struct replay_job *j, char *err, size_t errlen)
 		peak = paced_loop(&k, j);
 		j->cfg->backend->fini(k.st);
 	}
+	if (j->statm_fd < 0)
+		return 0; /* nothing was read */
 	struct replay_result *r = j->r;
 	uint64_t fp = peak > j->rss_base ? peak - j->rss_base : 0;
-	if (j->statm_fd < 0)
-		return 0;
 	/* every live byte of the peak was resident at a reading */
 	if (fp < r->peak_live_bytes) {
 		replay_error(r, JOB_ERROR,

@@ -236,7 +236,7 @@ static void mark(struct resident_base *rb, uintptr_t lo, uintptr_t hi)
 		const struct resident_region *g = &rb->regions[i];
 		uintptr_t s = lo > g->start ? lo : g->start,
 			  e = hi < g->end - page ? hi : g->end - page;
-		for (uintptr_t at = s; at <= e && s <= e; at += page) {
+		for (uintptr_t at = s; at <= e; at += page) {
 			uint64_t bit = g->bit + (at - g->start) / page, w = bit / 64;
 			rb->marks[w] |= rb->words[w] & (UINT64_C(1) << (bit % 64));
 		}
