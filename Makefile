@@ -25,7 +25,12 @@ SHELL := /bin/bash
 # Everything heapbench builds or tests with; checked before any build.
 DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
                 libjansson-dev libcmocka-dev zstd gzip jq \
-                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox libxml2-utils
+                libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox libxml2-utils \
+                libzip-dev
+
+# The recorders whose logs the importers are tested against (tests only:
+# heapbench runs without them).
+TEST_PACKAGES := valgrind ltrace heaptrack
 
 # ---- Build flavours ---------------------------------------------------------
 SANITIZE ?= 0
@@ -48,7 +53,7 @@ CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -DHB_GIT='"$(GIT_REV)"'
 # `override`: flags given on the command line (CFLAGS=-O0) come last and win,
 # without dropping the project's own
 override CFLAGS := -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS)
-LDLIBS := -lyaml -lzstd -lz -ljansson -lm
+LDLIBS := -lyaml -lzstd -lz -lzip -ljansson -lm
 
 # harness/recorder/record.c is the preload library, built on its own below
 HARNESS_DIRS := cli base trace replay suite report recorder
@@ -118,12 +123,16 @@ $(B)/tests/%: $(B)/tests/bench/%.o $(LIB_OBJ)
 # ---- Tests ------------------------------------------------------------------
 # Both flavours are built, then tests/run.sh runs every unit and command-line
 # test against each and prints one summary line: "N passed, N failed".
-test: build/.deps-ok
+build/.test-deps-ok: Makefile
+	$(call install_packages,$(TEST_PACKAGES))
+
+test: build/.deps-ok build/.test-deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	$(MAKE) --no-print-directory SANITIZE=1 all test-unit
 	tests/run.sh build build/asan
 
-test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so $(B)/tests/record_prog
+test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so $(B)/tests/record_prog \
+           $(B)/tests/xprog
 
 # The recorder that `heapbench record` preloads, next to the binary; never
 # sanitized (it runs inside the recorded program).
@@ -137,6 +146,12 @@ $(B)/libheapbench-record.so: harness/recorder/record.c harness/recorder/raw.h | 
 $(B)/tests/record_prog: tests/record/prog.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O0 -g -fno-builtin $(WARN) -pthread -o $@ $<
+
+# The program the importers' cross-check records with every tool
+# (tests/cli_import_crosscheck.sh): plain, as record_prog.
+$(B)/tests/xprog: tests/record/xprog.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O0 -g -fno-builtin $(WARN) -o $@ $<
 
 # Shared objects for the backend tests, never sanitized (they are loaded
 # into a process): a counting malloc for preload:PATH, and the example user

@@ -115,7 +115,7 @@ check_has "... with status and op" "$out" "- peak x first-fit: oom at op"
 
 line1=$(jq -r 'select(.backend == "first-fit") | .error_line' "$T/failing-run/results.jsonl")
 check "a failed job names the trace's source line" true "$([ "$line1" -gt 0 ] 2>/dev/null && echo true)"
-check "the text trace was cached, parsed, by content" 1 "$(ls "$T/cache/heapbench" | grep -c "$(wc -c <traces/synthetic/peak.trace).hbt")"
+check "the text trace was cached, parsed, by content" 1 "$(ls "$T/cache/heapbench" | grep -c -- "-$(wc -c <traces/synthetic/peak.trace)-r[0-9]*.hbt")"
 run "$HB" run "$T/failing.yaml" -o "$T/failing-run2"
 check "a run from the cache gives the same results" \
 	"$(jq -c '[.trace, .backend, .status, .error_op]' "$T/failing-run/results.jsonl")" \

@@ -9,6 +9,8 @@
 #ifndef HB_COMPRESS_H
 #define HB_COMPRESS_H
 
-enum trace_compression { TRACE_COMP_NONE, TRACE_COMP_ZSTD, TRACE_COMP_GZIP };
+/* ZIP is read only: an archive holding one file (Android ships its traces
+ * so); writers never produce it. */
+enum trace_compression { TRACE_COMP_NONE, TRACE_COMP_ZSTD, TRACE_COMP_GZIP, TRACE_COMP_ZIP };
 
 #endif

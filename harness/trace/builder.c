@@ -31,6 +31,7 @@ struct trace_builder {
 	uint64_t live_bytes, peak_live_bytes;
 	uint32_t hiwater; /* ids 0..hiwater-1 have been used */
 	uint64_t allocations;
+	uint64_t last_time; /* of the last op, once the trace has times */
 	bool sequential, canonical;
 };
 
@@ -115,6 +116,25 @@ static int builder_error(struct trace_builder *b, const struct trace_srcop *s, c
 	return diag_error(b->d, s->line, s->opno, "%s", msg) < 0 ? -1 : BUILDER_SKIP;
 }
 
+/* Keeps the time of op t->nops: the first timed op starts the times (the
+ * ops before it get its time), an untimed op after it takes the last one. */
+static void builder_time(struct trace_builder *b, const struct trace_srcop *s)
+{
+	struct trace *t = b->t;
+	uint64_t now = s->timed ? s->time : b->last_time;
+	if (t->ncaptimes < t->capops) {
+		size_t old = t->ncaptimes;
+		t->owned_times = xrealloc(t->owned_times, t->capops * sizeof *t->owned_times);
+		t->times = t->owned_times;
+		t->ncaptimes = t->capops;
+		if (old == 0) /* the first timed op */
+			for (uint64_t i = 0; i < t->nops; i++)
+				t->owned_times[i] = now;
+	}
+	t->owned_times[t->nops] = now;
+	b->last_time = now;
+}
+
 /* Stores the op.  Forced inline into both callers: it is the per-op store
  * of every text reader, and a call here costs parsing a few per cent. */
 static inline __attribute__((always_inline)) void
@@ -127,6 +147,8 @@ builder_append(struct trace_builder *b, const struct trace_srcop *s, const struc
 	}
 	if (s->line)
 		trace_mark_line(t, t->nops, s->line);
+	if (s->timed || t->times)
+		builder_time(b, s);
 	t->owned[t->nops++] = *op;
 	if (op->thread >= t->nthreads)
 		t->nthreads = op->thread + 1u;

@@ -31,6 +31,8 @@ struct trace_srcop {
 			       its new source id + 1; 0 = it keeps id */
 	uint64_t line;      /* 1-based source line, or 0 */
 	uint64_t opno;      /* op number for messages (the N-th op of the source) */
+	uint64_t time;      /* when the call was made (ns), if timed */
+	bool timed;         /* the source has times: the trace keeps them */
 };
 
 struct trace_builder;

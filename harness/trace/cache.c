@@ -18,6 +18,11 @@
 
 #include "trace/hbt.h"
 
+/* Part of the key: bumped whenever a reader turns the same bytes into a
+ * different trace (2: the importers of other recorders' logs), so that an
+ * entry written by an older heapbench is not taken for the new reading. */
+#define READERS_VERSION 2
+
 static bool cache_dir(char *out, size_t len)
 {
 	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -42,7 +47,8 @@ static bool content_key(const char *path, char *out, size_t len)
 		size += (uint64_t)n;
 	}
 	close(fd);
-	snprintf(out, len, "%016llx-%llu", (unsigned long long)h, (unsigned long long)size);
+	snprintf(out, len, "%016llx-%llu-r%d", (unsigned long long)h, (unsigned long long)size,
+		 READERS_VERSION);
 	return n == 0;
 }
 

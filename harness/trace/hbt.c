@@ -74,8 +74,10 @@ int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct 
 	if (h.record_size != sizeof(struct trace_op))
 		return hbt_bad(d, "unsupported .hbt record size %" PRIu64 " (expected %" PRIu64 ")",
 			       (uint64_t)h.record_size, (uint64_t)sizeof(struct trace_op));
-	if (h.flags != 0)
+	if (h.flags & ~HBT_F_TIMES)
 		return hbt_bad(d, "unknown .hbt flags 0x%" PRIx32, h.flags);
+	/* bytes per op: the record, and its time when the file has times */
+	uint64_t per = sizeof(struct trace_op) + (h.flags & HBT_F_TIMES ? sizeof(uint64_t) : 0);
 	if (h.meta_offset < h.header_size || h.meta_offset > len ||
 	    h.meta_size > len - h.meta_offset)
 		return hbt_bad(
@@ -84,12 +86,12 @@ int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct 
 	if (h.ops_offset % 8 || h.ops_offset < h.meta_offset + h.meta_size || h.ops_offset > len)
 		return hbt_bad(d, "bad op offset %" PRIu64 " (file is %" PRIu64 " bytes)",
 			       h.ops_offset, (uint64_t)len);
-	uint64_t room = (len - h.ops_offset) / sizeof(struct trace_op);
+	uint64_t room = (len - h.ops_offset) / per;
 	if (h.op_count > room)
 		return hbt_bad(
 			d, "truncated: header declares %" PRIu64 " ops, the file holds %" PRIu64,
 			h.op_count, room);
-	if (h.op_count < room || (len - h.ops_offset) % sizeof(struct trace_op))
+	if (h.op_count < room || (len - h.ops_offset) % per)
 		return hbt_bad(d, "trailing data after %" PRIu64 " ops (file is %" PRIu64 " bytes)",
 			       h.op_count, (uint64_t)len);
 	/* every id is allocated at least once, so there are no more ids than ops */
@@ -104,6 +106,8 @@ int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct 
 	t->format = TRACE_FMT_HBT;
 	t->ops = (const struct trace_op *)((const char *)image + h.ops_offset);
 	t->nops = h.op_count;
+	if (h.flags & HBT_F_TIMES) /* 8-aligned: ops_offset is, and records are 24 bytes */
+		t->times = (const uint64_t *)(const void *)(t->ops + h.op_count);
 	t->nids = h.id_count;
 	t->nthreads = h.thread_count ? h.thread_count : 1;
 	return 0;

@@ -8,16 +8,19 @@
  *        8     4  version (1)
  *       12     4  header_size (64)
  *       16     4  record_size (24 = sizeof(struct trace_op))
- *       20     4  flags (0; readers reject unknown flags)
+ *       20     4  flags (HBT_F_TIMES or 0; readers reject unknown flags)
  *       24     8  op_count
  *       32     4  id_count     (ids are 0..id_count-1)
  *       36     4  thread_count (threads are 0..thread_count-1)
  *       40     8  meta_offset  (UTF-8 "key: value\n" lines)
  *       48     8  meta_size
  *       56     8  ops_offset   (a multiple of 8)
- *       64        metadata, zero padding, then op_count records
+ *       64        metadata, zero padding, then op_count records,
+ *                 then, with HBT_F_TIMES, op_count u64 times (ns) of the ops
  *
- * The file ends exactly after the last record.  Records are struct
+ * The file ends exactly after the last record (or time).  Files without
+ * times are the version-1 files of every earlier heapbench; an earlier
+ * heapbench refuses a file with times by its unknown flag.  Records are struct
  * trace_op; on a little-endian host the mapped file is used in place.
  */
 #ifndef HB_HBT_H
@@ -30,6 +33,7 @@
 #define HBT_MAGIC_LEN   8
 #define HBT_VERSION     1
 #define HBT_HEADER_SIZE 64
+#define HBT_F_TIMES     1u /* per-op times follow the records */
 
 struct hbt_header {
 	char magic[8];

@@ -53,6 +53,32 @@ int trace_read_hbt(struct trace *t, struct src *s, struct diag *d);
  * validated, the records are not (trace_verify does that). */
 int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct diag *d);
 
+/* Importers of other recorders' logs (import.h), one file each. */
+/* malloc-bench protobuf Tracefile (gzip-compressed protobuf) (mallocbench.c) */
+bool trace_probe_mallocbench(const unsigned char *head, size_t n);
+int trace_read_mallocbench(struct trace *t, struct src *s, struct diag *d);
+/* heaptrack data file (the interpreted text of heaptrack.PROG.PID.zst/.gz) (heaptrack.c) */
+bool trace_probe_heaptrack(const unsigned char *head, size_t n);
+int trace_read_heaptrack(struct trace *t, struct src *s, struct diag *d);
+/* Android malloc_debug record_allocs text (TID: malloc PTR SIZE ...) (android.c) */
+bool trace_probe_android(const unsigned char *head, size_t n);
+int trace_read_android(struct trace *t, struct src *s, struct diag *d);
+/* glibc mtrace (MALLOC_TRACE) log (mtrace.c) */
+bool trace_probe_mtrace(const unsigned char *head, size_t n);
+int trace_read_mtrace(struct trace *t, struct src *s, struct diag *d);
+/* valgrind --trace-malloc=yes log (valgrind.c) */
+bool trace_probe_valgrind(const unsigned char *head, size_t n);
+int trace_read_valgrind(struct trace *t, struct src *s, struct diag *d);
+/* Mozilla logalloc (PID TID malloc(42)=#1) (logalloc.c) */
+bool trace_probe_logalloc(const unsigned char *head, size_t n);
+int trace_read_logalloc(struct trace *t, struct src *s, struct diag *d);
+/* ltrace log of the allocation calls (ltrace.c) */
+bool trace_probe_ltrace(const unsigned char *head, size_t n);
+int trace_read_ltrace(struct trace *t, struct src *s, struct diag *d);
+/* NAME(ARGS) = RESULT call logs (jemalloc utrace via kdump and similar) (calllog.c) */
+bool trace_probe_calllog(const unsigned char *head, size_t n);
+int trace_read_calllog(struct trace *t, struct src *s, struct diag *d);
+
 /* Native text and .rep (text.c): anything that is not binary.  The
  * catch-all: it stays the last row of the loader's table. */
 bool trace_probe_text(const unsigned char *head, size_t n);

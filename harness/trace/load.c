@@ -14,6 +14,16 @@
 /* In probing order: the specific formats first, the text catch-all last. */
 static const struct trace_reader readers[] = {
 	{"hbt", trace_probe_hbt, trace_read_hbt},
+	/* other recorders' logs (import.h), the most specific first: ltrace's
+	 * and valgrind's lines are also call logs */
+	{"malloc-bench", trace_probe_mallocbench, trace_read_mallocbench},
+	{"heaptrack", trace_probe_heaptrack, trace_read_heaptrack},
+	{"android", trace_probe_android, trace_read_android},
+	{"mtrace", trace_probe_mtrace, trace_read_mtrace},
+	{"valgrind", trace_probe_valgrind, trace_read_valgrind},
+	{"logalloc", trace_probe_logalloc, trace_read_logalloc},
+	{"ltrace", trace_probe_ltrace, trace_read_ltrace},
+	{"calllog", trace_probe_calllog, trace_read_calllog},
 	{"text", trace_probe_text, trace_read_text},
 };
 

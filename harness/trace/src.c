@@ -17,11 +17,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zip.h>
 #include <zlib.h>
 #include <zstd.h>
 
 static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 static const unsigned char gzip_magic[2] = {0x1f, 0x8b};
+static const unsigned char zip_magic[4] = {'P', 'K', 3, 4};
 
 static int src_fail(struct src *s, const char *fmt, const char *arg)
 {
@@ -127,6 +129,54 @@ static long fill_gzip(struct src *s)
 	return (long)(s->cap - s->len - z->avail_out);
 }
 
+static long fill_zip(struct src *s)
+{
+	zip_int64_t r = zip_fread(s->zipfile, s->buf + s->len, s->cap - s->len);
+	if (r < 0)
+		return src_fail(s, "corrupt zip data: %s",
+				zip_error_strerror(zip_file_get_error(s->zipfile)));
+	return (long)r;
+}
+
+/* Opens the one file of the zip archive at s->fd (libzip reads it through
+ * its own descriptor: a zip is read from its central directory, at the
+ * end).  An archive of several files is refused: which one is the trace
+ * is the user's choice. */
+static int open_zip(struct src *s)
+{
+	int err = 0, fd = dup(s->fd);
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		return src_fail(s, "cannot read the zip archive: %s", strerror(errno));
+	zip_t *z = zip_fdopen(fd, ZIP_RDONLY, &err);
+	if (!z) {
+		close(fd);
+		zip_error_t ze;
+		zip_error_init_with_code(&ze, err);
+		src_fail(s, "corrupt zip archive: %s", zip_error_strerror(&ze));
+		zip_error_fini(&ze);
+		return -1;
+	}
+	s->zip = z;
+	zip_int64_t n = zip_get_num_entries(z, 0), file = -1, nfiles = 0;
+	for (zip_int64_t i = 0; i < n; i++) {
+		const char *name = zip_get_name(z, (zip_uint64_t)i, 0);
+		size_t len = name ? strlen(name) : 0;
+		if (len && name[len - 1] != '/') {
+			nfiles++;
+			file = i;
+		}
+	}
+	if (nfiles != 1) {
+		char why[64];
+		snprintf(why, sizeof why, "%lld files", (long long)nfiles);
+		return src_fail(s, "zip archive with %s: extract the trace and pass it", why);
+	}
+	if (!(s->zipfile = zip_fopen_index(z, (zip_uint64_t)file, 0)))
+		return src_fail(s, "cannot read the zip archive: %s",
+				zip_error_strerror(zip_get_error(z)));
+	return 0;
+}
+
 /* Appends more decompressed bytes to buf; 0 at end of stream. */
 static long fill(struct src *s)
 {
@@ -146,6 +196,8 @@ static long fill(struct src *s)
 		r = fill_zstd(s);
 	else if (s->comp == TRACE_COMP_GZIP)
 		r = fill_gzip(s);
+	else if (s->comp == TRACE_COMP_ZIP)
+		r = fill_zip(s);
 	else
 		r = raw_read(s, s->buf + s->len, s->cap - s->len);
 	s->cap++;
@@ -205,6 +257,11 @@ int src_open(struct src *s, const char *path, struct diag *d)
 		if (inflateInit2(z, 16 + MAX_WBITS) != Z_OK)
 			hb_oom();
 		s->zlib = z;
+	} else if (s->in_len >= 4 && !memcmp(s->in, zip_magic, 4)) {
+		s->comp = TRACE_COMP_ZIP;
+		s->in_len = 0;
+		if (open_zip(s) < 0)
+			goto fail;
 	} else {
 		memcpy(s->buf, s->in, s->in_len);
 		s->len = s->total = s->in_len;
@@ -227,6 +284,11 @@ void src_close(struct src *s)
 		inflateEnd(s->zlib);
 		free(s->zlib);
 	}
+	if (s->zipfile)
+		zip_fclose(s->zipfile);
+	if (s->zip)
+		zip_discard(s->zip);
+	s->zip = s->zipfile = NULL;
 	xunmap(s->in, SRC_CHUNK);
 	xunmap(s->buf, s->cap);
 	s->zstd = s->zlib = s->in = NULL;
@@ -252,6 +314,7 @@ int src_line(struct src *s, char **line, size_t *len)
 		if (nl || (s->eof && avail > 0)) {
 			size_t n = nl ? (size_t)(nl - start) : avail;
 			s->pos += nl ? n + 1 : n;
+			s->unterminated = !nl;
 			if (n > 0 && start[n - 1] == '\r')
 				n--;
 			start[n] = '\0';

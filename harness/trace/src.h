@@ -1,7 +1,7 @@
 /*
  * src.h - an input file as a stream of bytes, transparently decompressed
- * (zstd or gzip, detected by magic), read through one buffer that serves
- * both line-by-line parsing and whole-stream reads.
+ * (zstd or gzip, detected by magic, or the one file of a zip archive), read through one buffer that
+ * serves both line-by-line parsing and whole-stream reads.
  *
  * The buffer holds at most SRC_CHUNK bytes plus one line, so reading a
  * trace of any size costs bounded memory beyond the op array.
@@ -26,6 +26,8 @@ struct src {
 	enum trace_compression comp;
 	void *zstd;        /* ZSTD_DStream */
 	void *zlib;        /* z_stream */
+	void *zip;         /* zip_t, and the one file read from it: */
+	void *zipfile;     /* zip_file_t */
 	size_t zret;       /* last ZSTD_decompressStream hint: 0 = frame done */
 	bool zlib_end;     /* gzip member complete */
 	unsigned char *in; /* compressed input buffer */
@@ -34,9 +36,10 @@ struct src {
 
 	char *buf; /* decompressed bytes [pos, len) not yet consumed */
 	size_t pos, len, cap;
-	bool eof;       /* no more bytes after buf[len) */
-	uint64_t line;  /* number of the last line returned */
-	uint64_t total; /* decompressed bytes delivered so far */
+	bool eof;          /* no more bytes after buf[len) */
+	uint64_t line;     /* number of the last line returned */
+	bool unterminated; /* it was the last and had no newline (cut off?) */
+	uint64_t total;    /* decompressed bytes delivered so far */
 };
 
 /* Opens path (a regular file).  Reports and returns -1 on a missing file,

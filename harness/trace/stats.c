@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/jsonx.h"
+#include "trace/import.h"
 
 unsigned stats_bucket(uint64_t size)
 {
@@ -150,6 +151,31 @@ static const char *group(uint64_t v, char *buf)
 	return buf;
 }
 
+/* What an import could not see and what it did about it (import.h), from
+ * the metadata, so that a cached or converted import says it too. */
+static void print_import(const struct trace *t)
+{
+	const char *from = trace_meta_get(t, "imported-from");
+	if (!from)
+		return;
+	const char *pid = trace_meta_get(t, "pid"), *np = trace_meta_get(t, "processes");
+	printf("  imported from    %s log", from);
+	if (pid)
+		printf(", process %s (%s in the log)", pid, np ? np : "1");
+	printf("\n");
+	const char *lifetimes = trace_meta_get(t, "lifetimes");
+	if (lifetimes && !strcmp(lifetimes, "approximate"))
+		printf("  lifetimes        approximate: the log does not say which block a "
+		       "free releases\n");
+	for (int k = 0; k < IMPORT_NCOUNTS; k++) {
+		char key[64];
+		snprintf(key, sizeof key, "import-%s", import_count_keys[k]);
+		const char *v = trace_meta_get(t, key);
+		if (v && strcmp(v, "0"))
+			printf("    %-14s %s %s\n", "", v, import_count_what[k]);
+	}
+}
+
 void trace_stats_print(const struct trace *t, const struct trace_stats *st)
 {
 	char f[32], a[32], b[32], c[32], e[32];
@@ -162,6 +188,7 @@ void trace_stats_print(const struct trace *t, const struct trace_stats *st)
 		printf("  spelled as       %" PRIu64 " free(NULL), %" PRIu64
 		       " realloc(NULL, n), %" PRIu64 " realloc(p, 0)\n",
 		       st->free_nulls, st->realloc_nulls, st->realloc_zeros);
+	print_import(t);
 	printf("  ids, threads     %s ids, %u thread%s\n", group(st->ids, a), st->threads,
 	       st->threads == 1 ? "" : "s");
 	printf("  live bytes       peak %s (at op %" PRIu64 "), final %s\n",

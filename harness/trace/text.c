@@ -14,7 +14,8 @@
 #include "trace/builder.h"
 #include "trace/internal.h"
 
-#define TEXT_VERSION 1
+/* 2: ops may carry their time (` @NS`); files without times stay version 1 */
+#define TEXT_VERSION 2
 #define TEXT_BATCH   32
 
 /* ---- Tokens ------------------------------------------------------------- */
@@ -178,6 +179,15 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 		}
 	}
 	p = skip_ws(p);
+	if (*p == '@' && !r->rep) { /* the op's time in ns (version 2) */
+		p++;
+		int rc = parse_num(&p, &op.time, NULL);
+		if (rc != NUM_OK)
+			return text_error(r, "%s time after '@'",
+					  rc == NUM_OVERFLOW ? "overflowing" : "bad");
+		op.timed = true;
+		p = skip_ws(p);
+	}
 	if (*p && *p != '#')
 		return text_error(r, "unexpected '%.*s' after the op", (int)strcspn(p, " \t"), p);
 
@@ -336,10 +346,10 @@ static int text_comment(struct text_reader *r, const char *p)
 	value[vl] = '\0';
 	if (!strcmp(key, "heapbench-trace")) {
 		uint64_t ver;
-		if (parse_u64(value, &ver) < 0 || ver != TEXT_VERSION)
+		if (parse_u64(value, &ver) < 0 || ver < 1 || ver > TEXT_VERSION)
 			return diag_fatal(r->d, r->s->line, DIAG_NO_OP,
 					  "unsupported heapbench text trace version '%s' (this "
-					  "heapbench reads %d)",
+					  "heapbench reads 1 and %d)",
 					  value, TEXT_VERSION);
 		return 0;
 	}

@@ -40,6 +40,7 @@ void trace_free(struct trace *t)
 	free(t->meta);
 	free(t->marks);
 	free(t->owned);
+	free(t->owned_times);
 	free(t->blob);
 	if (t->map)
 		munmap(t->map, t->maplen);
@@ -128,11 +129,13 @@ const char *trace_format_name(const struct trace *t, char *buf, size_t len)
 		[REP_CMU2010] = "rep-cmu2010",
 		[REP_CMU2016] = "rep-cmu2016",
 	};
-	const char *base = t->format == TRACE_FMT_HBT    ? "hbt"
-			   : t->format == TRACE_FMT_TEXT ? "text"
-							 : dialects[t->rep_dialect];
+	const char *base = t->format == TRACE_FMT_HBT      ? "hbt"
+			   : t->format == TRACE_FMT_TEXT   ? "text"
+			   : t->format == TRACE_FMT_IMPORT ? t->import_format
+							   : dialects[t->rep_dialect];
 	const char *comp = t->compression == TRACE_COMP_ZSTD   ? "+zst"
 			   : t->compression == TRACE_COMP_GZIP ? "+gz"
+			   : t->compression == TRACE_COMP_ZIP  ? "+zip"
 							       : "";
 	snprintf(buf, len, "%s%s", base, comp);
 	return buf;

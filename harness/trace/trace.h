@@ -92,7 +92,7 @@ static inline bool trace_op_allocates(const struct trace_op *op)
 
 /* ---- The trace ---------------------------------------------------------- */
 
-enum trace_format { TRACE_FMT_TEXT, TRACE_FMT_REP, TRACE_FMT_HBT };
+enum trace_format { TRACE_FMT_TEXT, TRACE_FMT_REP, TRACE_FMT_HBT, TRACE_FMT_IMPORT };
 enum rep_dialect { REP_NONE, REP_CSAPP2002, REP_CMU2010, REP_CMU2016 };
 
 struct trace_meta {
@@ -110,12 +110,16 @@ struct trace {
 	enum trace_format format;
 	enum trace_compression compression;
 	enum rep_dialect rep_dialect;
-	bool has_lines; /* ops map to source lines (text formats) */
+	const char *import_format; /* TRACE_FMT_IMPORT: "valgrind", ... (static) */
+	bool has_lines;            /* ops map to source lines (text formats) */
 
 	const struct trace_op *ops;
 	uint64_t nops;
 	uint32_t nids;     /* ids are 0..nids-1 */
 	uint32_t nthreads; /* threads are 0..nthreads-1; >= 1 if nops */
+	/* when op i was called, in ns (times[i]), or NULL: the source has no
+	 * times.  Monotonic per thread, not across threads (logs interleave). */
+	const uint64_t *times;
 
 	struct trace_meta *meta; /* `# key: value` lines, in order */
 	size_t nmeta, capmeta;
@@ -126,6 +130,8 @@ struct trace {
 	/* storage: exactly one of these holds the ops */
 	struct trace_op *owned; /* malloc'd array (text readers, builders) */
 	size_t capops;
+	uint64_t *owned_times; /* malloc'd times, capacity ncaptimes */
+	size_t ncaptimes;
 	void *map; /* mmap of a whole .hbt file */
 	size_t maplen;
 	void *blob; /* decompressed .hbt image */

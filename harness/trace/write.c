@@ -118,6 +118,12 @@ static int write_ops(const struct trace *t, struct out *o, struct buf *b, bool c
 			buf_append(b, ": ", 2);
 		}
 		op_line(b, op, idnames_of(&names, op), cmu);
+		if (t->times && !cmu) { /* ` @NS` before the newline */
+			b->len--;
+			buf_append(b, " @", 2);
+			buf_u64(b, t->times[i]);
+			buf_append(b, "\n", 1);
+		}
 		rc = flush_buf(o, b, false);
 	}
 	if (rc == 0)
@@ -132,7 +138,7 @@ static int write_ops(const struct trace *t, struct out *o, struct buf *b, bool c
 static int write_text(const struct trace *t, struct out *o)
 {
 	struct buf b = {0};
-	buf_printf(&b, "# heapbench-trace: 1\n");
+	buf_printf(&b, "# heapbench-trace: %d\n", t->times ? 2 : 1);
 	for (size_t i = 0; i < t->nmeta; i++)
 		buf_printf(&b, "# %s: %s\n", t->meta[i].key, t->meta[i].value);
 	return write_ops(t, o, &b, false);
@@ -221,6 +227,7 @@ static int write_hbt(const struct trace *t, struct out *o)
 	h.meta_offset = sizeof h;
 	h.meta_size = meta.len;
 	h.ops_offset = (h.meta_offset + h.meta_size + 7) & ~(uint64_t)7;
+	h.flags = t->times ? HBT_F_TIMES : 0;
 	static const char zeros[8];
 	int rc = out_write(o, &h, sizeof h);
 	if (rc == 0 && meta.len)
@@ -231,6 +238,10 @@ static int write_hbt(const struct trace *t, struct out *o)
 	for (uint64_t i = 0; i < t->nops && rc == 0; i += 1u << 16) {
 		uint64_t n = t->nops - i < (1u << 16) ? t->nops - i : (1u << 16);
 		rc = out_write(o, t->ops + i, (size_t)n * sizeof *t->ops);
+	}
+	for (uint64_t i = 0; t->times && i < t->nops && rc == 0; i += 1u << 16) {
+		uint64_t n = t->nops - i < (1u << 16) ? t->nops - i : (1u << 16);
+		rc = out_write(o, t->times + i, (size_t)n * sizeof *t->times);
 	}
 	buf_free(&meta);
 	return rc;

@@ -1,8 +1,9 @@
 /*
- * bench_parse.c - how fast traces load: `bench_parse TEXT HBT`.
+ * bench_parse.c - how fast traces load: `bench_parse TEXT HBT [LOG...]`.
  * Prints the text reader's MB/s (best of 5 loads, bytes of the file) and the
  * time to open the same trace as .hbt (header only: one mmap) and to open it
- * and run trace_verify (the O(n) semantic pass), plus peak RSS.
+ * and run trace_verify (the O(n) semantic pass), plus peak RSS; then the
+ * MB/s of each LOG, another recorder's log read by its importer (best of 3).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,8 @@ static double best_load(const char *path, int reps, int verify, uint64_t *nops)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: bench_parse TEXT_TRACE HBT_TRACE\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: bench_parse TEXT_TRACE HBT_TRACE [LOG...]\n");
 		return 2;
 	}
 	struct stat st;
@@ -64,6 +65,14 @@ int main(int argc, char **argv)
 	printf(".hbt   open + trace_verify            %9.1f ms  (%.0f Mops/s)\n", ver * 1e3,
 	       (double)nops / ver / 1e6);
 	printf("text/.hbt open ratio                  %9.0fx\n", text / open);
+	for (int i = 3; i < argc; i++) {
+		if (stat(argv[i], &st) < 0)
+			return 2;
+		double dt = best_load(argv[i], 3, 0, &nops);
+		mb = (double)st.st_size / 1e6;
+		printf("import %-40s %7.1f MB  %9.0f ms  %7.1f MB/s  %6.2f Mops/s\n", argv[i], mb,
+		       dt * 1e3, mb / dt, (double)nops / dt / 1e6);
+	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("peak RSS %.1f MB (op array: %.1f MB)\n", (double)ru.ru_maxrss / 1024,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tests/bench/parse.sh BUILD - `make bench-parse`: generates a ~20 MB text trace
 # (2 million ops, plateau pattern) and its .hbt twin under build/bench/, then
-# prints the text reader's MB/s and the .hbt open time (bench_parse.c).
-# Goals (issue 2): text >= 100 MB/s; .hbt open bounded by mmap, no per-op work.
+# prints the text reader's MB/s and the .hbt open time (bench_parse.c), then
+# the MB/s of each importer on the same ops spelled as its log (mklogs.py).
+# Goals (issues 2, 15): text and every import >= 100 MB/s; .hbt open bounded
+# by mmap, no per-op work.
 set -eu
 B=${1:-build}
 D=build/bench
@@ -11,4 +13,7 @@ if [ ! -f "$D/parse-2m.trace" ]; then
 	"$B/heapbench" trace gen --pattern plateau --ops 2000000 --seed 1 -o "$D/parse-2m.trace"
 	"$B/heapbench" trace convert "$D/parse-2m.trace" "$D/parse-2m.hbt"
 fi
-"$B/tests/bench_parse" "$D/parse-2m.trace" "$D/parse-2m.hbt"
+if [ ! -f "$D/logs/logalloc.log" ] || [ tests/bench/mklogs.py -nt "$D/logs/logalloc.log" ]; then
+	python3 tests/bench/mklogs.py "$D/parse-2m.trace" "$D/logs"
+fi
+"$B/tests/bench_parse" "$D/parse-2m.trace" "$D/parse-2m.hbt" "$D"/logs/*.log

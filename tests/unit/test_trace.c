@@ -872,10 +872,11 @@ static void test_text_errors(void **state)
 	assert_load_fails(TXT "err-size-overflow.trace", false, 1, "size overflows 64 bits");
 	assert_load_stderr(TXT "err-size-overflow.trace", false,
 			   TXT "err-size-overflow.trace:2: op 0: size");
-	assert_load_fails(TXT "err-version2.trace", false, 1,
-			  "unsupported heapbench text trace version '2' (this heapbench reads 1)");
-	assert_load_stderr(TXT "err-version2.trace", false,
-			   TXT "err-version2.trace:1: unsupported");
+	assert_load_fails(
+		TXT "err-version3.trace", false, 1,
+		"unsupported heapbench text trace version '3' (this heapbench reads 1 and 2)");
+	assert_load_stderr(TXT "err-version3.trace", false,
+			   TXT "err-version3.trace:1: unsupported");
 }
 
 /* More malformed op lines, one temporary file each. */
@@ -1497,9 +1498,15 @@ static void test_hbt_other_fields(void **state)
 	get_header(img, &good);
 
 	h = good;
-	h.flags = 1;
+	h.flags = 2;
 	put_header(img, &h);
-	assert_hbt_rejected("flags.hbt", img, len, "unknown .hbt flags 0x1");
+	assert_hbt_rejected("flags.hbt", img, len, "unknown .hbt flags 0x2");
+
+	/* flag 1 says times follow the records: this file has none */
+	h = good;
+	h.flags = HBT_F_TIMES;
+	put_header(img, &h);
+	assert_hbt_rejected("times.hbt", img, len, "truncated: header declares 8 ops");
 
 	h = good;
 	h.thread_count = 0;
