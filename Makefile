@@ -26,7 +26,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
                 libjansson-dev libcmocka-dev zstd gzip jq \
                 libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox libxml2-utils \
-                libzip-dev
+                libzip-dev protobuf-c-compiler libprotobuf-c-dev
 
 # The recorders whose logs the importers are tested against (tests only:
 # heapbench runs without them).
@@ -49,17 +49,23 @@ CC ?= cc
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wno-format-nonliteral -Wvla -Werror
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -DHB_GIT='"$(GIT_REV)"'
+CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -Ibuild/gen -DHB_GIT='"$(GIT_REV)"'
 # `override`: flags given on the command line (CFLAGS=-O0) come last and win,
 # without dropping the project's own
 override CFLAGS := -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS)
-LDLIBS := -lyaml -lzstd -lz -lzip -ljansson -lm
+LDLIBS := -lyaml -lzstd -lz -lzip -lprotobuf-c -ljansson -lm
 
 # harness/recorder/record.c is the preload library, built on its own below
 HARNESS_DIRS := cli base trace replay suite report recorder
 HARNESS_SRC := $(filter-out harness/recorder/record.c,$(foreach d,$(HARNESS_DIRS),$(wildcard harness/$(d)/*.c))) \
                $(wildcard allocators/*.c) $(wildcard allocators/host/*.c)
-HARNESS_OBJ := $(patsubst %.c,$(B)/%.o,$(HARNESS_SRC))
+# protobuf schemas of formats heapbench reads (harness/trace/*.proto):
+# protoc-c generates their C code into build/gen/, compiled like the rest
+# but without the project's warnings (the code is not ours)
+PROTO_SRC := $(wildcard harness/trace/*.proto)
+PROTO_C := $(patsubst harness/trace/%.proto,build/gen/%.pb-c.c,$(PROTO_SRC))
+PROTO_OBJ := $(patsubst build/gen/%.c,$(B)/gen/%.o,$(PROTO_C))
+HARNESS_OBJ := $(patsubst %.c,$(B)/%.o,$(HARNESS_SRC)) $(PROTO_OBJ)
 LIB_OBJ := $(filter-out $(B)/harness/cli/main.o,$(HARNESS_OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -100,9 +106,16 @@ build/.deps-ok: Makefile
 deps: build/.deps-ok
 
 # ---- Compile and link -------------------------------------------------------
-$(B)/%.o: %.c | build/.deps-ok
+$(B)/%.o: %.c | build/.deps-ok $(PROTO_C)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build/gen/%.pb-c.c build/gen/%.pb-c.h: harness/trace/%.proto | build/.deps-ok
+	@mkdir -p build/gen
+	protoc-c --proto_path=harness/trace --c_out=build/gen $<
+$(B)/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=c11 $(OPT) -c $< -o $@
 
 # the heap functions a library:PATH allocator calls (allocators/library.c)
 EXPORTS := -Wl,--dynamic-list=allocators/exports.list
@@ -224,10 +237,10 @@ $(B)/tests/rss_reference: tests/bench/rss_reference.c | build/.deps-ok
 # ---- Fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(WARN)
 fuzz: build/fuzz/fuzz_trace
-build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(wildcard harness/*/*.h allocators/*.h allocators/host/*.h) | build/.deps-ok
+build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(PROTO_C) $(wildcard harness/*/*.h allocators/*.h allocators/host/*.h) | build/.deps-ok
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_trace.c \
-		$(filter-out harness/cli/main.c,$(HARNESS_SRC)) $(LDLIBS)
+		$(filter-out harness/cli/main.c,$(HARNESS_SRC)) $(PROTO_C) $(LDLIBS)
 
 format:
 	clang-format -i harness/*/*.[ch] allocators/*.[ch] allocators/host/*.[ch] \
