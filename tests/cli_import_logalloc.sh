@@ -25,6 +25,12 @@ check "raw: realities (failed malloc, malloc(0), unknown free, jemalloc_stats, 2
 	"logalloc 1 0 0 1 1 0 1 2 18545 2" "$(realities "$D/raw.log")"
 run "$HB" trace stats "$D/raw.log"
 check_has "raw: the left-out calls are warned about" "$err" "2 calls of other processes (left out)"
+run "$HB" trace convert "$D/raw.log" "$T/raw/"
+check "raw, convert to DIR/: one trace per process" "1-18545.hbt.zst 2-18546.hbt.zst" \
+	"$(cd "$T/raw" && echo *)"
+check "raw, convert to DIR/: the first as when read alone, pid 18546's malloc(77) and free" \
+	"20 4 1 4 1 10 7392 2 / 2 1 0 0 0 1 77 1" \
+	"$(shape "$T/raw/1-18545.hbt.zst") / $(shape "$T/raw/2-18546.hbt.zst")"
 ops "$D/raw.log" >"$T/raw.ops"
 check "raw: malloc, calloc, realloc, posix_memalign" "0: a 0 32
 0: c 1 1 148

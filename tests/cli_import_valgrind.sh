@@ -45,6 +45,32 @@ check "--trace-children: 213 calls of 2 other processes left out, the script's e
 run "$HB" trace stats "$D/children.log"
 check_has "--trace-children: the left-out calls are warned about" "$err" "213 calls of other processes (left out)"
 
+# one trace per process: numbers from `python3 expect.py --pid PID children.log`
+run "$HB" trace convert "$D/children.log" "$T/children/"
+check "--trace-children, convert to DIR/: exit 0" 0 "$rc"
+check "--trace-children, convert to DIR/: one trace per process, in the order of first calls" \
+	"1-23781.hbt.zst 2-23782.hbt.zst 3-23784.hbt.zst" "$(cd "$T/children" && echo *)"
+check "--trace-children, convert to DIR/: the first process as when read alone" \
+	"133 52 0 0 0 81 9776 1" "$(shape "$T/children/1-23781.hbt.zst")"
+check "--trace-children, convert to DIR/: prog (a failed malloc, malloc(0))" \
+	"121 6 3 4 3 105 10760 1 / 0 0 0 1 1 0 23782 3" \
+	"$(shape "$T/children/2-23782.hbt.zst") / $(realities "$T/children/2-23782.hbt.zst" |
+		cut -d' ' -f2-7,10-)"
+check "--trace-children, convert to DIR/: cxx" "91 6 0 2 0 83 77336 1 / 0 0 0 0 0 0 23784 3" \
+	"$(shape "$T/children/3-23784.hbt.zst") / $(realities "$T/children/3-23784.hbt.zst" |
+		cut -d' ' -f2-7,10-)"
+check_has "--trace-children, convert to DIR/: the table of processes on stderr" "$err" \
+	"  2-23782.hbt.zst                 23782          121        1            10760"
+check "--trace-children, convert to DIR/: no call left out" "0 0 0" \
+	"$(for f in "$T"/children/*; do "$HB" trace stats --json "$f" | jq -r '.metadata["import-other-processes"]'; done | xargs)"
+check "a single-process log to DIR/: one trace" "1-23501.hbt.zst" \
+	"$("$HB" trace convert "$D/prog.log" "$T/one/" 2>/dev/null; cd "$T/one" && echo *)"
+mkdir -p "$T/full/2-23782.hbt.zst" # in the way of the second trace
+run "$HB" trace convert "$D/children.log" "$T/full"
+check "convert to DIR/, a write fails: exit 2, the traces written before removed" \
+	"2 2-23782.hbt.zst" "$rc $(cd "$T/full" && echo *)"
+check_has "convert to DIR/, a write fails: the error names the file" "$err" "$T/full/2-23782.hbt.zst"
+
 check "--time-stamp=yes: the same calls" "90 5 0 2 0 83 76800 1" "$(shape "$D/timestamps.log")"
 check "--time-stamp=yes: times kept (D:HH:MM:SS.mmm, in ns)" "a 0 72704 @431000000" \
 	"$(ops "$D/timestamps.log" | head -1)"

@@ -12,7 +12,7 @@
 
 static const char trace_usage[] =
 	"usage: heapbench trace stats [--json] TRACE...\n"
-	"       heapbench trace convert IN OUT\n"
+	"       heapbench trace convert IN OUT | DIR/\n"
 	"       heapbench trace lint TRACE...\n"
 	"       heapbench trace gen --pattern P --ops N [--seed S] [--live B] -o OUT\n"
 	"\n"
@@ -20,7 +20,9 @@ static const char trace_usage[] =
 	"           live bytes, live blocks, size percentiles and histogram\n"
 	"           (--json: one JSON object per trace, one per line)\n"
 	"  convert  any readable trace to the format OUT's name gives: .trace (text),\n"
-	"           .hbt (binary) or .rep (CMU malloc lab), optionally + .zst or .gz\n"
+	"           .hbt (binary) or .rep (CMU malloc lab), optionally + .zst or .gz;\n"
+	"           to a directory (DIR/ or an existing one): one DIR/N-PID.hbt.zst per\n"
+	"           process of a log\n"
 	"  lint     list every problem with its op number and source line; exit 1 if any\n"
 	"  gen      a deterministic synthetic trace; patterns: ramp, peak, plateau,\n"
 	"           random-uniform, random-exponential; --live B: the live set peaks\n"
@@ -65,7 +67,7 @@ static int cmd_convert(int argc, char **argv)
 	if (help_only(argc, argv))
 		return fputs(trace_usage, stdout), HB_EXIT_OK;
 	if (argc != 3) {
-		hb_error("trace convert: expected IN OUT");
+		hb_error("trace convert: expected IN OUT (or IN DIR/)");
 		return HB_EXIT_USAGE;
 	}
 	return trace_convert(argv[1], argv[2]) < 0 ? HB_EXIT_USAGE : HB_EXIT_OK;

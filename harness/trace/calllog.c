@@ -61,22 +61,6 @@ static enum cl_kind classify(const char *p, size_t n)
 #undef IS
 }
 
-/* A number or a NULL spelling at *pp. */
-static bool value(const char **pp, uint64_t *v)
-{
-	const char *p = *pp;
-	if (import_lit(&p, "(nil)") || import_lit(&p, "NULL")) {
-		*v = 0;
-	} else if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		if (!import_hex(&p, v))
-			return false;
-	} else if (!import_dec(&p, v)) {
-		return false;
-	}
-	*pp = p;
-	return true;
-}
-
 /* What a line holds, as found by locate(). */
 struct cl_line {
 	const char *pre, *pre_end; /* the prefix (before the result or the name) */
@@ -124,7 +108,7 @@ static bool locate(const char *line, const char *end, struct cl_line *c)
 			s--;
 		const char *r = s;
 		uint64_t v;
-		if (s < e && value(&r, &v) && r == e) {
+		if (s < e && import_value(&r, &v) && r == e) {
 			c->result_first = true;
 			c->first_result = v;
 			c->pre_end = s;
@@ -230,37 +214,6 @@ static bool prefix_info(const char *p, const char *e, uint64_t *pid, uint64_t *t
 	return true;
 }
 
-struct cl_args {
-	uint64_t v[3];
-	int n;
-};
-
-static bool args(const char **pp, struct cl_args *a)
-{
-	const char *p = *pp;
-	a->n = 0;
-	if (*p++ != '(')
-		return false;
-	p = import_skip_blanks(p);
-	if (*p == ')') {
-		*pp = p + 1;
-		return true;
-	}
-	for (;;) {
-		if (a->n == 3 || !value(&p, &a->v[a->n]))
-			return false;
-		a->n++;
-		p = import_skip_blanks(p);
-		if (*p == ')') {
-			*pp = p + 1;
-			return true;
-		}
-		if (*p++ != ',')
-			return false;
-		p = import_skip_blanks(p);
-	}
-}
-
 int trace_read_calllog(struct trace *t, struct src *s, struct diag *d)
 {
 	struct importer im;
@@ -286,8 +239,8 @@ int trace_read_calllog(struct trace *t, struct src *s, struct diag *d)
 		}
 		struct import_call c = {.thread = tid, .time_ns = ns, .has_time = has_time};
 		const char *p = cl.args;
-		struct cl_args a;
-		if (!args(&p, &a))
+		struct import_args a;
+		if (!import_args(&p, &a, false))
 			goto bad;
 		bool need_result = true;
 		switch (cl.kind) {
@@ -342,7 +295,7 @@ int trace_read_calllog(struct trace *t, struct src *s, struct diag *d)
 			if (*p != '=')
 				goto bad;
 			p = import_skip_blanks(p + 1);
-			if (!value(&p, &c.ptr))
+			if (!import_value(&p, &c.ptr))
 				goto bad;
 		}
 		/* what follows the call (a caller, a comment) is not read */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "trace/builder.h"
 #include "trace/internal.h"
 
@@ -39,23 +40,78 @@ void import_begin(struct importer *im, struct trace *t, struct src *s, struct di
 	im->d = d;
 	im->b = trace_builder_new(t, d);
 	idmap_init(&im->pids);
+	im->split = t->split_processes;
 	t->format = TRACE_FMT_IMPORT;
 	t->import_format = format;
 }
 
+/* The current process's state, kept in procs[cur] / taken from procs[i]. */
+static void proc_save(struct importer *im)
+{
+	struct import_proc *p = &im->procs[im->cur];
+	p->pid = im->pid;
+	p->t = im->t;
+	p->b = im->b;
+	memcpy(p->counts, im->counts, sizeof p->counts);
+	p->calls = im->calls;
+}
+
+static void proc_load(struct importer *im, size_t i)
+{
+	const struct import_proc *p = &im->procs[i];
+	im->cur = i;
+	im->pid = p->pid;
+	im->t = p->t;
+	im->b = p->b;
+	memcpy(im->counts, p->counts, sizeof im->counts);
+	im->calls = p->calls;
+}
+
+/* A new process of a split load, empty and current. */
+static void proc_add(struct importer *im, uint64_t pid)
+{
+	if (im->nprocs == im->capprocs) {
+		im->capprocs = im->capprocs ? 2 * im->capprocs : 8;
+		im->procs = xrealloc(im->procs, im->capprocs * sizeof *im->procs);
+	}
+	struct trace *first = im->procs[0].t, *t = trace_new(first->path);
+	t->compression = first->compression;
+	t->format = TRACE_FMT_IMPORT;
+	t->import_format = first->import_format;
+	im->procs[im->nprocs] = (struct import_proc){.pid = pid, .t = t};
+	im->procs[im->nprocs].b = trace_builder_new(t, im->d);
+	proc_load(im, im->nprocs++);
+}
+
 bool import_process(struct importer *im, uint64_t pid)
 {
-	if (!im->have_pid) {
-		im->have_pid = true;
-		im->pid = pid;
-	}
-	if (pid == im->pid)
+	if (im->have_pid && pid == im->pid)
 		return true;
 	uint64_t key = pid == UINT64_MAX ? pid : pid + 1; /* 0 is the map's empty key */
 	struct idmap_slot *slot = idmap_find(&im->pids, key);
-	if (!slot->key)
-		idmap_insert(&im->pids, slot, key);
-	return false;
+	bool seen = slot->key != 0;
+	if (!seen) {
+		slot = idmap_insert(&im->pids, slot, key);
+		slot->val = (uint32_t)(im->pids.used - 1); /* the order of first calls */
+	}
+	if (!im->have_pid) { /* the first process: the trace begun with */
+		im->have_pid = true;
+		im->pid = pid;
+		if (im->split) {
+			im->procs = xmalloc(8 * sizeof *im->procs);
+			im->capprocs = 8;
+			im->nprocs = 1;
+		}
+		return true;
+	}
+	if (!im->split)
+		return false;
+	proc_save(im);
+	if (seen)
+		proc_load(im, slot->val);
+	else
+		proc_add(im, pid);
+	return true;
 }
 
 void import_skip_call(struct importer *im)
@@ -221,12 +277,21 @@ static void warn_counts(struct importer *im)
 			break;
 		n += (size_t)w;
 	}
-	if (n)
-		diag_warn(im->d, DIAG_NO_LINE, DIAG_NO_OP, "imported %s log: %s",
-			  im->t->import_format, msg);
+	if (!n)
+		return;
+	char who[48] = "";
+	if (im->split)
+		snprintf(who, sizeof who, ", process %" PRIu64, im->pid);
+	diag_warn(im->d, DIAG_NO_LINE, DIAG_NO_OP, "imported %s log%s: %s%s", im->t->import_format,
+		  who, msg,
+		  im->counts[IMPORT_OTHER_PROCESSES]
+			  ? " (`heapbench trace convert LOG DIR/` writes one trace per process)"
+			  : "");
 }
 
-int import_finish(struct importer *im)
+/* The end of the current process's trace: the builder finished, the
+ * metadata, the warning. */
+static void finish_one(struct importer *im)
 {
 	struct trace *t = im->t;
 	trace_builder_finish(im->b);
@@ -239,22 +304,53 @@ int import_finish(struct importer *im)
 	}
 	if (im->have_pid) {
 		meta_u64(t, "pid", im->pid);
-		meta_u64(t, "processes", 1 + im->pids.used);
+		meta_u64(t, "processes", im->pids.used);
 	}
 	if (im->approximate)
 		trace_meta_set(t, "lifetimes", "approximate");
 	warn_counts(im);
+}
+
+int import_finish(struct importer *im)
+{
+	uint64_t nops = 0;
+	if (im->split && im->nprocs) {
+		proc_save(im);
+		for (size_t i = 0; i < im->nprocs; i++) {
+			proc_load(im, i);
+			finish_one(im);
+			nops += im->t->nops;
+			if (i)
+				im->procs[i - 1].t->next_process = im->t;
+		}
+		im->t = im->procs[0].t;
+	} else {
+		finish_one(im);
+		nops = im->t->nops;
+	}
 	idmap_free(&im->pids);
-	if (t->nops == 0)
+	free(im->procs);
+	im->procs = NULL;
+	if (nops == 0)
 		return diag_fatal(im->d, DIAG_NO_LINE, DIAG_NO_OP,
-				  "%s log without any allocation call", t->import_format);
+				  "%s log without any allocation call", im->t->import_format);
 	return 0;
 }
 
 void import_abort(struct importer *im)
 {
-	if (im->b)
+	if (im->split && im->nprocs) {
+		proc_save(im);
+		for (size_t i = 0; i < im->nprocs; i++) {
+			trace_builder_finish(im->procs[i].b);
+			if (i)
+				trace_free(im->procs[i].t);
+		}
+		free(im->procs);
+		im->procs = NULL;
+	} else if (im->b) {
 		trace_builder_finish(im->b);
+	}
 	im->b = NULL;
 	idmap_free(&im->pids);
 }
@@ -307,4 +403,52 @@ bool import_lit(const char **pp, const char *lit)
 		return false;
 	*pp += n;
 	return true;
+}
+
+bool import_value(const char **pp, uint64_t *v)
+{
+	const char *p = *pp;
+	if (import_lit(&p, "(nil)") || import_lit(&p, "NULL")) {
+		*v = 0;
+	} else if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		if (!import_hex(&p, v))
+			return false;
+	} else if (!import_dec(&p, v)) {
+		return false;
+	}
+	*pp = p;
+	return true;
+}
+
+bool import_args(const char **pp, struct import_args *a, bool labels)
+{
+	const char *p = *pp;
+	a->n = 0;
+	a->al = a->size = -1;
+	if (*p++ != '(')
+		return false;
+	p = import_skip_blanks(p);
+	if (*p == ')') {
+		*pp = p + 1;
+		return true;
+	}
+	for (;;) {
+		if (a->n == 3)
+			return false;
+		if (labels && import_lit(&p, "al "))
+			a->al = a->n;
+		else if (labels && import_lit(&p, "size "))
+			a->size = a->n;
+		if (!import_value(&p, &a->v[a->n]))
+			return false;
+		a->n++;
+		p = import_skip_blanks(p);
+		if (*p == ')') {
+			*pp = p + 1;
+			return true;
+		}
+		if (*p++ != ',')
+			return false;
+		p = import_skip_blanks(p);
+	}
 }

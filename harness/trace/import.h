@@ -26,6 +26,9 @@
  *   other-processes    calls of processes other than the first one seen
  *                      (one trace per process, as `record` writes):
  *                      left out; `processes` says how many there were.
+ *                      A load that asks for every process
+ *                      (trace_load_processes) gets one trace each instead,
+ *                      built side by side in one pass.
  *
  * Costs: two hash lookups per call (the builder's and the liveness check
  * here); memory O(live blocks), the log itself is streamed (src.h).
@@ -76,24 +79,41 @@ struct import_call {
 	bool has_time;
 };
 
-struct importer {
+/* What is kept of each process while another one is read (split loads). */
+struct import_proc {
+	uint64_t pid;
 	struct trace *t;
-	struct src *s;
-	struct diag *d;
+	struct trace_builder *b;
+	uint64_t counts[IMPORT_NCOUNTS];
+	uint64_t calls;
+};
+
+struct importer {
+	/* the process being read: its trace, builder, counts and calls */
+	struct trace *t;
 	struct trace_builder *b;
 	uint64_t counts[IMPORT_NCOUNTS];
 	uint64_t calls; /* calls seen: the op numbers of messages */
-	uint64_t pid;   /* the process read, once have_pid */
+	uint64_t pid;   /* once have_pid */
 	bool have_pid;
-	struct idmap pids; /* other processes seen (pid + 1) */
+
+	struct src *s;
+	struct diag *d;
+	struct idmap pids; /* every process seen (pid + 1), val its index */
 	bool approximate;  /* lifetimes are guessed (heaptrack) */
+	/* split (t->split_processes): every process its own trace, procs[i]
+	 * the i-th process seen (procs[cur] is stale while it is read) */
+	bool split;
+	struct import_proc *procs;
+	size_t nprocs, capprocs, cur;
 };
 
 /* Starts importing s into t; format is its name ("valgrind"), static. */
 void import_begin(struct importer *im, struct trace *t, struct src *s, struct diag *d,
 		  const char *format);
 /* Whether calls of process pid belong to this trace (the first process
- * seen); a call of another one is counted by import_skip_call. */
+ * seen); a call of another one is counted by import_skip_call.  In a split
+ * load always true: pid's trace becomes the one calls go to. */
 bool import_process(struct importer *im, uint64_t pid);
 /* Counts a call of another process (after import_process said no). */
 void import_skip_call(struct importer *im);
@@ -110,7 +130,8 @@ static inline void import_other_line(struct importer *im)
 int import_bad_line(struct importer *im, const char *fmt, ...) HB_PRINTF(2, 3);
 /* Ends the import: the builder finished, the metadata set (imported-from,
  * the counts, pid and processes, lifetimes), one warning summing up what
- * was dropped or guessed.  0, or -1 if the trace is unusable. */
+ * was dropped or guessed; per process in a split load, whose traces follow
+ * the first through next_process.  0, or -1 if no trace has an op. */
 int import_finish(struct importer *im);
 /* Frees what import_begin took, after an error. */
 void import_abort(struct importer *im);
@@ -124,6 +145,20 @@ bool import_hex(const char **pp, uint64_t *v);
 bool import_dec(const char **pp, uint64_t *v);
 /* Whether *pp starts with lit; if so, advances *pp past it. */
 bool import_lit(const char **pp, const char *lit);
+/* A number at *pp: (nil) or NULL (0), hex after 0x, else decimal. */
+bool import_value(const char **pp, uint64_t *v);
+
+/* A call's arguments as "(A, B, C)": up to three import_values, blanks
+ * allowed around them; with labels, valgrind's "al " and "size " before a
+ * value are allowed and say which is which. */
+struct import_args {
+	uint64_t v[3];
+	int n;
+	int al, size; /* index of the labelled values, or -1 */
+};
+/* Parses "(...)" at *pp, advancing *pp past the ')': false if it is not one. */
+bool import_args(const char **pp, struct import_args *a, bool labels);
+
 static inline const char *import_skip_blanks(const char *p)
 {
 	while (*p == ' ' || *p == '\t')

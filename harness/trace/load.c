@@ -43,9 +43,10 @@ static int load_by_content(struct trace *t, struct src *s, struct diag *d)
 			  "not a trace: binary data that is neither .hbt, zstd nor gzip");
 }
 
-struct trace *trace_load(const char *path, struct diag *d)
+static struct trace *load(const char *path, struct diag *d, bool split)
 {
 	struct trace *t = trace_new(path);
+	t->split_processes = split;
 	struct src s;
 	if (src_open(&s, path, d) < 0) {
 		trace_free(t);
@@ -61,14 +62,29 @@ struct trace *trace_load(const char *path, struct diag *d)
 	return t;
 }
 
-struct trace *trace_load_verified(const char *path, struct diag *d)
+struct trace *trace_load(const char *path, struct diag *d)
 {
-	struct trace *t = trace_load(path, d);
+	return load(path, d, false);
+}
+
+/* t, unless it is a .hbt that trace_verify refuses (then freed). */
+static struct trace *verified(struct trace *t, struct diag *d)
+{
 	if (t && t->format == TRACE_FMT_HBT && trace_verify(t, d) < 0) {
 		trace_free(t);
 		return NULL;
 	}
 	return t;
+}
+
+struct trace *trace_load_processes(const char *path, struct diag *d)
+{
+	return verified(load(path, d, true), d);
+}
+
+struct trace *trace_load_verified(const char *path, struct diag *d)
+{
+	return verified(trace_load(path, d), d);
 }
 
 struct trace *trace_load_file(const char *path, bool quiet)

@@ -15,8 +15,10 @@
  * loaded (reported). */
 int trace_stats_show(const char *path, bool json, bool separate);
 
-/* Writes the trace at `in` in the format out's name gives.  0 or -1
- * (reported), checking the name before reading anything. */
+/* Writes the trace at `in` in the format out's name gives, checking the
+ * name before reading anything; or, when out is a directory (ends in '/'
+ * or is one), one DIR/N-PID.hbt.zst per process of the log, a table of
+ * them on stderr.  0 or -1 (reported). */
 int trace_convert(const char *in, const char *out);
 
 /* Lists every problem of one trace, then "PATH: ok, N ops" or "PATH: N

@@ -29,10 +29,8 @@ struct trace *trace_new(const char *path)
 	return t;
 }
 
-void trace_free(struct trace *t)
+static void trace_free_one(struct trace *t)
 {
-	if (!t)
-		return;
 	for (size_t i = 0; i < t->nmeta; i++) {
 		free(t->meta[i].key);
 		free(t->meta[i].value);
@@ -46,6 +44,15 @@ void trace_free(struct trace *t)
 		munmap(t->map, t->maplen);
 	free(t->path);
 	free(t);
+}
+
+void trace_free(struct trace *t)
+{
+	while (t) {
+		struct trace *next = t->next_process;
+		trace_free_one(t);
+		t = next;
+	}
 }
 
 /* ---- Metadata and lines ------------------------------------------------- */

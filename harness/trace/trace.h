@@ -136,6 +136,11 @@ struct trace {
 	size_t maplen;
 	void *blob; /* decompressed .hbt image */
 	bool bare;  /* trace_map_hbt_fd's: metadata checked, not kept */
+
+	/* a log of several processes read whole (trace_load_processes): asked
+	 * before reading; then the next process's trace, owned (freed with t) */
+	bool split_processes;
+	struct trace *next_process;
 };
 
 /* Loads any supported trace, chosen by content.  Validates what the format
@@ -143,6 +148,11 @@ struct trace {
  * through d and returns NULL.  d->lint keeps text readers going after an
  * op-level error, so that lint lists them all. */
 struct trace *trace_load(const char *path, struct diag *d);
+/* trace_load, but a log of several processes (an import: valgrind
+ * --trace-children, logalloc, ...) gives one trace per process, in the
+ * order of their first calls, linked by next_process; any other trace is
+ * one. */
+struct trace *trace_load_processes(const char *path, struct diag *d);
 /* trace_load, then trace_verify for formats that were not checked op by op:
  * what every tool uses. */
 struct trace *trace_load_verified(const char *path, struct diag *d);

@@ -169,51 +169,6 @@ bool trace_probe_valgrind(const unsigned char *head, size_t n)
 
 /* ---- Reading ------------------------------------------------------------ */
 
-/* Arguments: up to 3 numbers, each perhaps labelled "al " or "size "
- * (pointers in hex with 0x, the rest decimal). */
-struct vg_args {
-	uint64_t v[3];
-	int n;
-	int al, size; /* index of the labelled ones, or -1 */
-};
-
-/* Parses "(...)" at *pp up to and past the ')'. */
-static bool args(const char **pp, struct vg_args *a)
-{
-	const char *p = *pp;
-	a->n = 0;
-	a->al = a->size = -1;
-	if (*p++ != '(')
-		return false;
-	p = import_skip_blanks(p);
-	if (*p == ')') {
-		*pp = p + 1;
-		return true;
-	}
-	for (;;) {
-		if (a->n == 3)
-			return false;
-		if (import_lit(&p, "al "))
-			a->al = a->n;
-		else if (import_lit(&p, "size "))
-			a->size = a->n;
-		bool ok = (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-				  ? import_hex(&p, &a->v[a->n])
-				  : import_dec(&p, &a->v[a->n]);
-		if (!ok)
-			return false;
-		a->n++;
-		p = import_skip_blanks(p);
-		if (*p == ')') {
-			*pp = p + 1;
-			return true;
-		}
-		if (*p++ != ',')
-			return false;
-		p = import_skip_blanks(p);
-	}
-}
-
 /* " = RESULT" at *pp: true with *v set, advancing *pp. */
 static bool result(const char **pp, uint64_t *v)
 {
@@ -245,6 +200,7 @@ static int flush_pending(struct vg_state *st)
 		return 0;
 	st->pending = false;
 	st->call.ptr = 0;
+	(void)import_process(&st->im, st->pending_pid); /* its own, in a split load */
 	return import_call(&st->im, &st->call);
 }
 
@@ -261,8 +217,8 @@ static int call_line(struct vg_state *st, const char *p, uint64_t pid, int64_t m
 		return 1;
 	struct import_call c = {
 		.thread = 0, .has_time = ms >= 0, .time_ns = ms >= 0 ? (uint64_t)ms * 1000000 : 0};
-	struct vg_args a;
-	if (!args(&p, &a))
+	struct import_args a;
+	if (!import_args(&p, &a, true))
 		goto bad;
 	bool need_result = true, zero_free = false;
 	switch (k) {
@@ -305,9 +261,10 @@ static int call_line(struct vg_state *st, const char *p, uint64_t pid, int64_t m
 			const char *inner = p;
 			while (ident_char((unsigned char)*p))
 				p++;
-			struct vg_args b;
+			struct import_args b;
 			enum vg_kind ik = classify(inner, (size_t)(p - inner));
-			if (*p != '(' || !args(&p, &b) || (ik != VG_ALLOC && ik != VG_FREE))
+			if (*p != '(' || !import_args(&p, &b, true) ||
+			    (ik != VG_ALLOC && ik != VG_FREE))
 				goto bad;
 			if (ik == VG_FREE) {
 				need_result = false;

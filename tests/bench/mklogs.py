@@ -21,6 +21,26 @@ def ops(path):
             yield line.split()
 
 
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        out.append(b | 0x80 if v else b)
+        if not v:
+            return bytes(out)
+
+
+def pb_line(num, fields):
+    """One malloc-bench Tracefile `lines` field: a TraceLine whose op is
+    field num (1 malloc, 2 free, 3 realloc, 4 calloc) with these varint
+    fields (None = absent), as tests/data/import/mallocbench/gen.py."""
+    body = b"".join(varint(k << 3) + varint(v) for k, v in enumerate(fields, 1)
+                    if v is not None)
+    line = varint(num << 3 | 2) + varint(len(body)) + body
+    return varint(1 << 3 | 2) + varint(len(line)) + line
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -29,6 +49,9 @@ def main():
     vg, lt, mt, an, la = (files[k] for k in
                           ("valgrind", "ltrace", "mtrace", "android", "logalloc"))
     cl, ht = files["calllog"], files["heaptrack"]
+    # malloc-bench: uncompressed (the reader's own speed, not gzip's);
+    # ids are the trace's, absent = NULL
+    mb = open(os.path.join(out, "malloc-bench.log"), "wb")
     ht.write("v 10400 3\nX ./prog\nI 1000 5e290c\n")
     infos = {}
 
@@ -60,6 +83,7 @@ def main():
             an.write(f"4242: malloc 0x{a:x} {n}\n")
             la.write(f"4242 4242 malloc({n})=#{slot}\n")
             cl.write(f"malloc({n}) = 0x{a:x}\n")
+            mb.write(pb_line(1, (i, n)))
             ht_alloc(i, n)
             live[i] = n
         elif kind == "c":
@@ -70,6 +94,7 @@ def main():
             an.write(f"4242: calloc 0x{a:x} {m} {n}\n")
             la.write(f"4242 4242 calloc({m},{n})=#{slot}\n")
             cl.write(f"calloc({m}, {n}) = 0x{a:x}\n")
+            mb.write(pb_line(4, (i, m, n)))
             ht_alloc(i, m * n)
             live[i] = m * n
         elif kind == "m":
@@ -80,6 +105,7 @@ def main():
             an.write(f"4242: memalign 0x{a:x} {al} {n}\n")
             la.write(f"4242 4242 memalign({al},{n})=#{slot}\n")
             cl.write(f"memalign({al}, {n}) = 0x{a:x}\n")
+            mb.write(pb_line(1, (i, n, al)))
             ht_alloc(i, n)
             live[i] = n
         elif kind == "r":
@@ -94,6 +120,7 @@ def main():
             an.write(f"4242: realloc 0x{res:x} 0x{old:x} {n}\n")
             la.write(f"4242 4242 realloc(#{slot if old else 0},{n})=#{slot}\n")
             cl.write(f"realloc(0x{old:x}, {n}) = 0x{res:x}\n")
+            mb.write(pb_line(3, (i if n else None, i if old else None, n)))
             ht_free(i)
             if n:
                 ht_alloc(i, n)
@@ -109,9 +136,11 @@ def main():
             an.write(f"4242: free 0x{a:x}\n")
             la.write(f"4242 4242 free(#{slot if a else 0})\n")
             cl.write(f"free(0x{a:x})\n")
+            mb.write(pb_line(2, (i if i >= 0 else None,)))
             ht_free(i)
             live.pop(i, None)
     mt.write("= End\n")
+    mb.close()
     for f in files.values():
         f.close()
 

@@ -9,7 +9,7 @@ set -eu
 B=${1:-build}
 D=build/bench
 mkdir -p "$D"
-if [ ! -f "$D/parse-2m.trace" ]; then
+if [ ! -f "$D/parse-2m.trace" ] || [ ! -f "$D/parse-2m.hbt" ]; then
 	"$B/heapbench" trace gen --pattern plateau --ops 2000000 --seed 1 -o "$D/parse-2m.trace"
 	"$B/heapbench" trace convert "$D/parse-2m.trace" "$D/parse-2m.hbt"
 fi

@@ -24,7 +24,7 @@ def num(s):
             return lab.strip(), int(s[len(lab):], 0)
     return None, int(s, 0)
 
-def analyse(path):
+def analyse(path, want=None):
     lines = open(path, 'rb').read().decode().split('\n')
     unterminated = lines[-1] != ''
     if not unterminated:
@@ -33,7 +33,7 @@ def analyse(path):
     real = {k: 0 for k in ('unknown-frees', 'unknown-reallocs', 'lost-frees', 'failed-calls',
                            'zero-sizes', 'truncated-lines', 'other-lines', 'other-processes')}
     live, cur, peak = {}, 0, 0
-    pids, first = set(), None
+    pids, first = set(), want
     pending = None  # (name, args) waiting for " = R"
     expect_zero = False
 
@@ -165,8 +165,12 @@ def analyse(path):
         apply(pending[0], pending[1], 0)
     return ops, peak, real, first, len(pids)
 
-for path in sys.argv[1:]:
-    ops, peak, real, pid, npids = analyse(path)
+# --pid N: the calls of process N instead of the first one's
+args, want = sys.argv[1:], None
+if args[:1] == ['--pid']:
+    want, args = int(args[1]), args[2:]
+for path in args:
+    ops, peak, real, pid, npids = analyse(path, want)
     print(path.split('/')[-1], 'ops', ' '.join(f'{k}={v}' for k, v in ops.items()),
           'peak', peak, 'threads 1 pid', pid, 'processes', npids)
     print('   ', ' '.join(f'{k}={v}' for k, v in real.items()))
