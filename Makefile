@@ -12,6 +12,7 @@
 #   make bench-overhead  heapbench's timed pass vs a direct loop (glibc, jemalloc, mimalloc)
 #   make bench-record    recording's cost: plain vs heapbench record vs heaptrack
 #   make bench-backends  Mops/s of every backend, ratios to system, 2M/1M time
+#   make bench-threads   --threads recorded vs a minimal pthread replay; one wait's cost
 #   make bench-footprint utilization of system/jemalloc/mimalloc/tcmalloc vs an
 #                        independent RSS reference (tests/bench/rss_reference.c)
 #   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
@@ -72,7 +73,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint deps fuzz format clean
+.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so
 
@@ -145,7 +146,7 @@ test: build/.deps-ok build/.test-deps-ok
 	tests/run.sh build build/asan
 
 test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so $(B)/tests/record_prog \
-           $(B)/tests/xprog
+           $(B)/tests/xprog $(B)/tests/threads $(B)/tests/liborderlog.so $(B)/tests/libunsafe.so
 
 # The recorder that `heapbench record` preloads, next to the binary; never
 # sanitized (it runs inside the recorded program).
@@ -166,6 +167,11 @@ $(B)/tests/xprog: tests/record/xprog.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O0 -g -fno-builtin $(WARN) -o $@ $<
 
+# The 8-thread program the threaded replay tests record (tests/cli_threads.sh).
+$(B)/tests/threads: tests/record/threads.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O0 -g -fno-builtin $(WARN) -pthread -o $@ $<
+
 # Shared objects for the backend tests, never sanitized (they are loaded
 # into a process): a counting malloc for preload:PATH, and the example user
 # allocator for library:PATH (README: "Bring your own allocator").
@@ -173,6 +179,15 @@ SO_FLAGS := -std=c11 -O2 -g $(WARN) -fPIC -shared
 $(B)/tests/libcount.so: tests/preload/count.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(SO_FLAGS) -o $@ $<
+# The threaded replay's test backends: one that records the order of its
+# calls (library:), one deliberately thread-unsafe malloc (preload:).
+$(B)/tests/liborderlog.so: tests/backends/orderlog.c allocators/allocator.h allocators/heap.h | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(SO_FLAGS) -Iallocators -o $@ $<
+$(B)/tests/libunsafe.so: tests/preload/unsafe.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(SO_FLAGS) -o $@ $<
+
 $(B)/examples/mm.so: allocators/examples/mm.c allocators/allocator.h allocators/heap.h | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(SO_FLAGS) -Iallocators -o $@ $<
@@ -219,6 +234,10 @@ bench-record: build/.deps-ok build/.bench-deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all
 	tests/bench/record.sh build
 
+bench-threads: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
+	tests/bench/threads.sh build
+
 bench-overhead: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/overhead.sh build
@@ -245,7 +264,7 @@ build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(PROTO_C) $(wildc
 format:
 	clang-format -i harness/*/*.[ch] allocators/*.[ch] allocators/host/*.[ch] \
 		allocators/examples/*.c tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
-		tests/preload/*.c tests/record/*.c
+		tests/preload/*.c tests/record/*.c tests/backends/*.c
 
 clean:
 	rm -rf build

@@ -13,7 +13,8 @@
 static const char replay_usage[] =
 	"usage: heapbench replay [-a BACKEND]... [--repeat N] [--check full|fast|off]\n"
 	"                        [--heap-check K] [--latency] [--timeout S] [--heap-limit SIZE]\n"
-	"                        [--align N] [--sample-every K] [--json] TRACE...\n"
+	"                        [--align N] [--sample-every K] [--threads serial|recorded]\n"
+	"                        [--json] TRACE...\n"
 	"\n"
 	"Replays each trace against each backend in a worker process: a checked pass\n"
 	"(correctness, live bytes, footprint, fragmentation), N timed passes (median\n"
@@ -36,50 +37,25 @@ static const char replay_usage[] =
 	"  --sample-every K  read a process-wide backend's resident set every K ops\n"
 	"                    of the checked pass and at every live peak (default 128;\n"
 	"                    built-in backends are exact at every op)\n"
+	"  --threads MODE    serial (default), or recorded: each trace thread on an OS\n"
+	"                    thread of its own, in causal order (docs/metrics.md)\n"
 	"  --json            one JSON object per job (JSON Lines)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
 
-/* The batch's sink (ctx: bool json): a table, the failed jobs below it; or JSON Lines. */
-static void print_begin(void *json)
-{
-	if (!*(bool *)json)
-		result_table_header(stdout);
-}
-
-static void print_job(void *json, const struct replay_done *d)
-{
-	char name[256];
-	trace_short_name(d->trace_path, name, sizeof name);
-	struct job_id id = {name, d->trace_path, d->backend, d->cfg};
-	json_t *o = *(bool *)json ? result_json(&id, d->r) : NULL;
-	if (o) {
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
-	} else if (d->cfg) {
-		result_table_row(stdout, &id, d->r);
-	} else {
-		result_print_error(stdout, &id, d->r);
-	}
-	fflush(stdout);
-}
-
-static void print_end(void *json, const struct replay_done *failed, size_t n)
-{
-	if (!*(bool *)json && n)
-		printf("\nfailed jobs:\n");
-	for (size_t k = 0; k < n && !*(bool *)json; k++)
-		print_job(json, &failed[k]);
-}
-
-static const struct option opts[] = {
-	{"backend", required_argument, NULL, 'a'}, {"repeat", required_argument, NULL, 'r'},
-	{"check", required_argument, NULL, 'c'},   {"heap-check", required_argument, NULL, 'k'},
-	{"latency", no_argument, NULL, 'l'},       {"timeout", required_argument, NULL, 't'},
-	{"json", no_argument, NULL, 'j'},          {"heap-limit", required_argument, NULL, 'L'},
-	{"align", required_argument, NULL, 'A'},   {"sample-every", required_argument, NULL, 'S'},
-	{"help", no_argument, NULL, 'h'},          {0}};
+static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
+				     {"repeat", required_argument, NULL, 'r'},
+				     {"check", required_argument, NULL, 'c'},
+				     {"heap-check", required_argument, NULL, 'k'},
+				     {"latency", no_argument, NULL, 'l'},
+				     {"timeout", required_argument, NULL, 't'},
+				     {"json", no_argument, NULL, 'j'},
+				     {"heap-limit", required_argument, NULL, 'L'},
+				     {"align", required_argument, NULL, 'A'},
+				     {"sample-every", required_argument, NULL, 'S'},
+				     {"threads", required_argument, NULL, 'T'},
+				     {"help", no_argument, NULL, 'h'},
+				     {0}};
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 /* What each option's value must be, for the message when it is not. */
@@ -89,7 +65,8 @@ static const char *const takes[128] = {['r'] = "--repeat takes 0 to " STR(REPLAY
 				       ['t'] = "--timeout takes seconds (0 to 1e6)",
 				       ['L'] = "--heap-limit takes a size like 512MiB",
 				       ['A'] = "--align takes a power of two up to 4096",
-				       ['S'] = "--sample-every takes a number of ops"};
+				       ['S'] = "--sample-every takes a number of ops",
+				       ['T'] = "--threads takes serial or recorded"};
 
 /* One option (getopt's c, its argument v) into the batch; -1 once said why
  * not (which ends the command: what a bad value leaves in a knob is moot). */
@@ -122,6 +99,10 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 		cfg->alignment = (unsigned)x;
 		break;
 	case 'S': ok = !parse_u64(v, &cfg->sample_every) && cfg->sample_every; break;
+	case 'T':
+		ok = (k = replay_name_find(replay_threads_names, v)) >= 0;
+		cfg->threads = (enum replay_threads)k;
+		break;
 	default: return fputs(replay_usage, stderr), -1;
 	}
 	return ok ? 0 : (hb_error("replay: %s, not '%s'", takes[c], v), -1);
@@ -130,7 +111,7 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 int cmd_replay(int argc, char **argv)
 {
 	bool json = false;
-	struct replay_sink sink = {&json, print_begin, print_job, print_end};
+	struct replay_sink sink = result_stdout_sink(&json);
 	struct replay_batch b;
 	replay_batch_init(&b, &sink);
 	int c, rc = HB_EXIT_USAGE;

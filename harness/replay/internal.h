@@ -5,6 +5,8 @@
  *   pass_checked.c   the checked pass: one step per op kind
  *   pass_timed.c     the timed passes, their median, min and max
  *   pass_latency.c   the latency pass and its histograms
+ *   pass_threads.c   the threaded passes (--threads recorded), on the
+ *                    plan of plan.c
  *
  * helped by checker.c (the payload pattern, the block checks, the index of
  * live blocks by address) and measure.c (resident set, footprint, the
@@ -48,6 +50,24 @@ struct replay_calls {
 };
 
 void replay_calls_init(struct replay_calls *k, const struct allocator *a);
+
+#ifdef HB_LIBC_CALLS_H
+/* The C library's functions as a backend's calls, for the backends whose
+ * calls are exactly those (ALLOC_F_LIBC: system, and any library preloaded
+ * into the worker).  A constant table: once timed_loop is inlined, the
+ * compiler calls malloc & co. directly, so that the only difference from a
+ * program calling malloc is the op array.  (In the files that include
+ * libc_calls.h before this one.) */
+__attribute__((unused)) static const struct replay_calls replay_libc_calls = {
+	.malloc = libc_malloc,
+	.calloc = libc_calloc,
+	.memalign = libc_memalign,
+	.realloc = libc_realloc,
+	.free = libc_free,
+	.own_calloc = true,
+	.libc = true,
+};
+#endif
 
 static inline void replay_calls_bind(struct replay_calls *k, void *st)
 {
@@ -147,7 +167,55 @@ void replay_error(struct replay_result *r, enum replay_status st, const char *fm
 
 int checked_pass(struct replay_job *j);
 int timed_passes(struct replay_job *j);
+/* The median, minimum and maximum of r's timed passes, and the rate. */
+void timed_summary(const struct trace *t, struct replay_result *r);
 int latency_pass(struct replay_job *j);
+/* --threads recorded: a checked threaded pass, then `repeat` timed ones,
+ * instead of timed_passes (pass_threads.c). */
+int threaded_passes(struct replay_job *j);
+
+/* ---- The plan of a threaded pass (plan.c) ------------------------------------- */
+
+enum { TP_WAIT = 1, TP_POST = 2 };
+
+/* One op of a thread's stream: the op, its rank among the ops on its id,
+ * and whether it waits for the op before it (done by another thread) or
+ * posts for the op after it (or a thread's start). */
+struct tp_op {
+	struct trace_op op;
+	uint32_t seq;
+	uint32_t flags; /* TP_WAIT, TP_POST */
+};
+
+/* An id's counter: how many of its ops are done, as far as another
+ * thread needs to know; waiters sleep on it (a futex). */
+struct tp_sync {
+	uint32_t seq;
+	uint32_t waiters;
+};
+
+struct tp_thread {
+	struct tp_op *ops;
+	uint64_t nops;
+	uint16_t label;  /* the trace's dense thread */
+	bool start_wait; /* starts once op start_seq - 1 of start_id is done */
+	uint32_t start_id, start_seq;
+};
+
+struct tplan {
+	struct tp_op *ops;         /* every stream, back to back */
+	struct tp_sync *sync;      /* by id */
+	struct tp_thread *threads; /* in the order of their first ops */
+	uint32_t nstarted;         /* threads with ops */
+	uint64_t cross_waits;      /* ops that wait for another thread */
+	size_t ops_bytes, sync_bytes, threads_bytes;
+};
+
+/* The plan of t: 0, or -1 with a message in err (no memory). */
+int tplan_make(struct tplan *p, const struct trace *t, char *err, size_t len);
+/* Every counter back to 0, before a pass. */
+void tplan_reset(struct tplan *p);
+void tplan_free(struct tplan *p);
 
 /* ---- The checker (checker.c) ---------------------------------------------------- */
 

@@ -112,6 +112,7 @@ static void pass_name(int pass, char *buf, size_t len)
 	case REPLAY_PASS_START:
 		snprintf(buf, len, "the worker's start, before the checked pass");
 		break;
+	case REPLAY_PASS_THREADED: snprintf(buf, len, "the checked threaded pass"); break;
 	default: snprintf(buf, len, "timed pass %d", pass);
 	}
 }

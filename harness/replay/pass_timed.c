@@ -12,21 +12,6 @@
 #include "libc_calls.h"
 #include "replay/internal.h"
 
-/* The C library's functions as a backend's calls, for the backends whose
- * calls are exactly those (ALLOC_F_LIBC: system, and any library preloaded
- * into the worker).  A constant table: once timed_loop is inlined, the
- * compiler calls malloc & co. directly, so that the only difference from a
- * program calling malloc is the op array. */
-static const struct replay_calls libc_calls = {
-	.malloc = libc_malloc,
-	.calloc = libc_calloc,
-	.memalign = libc_memalign,
-	.realloc = libc_realloc,
-	.free = libc_free,
-	.own_calloc = true,
-	.libc = true,
-};
-
 /* The timed loop; seconds.  Leaves the id table empty. */
 REPLAY_INLINE double timed_loop(const struct replay_calls *k, const struct trace *t, void **ptrs)
 {
@@ -53,7 +38,7 @@ static double timed_pass(struct replay_job *j, char *err, size_t errlen)
 {
 	HB_ASSERT_SLOW(table_empty(j->ptrs, j->t->nids));
 	if (j->calls.libc)
-		return timed_loop(&libc_calls, j->t, j->ptrs);
+		return timed_loop(&replay_libc_calls, j->t, j->ptrs);
 	if (replay_fresh_state(j, err, errlen) < 0)
 		return -1;
 	/* a copy that nothing else can reach: its calls stay in registers */
@@ -126,7 +111,7 @@ static int paced_pass(struct replay_job *j, char *err, size_t errlen)
 	uint64_t peak;
 	HB_ASSERT_SLOW(table_empty(j->ptrs, j->t->nids));
 	if (j->calls.libc) {
-		peak = paced_loop(&libc_calls, j);
+		peak = paced_loop(&replay_libc_calls, j);
 	} else {
 		if (replay_fresh_state(j, err, errlen) < 0)
 			return -1;
@@ -164,8 +149,7 @@ static void sort_doubles(double *v, unsigned n)
 	}
 }
 
-/* The median, minimum and maximum of the passes, and the rate. */
-static void timed_summary(const struct trace *t, struct replay_result *r)
+void timed_summary(const struct trace *t, struct replay_result *r)
 {
 	unsigned n = r->repeat;
 	double sorted[REPLAY_MAX_REPEAT];

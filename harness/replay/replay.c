@@ -16,6 +16,7 @@
 #define REPLAY_NAME_(e, name) [e] = name,
 const char *const replay_check_names[CHECK_NLEVELS + 1] = {REPLAY_CHECK_LIST(REPLAY_NAME_)};
 const char *const replay_status_names[JOB_NSTATUS + 1] = {REPLAY_STATUS_LIST(REPLAY_NAME_)};
+const char *const replay_threads_names[THREADS_NMODES + 1] = {REPLAY_THREADS_LIST(REPLAY_NAME_)};
 #undef REPLAY_NAME_
 
 int replay_name_find(const char *const *names, const char *s)
@@ -123,7 +124,12 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 	measure_touch(t->ops, (size_t)t->nops * sizeof *t->ops);
 
 	r->pass = REPLAY_PASS_CHECKED;
-	if (checked_pass(&j) == 0 && timed_passes(&j) == 0 && cfg->latency)
+	r->threads = 1;
+	r->mode = cfg->threads;
+	int rc = checked_pass(&j);
+	if (rc == 0)
+		rc = cfg->threads == THREADS_RECORDED ? threaded_passes(&j) : timed_passes(&j);
+	if (rc == 0 && cfg->latency)
 		latency_pass(&j);
 out:
 	heap_destroy(j.heap);

@@ -34,21 +34,27 @@
 	X(JOB_OK, "ok")                                                                            \
 	X(JOB_ERROR, "error") X(JOB_CRASH, "crash") X(JOB_TIMEOUT, "timeout") X(JOB_OOM, "oom")
 
+/* How the timed passes run the trace's threads (--threads, threads:). */
+#define REPLAY_THREADS_LIST(X) X(THREADS_SERIAL, "serial") X(THREADS_RECORDED, "recorded")
+
 #define REPLAY_ENUM_(e, name) e,
 enum replay_check { REPLAY_CHECK_LIST(REPLAY_ENUM_) CHECK_NLEVELS };
+enum replay_threads { REPLAY_THREADS_LIST(REPLAY_ENUM_) THREADS_NMODES };
 enum replay_status { REPLAY_STATUS_LIST(REPLAY_ENUM_) JOB_NSTATUS };
 #undef REPLAY_ENUM_
 /* The names by value, each list ending in NULL. */
 extern const char *const replay_check_names[CHECK_NLEVELS + 1];
 extern const char *const replay_status_names[JOB_NSTATUS + 1];
+extern const char *const replay_threads_names[THREADS_NMODES + 1];
 /* The index of s in a NULL-terminated name list, or -1. */
 int replay_name_find(const char *const *names, const char *s);
 /* Where a worker is, besides timed pass 1..repeat. */
 enum {
 	REPLAY_PASS_CHECKED = 0,
 	REPLAY_PASS_LATENCY = -1,
-	REPLAY_PASS_CLEANUP = -2, /* freeing what is live after the checked pass */
-	REPLAY_PASS_START = -3,   /* loading the trace, before the checked pass */
+	REPLAY_PASS_CLEANUP = -2,  /* freeing what is live after the checked pass */
+	REPLAY_PASS_START = -3,    /* loading the trace, before the checked pass */
+	REPLAY_PASS_THREADED = -4, /* the checked threaded pass (--threads recorded) */
 };
 
 /* Bytes checked at each end of a block by --check fast. */
@@ -62,10 +68,11 @@ struct replay_config {
 	uint64_t heap_check_every; /* backend check every K ops; 0 = never */
 	unsigned repeat;           /* timed passes */
 	bool latency;
-	uint64_t heap_limit;   /* simulated heap limit in bytes; 0 = none */
-	unsigned alignment;    /* a block's minimum alignment (16), or the largest
-				  power of two dividing its size if smaller */
-	uint64_t sample_every; /* process-wide backends: footprint and stats every K ops */
+	uint64_t heap_limit;         /* simulated heap limit in bytes; 0 = none */
+	unsigned alignment;          /* a block's minimum alignment (16), or the largest
+					power of two dividing its size if smaller */
+	uint64_t sample_every;       /* process-wide backends: footprint and stats every K ops */
+	enum replay_threads threads; /* serial (default), or each trace thread its own */
 };
 
 /* One point of the heap profile: maxima over a window of ops. */
@@ -114,6 +121,18 @@ struct replay_result {
 	 * untimed pass before the timed ones, pass_timed.c) */
 	bool have_timed_footprint;
 	uint64_t timed_peak_footprint_bytes;
+
+	/* --threads recorded (pass_threads.c): the timed passes ran each trace
+	 * thread on an OS thread of its own */
+	enum replay_threads mode;
+	unsigned threads;       /* OS threads of a timed pass (1: serial) */
+	unsigned threads_alive; /* most of them alive at once */
+	bool serialized;        /* the backend's calls ran behind one lock */
+	uint64_t cross_waits;   /* ops that wait for an op of another thread */
+	double wait_fraction;   /* of the threads' lifetimes, spent waiting */
+	uint64_t thread_ops_min, thread_ops_median, thread_ops_max;
+	bool have_threaded_footprint;
+	uint64_t threaded_peak_footprint_bytes; /* in the checked threaded pass */
 
 	unsigned repeat;
 	double seconds[REPLAY_MAX_REPEAT];

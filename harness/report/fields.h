@@ -27,7 +27,8 @@
  *   when   the key is present when this holds; an expression of id, r and
  *          the job's phases: always, failed (status not ok), measured (the
  *          checked pass measured the heap), timed (ok with timed passes),
- *          latency (a latency pass ran)
+ *          latency (a latency pass ran), recorded (the threaded passes
+ *          ran: --threads recorded)
  *   known  the value is null, not made up, when this is false
  *   value  the value, from id (struct job_id) and r (struct replay_result)
  */
@@ -71,6 +72,14 @@
 	X(EXTERNAL_FRAG_BYTES,    "external_frag_bytes",    U64,  BYTES,    13, NONE,  NULL,     measured,               r->have_usable,            r->external_frag_bytes)         \
 	X(PEAK_RSS_BYTES,         "peak_rss_bytes",         U64,  BYTES,    14, NONE,  NULL,     measured,               true,                      r->peak_rss_bytes)              \
 	X(TIMED_PEAK_FOOTPRINT,   "timed_peak_footprint_bytes", U64, BYTES, 0,  NONE,  NULL,     timed && r->have_timed_footprint, true,        r->timed_peak_footprint_bytes)  \
+	X(MODE,                   "mode",                   STR,  TEXT,     20, NONE,  NULL,     always,                 true,                      replay_threads_names[r->mode])  \
+	X(THREADS,                "threads",                INT,  COUNT,    21, NONE,  NULL,     timed,                  true,                      r->threads)                     \
+	X(SERIALIZED,             "serialized",             JSON, TEXT,     0,  NONE,  NULL,     recorded,               true,                      json_boolean(r->serialized))    \
+	X(THREADS_ALIVE_PEAK,     "threads_alive_peak",     INT,  COUNT,    0,  NONE,  NULL,     recorded,               true,                      r->threads_alive)               \
+	X(CROSS_THREAD_WAITS,     "cross_thread_waits",     U64,  COUNT,    0,  NONE,  NULL,     recorded,               true,                      r->cross_waits)                 \
+	X(WAIT_FRACTION,          "wait_fraction",          NUM,  FRACTION, 0,  NONE,  NULL,     recorded && timed,      true,                      r->wait_fraction)               \
+	X(PER_THREAD_OPS,         "per_thread_ops",         JSON, COUNT,    0,  NONE,  NULL,     recorded,               true,                      thread_ops_json(r))             \
+	X(THREADED_PEAK_FOOTPRINT, "threaded_peak_footprint_bytes", U64, BYTES, 0, NONE, NULL,   recorded && r->have_threaded_footprint, true,  r->threaded_peak_footprint_bytes) \
 	X(REPEAT,                 "repeat",                 INT,  COUNT,    0,  NONE,  NULL,     timed,                  true,                      r->repeat)                      \
 	X(SECONDS,                "seconds",                JSON, SECONDS,  0,  NONE,  NULL,     timed,                  true,                      seconds_json(r))                \
 	X(SECONDS_MEDIAN,         "seconds_median",         NUM,  SECONDS,  0,  NONE,  NULL,     timed,                  true,                      r->seconds_median)              \

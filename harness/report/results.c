@@ -6,6 +6,7 @@
 
 #include "base/jsonx.h"
 #include "host/hb_assert.h"
+#include "trace/trace.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -38,6 +39,16 @@ static json_t *seconds_json(const struct replay_result *r)
 	for (unsigned k = 0; k < r->repeat; k++)
 		json_array_append_new(secs, jx_num(r->seconds[k]));
 	return secs;
+}
+
+/* the ops per replayed thread: their least, median and most */
+static json_t *thread_ops_json(const struct replay_result *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "min", jx_u64(r->thread_ops_min));
+	json_object_set_new(o, "median", jx_u64(r->thread_ops_median));
+	json_object_set_new(o, "max", jx_u64(r->thread_ops_max));
+	return o;
 }
 
 /* per op kind that ran: its count, then the percentiles */
@@ -83,6 +94,7 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 	const bool always = true, failed = r->status != JOB_OK;
 	const bool measured = r->status == JOB_OK || r->peak_footprint_bytes;
 	const bool timed = r->repeat && r->status == JOB_OK, latency = r->have_latency;
+	const bool recorded = r->mode == THREADS_RECORDED && r->threads && r->status == JOB_OK;
 	json_t *o = json_object();
 #define FIELD_SET_(ID, name, type, unit, csv, gate, show, when, known, value)                      \
 	if (when)                                                                                  \
@@ -243,4 +255,43 @@ void res_cell(char *buf, size_t len, const json_t *o, enum res_field f)
 		res_show(buf, len, f, v);
 	else
 		snprintf(buf, len, "-");
+}
+
+/* ---- The sink of `replay` ----------------------------------------------------------- */
+
+static void stdout_begin(void *json)
+{
+	if (!*(bool *)json)
+		result_table_header(stdout);
+}
+
+static void stdout_job(void *json, const struct replay_done *d)
+{
+	char name[256];
+	trace_short_name(d->trace_path, name, sizeof name);
+	struct job_id id = {name, d->trace_path, d->backend, d->cfg};
+	json_t *o = *(bool *)json ? result_json(&id, d->r) : NULL;
+	if (o) {
+		json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else if (d->cfg) {
+		result_table_row(stdout, &id, d->r);
+	} else {
+		result_print_error(stdout, &id, d->r);
+	}
+	fflush(stdout);
+}
+
+static void stdout_end(void *json, const struct replay_done *failed, size_t n)
+{
+	if (!*(bool *)json && n)
+		printf("\nfailed jobs:\n");
+	for (size_t k = 0; k < n && !*(bool *)json; k++)
+		stdout_job(json, &failed[k]);
+}
+
+struct replay_sink result_stdout_sink(bool *json)
+{
+	return (struct replay_sink){json, stdout_begin, stdout_job, stdout_end};
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "replay/batch.h"
 #include "replay/replay.h"
 #include "report/fields.h"
 
@@ -28,6 +29,9 @@ void result_table_header(FILE *f);
 void result_table_row(FILE *f, const struct job_id *id, const struct replay_result *r);
 /* "trace x backend: status at op N (line L): message", for failed jobs. */
 void result_print_error(FILE *f, const struct job_id *id, const struct replay_result *r);
+/* The sink of `heapbench replay` (batch.h), printing to stdout: the table,
+ * then the failed jobs below it; or, when *json, JSON Lines. */
+struct replay_sink result_stdout_sink(bool *json);
 
 /* Every job object of a results.jsonl, in order, blank lines skipped (an
  * empty array if the file does not exist); NULL after reporting the first

@@ -567,6 +567,15 @@ static int top_check(struct ctx *x, const char *key, const yaml_node_t *v)
 	return 0;
 }
 
+static int top_threads(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	int i = get_choice(x, v, key, replay_threads_names);
+	if (i < 0)
+		return -1;
+	x->c->base.threads = (enum replay_threads)i;
+	return 0;
+}
+
 static int top_heap_check(struct ctx *x, const char *key, const yaml_node_t *v)
 {
 	return get_uint(x, v, key, UINT64_MAX / 2, &x->c->base.heap_check_every);
@@ -636,7 +645,8 @@ static int top_align(struct ctx *x, const char *key, const yaml_node_t *v)
 	X("plots", top_plots)                                                                      \
 	X("regression", regression)                                                                \
 	X("sample_every", top_sample_every)                                                        \
-	X("align", top_align)
+	X("align", top_align)                                                                      \
+	X("threads", top_threads)
 static const char *const top_keys[] = {TOP_KEYS(KEY_NAME_) NULL};
 static int (*const top_sets[])(struct ctx *, const char *,
 			       const yaml_node_t *) = {TOP_KEYS(KEY_SET_)};

@@ -19,6 +19,7 @@
  *   heap_limit: 4GiB
  *   sample_every: 128
  *   align: 16
+ *   threads: serial               # serial | recorded
  *   output: results/quick
  *   plots: [throughput, utilization, fragmentation, timeline, latency]
  *   regression:

@@ -408,7 +408,7 @@ bool import_lit(const char **pp, const char *lit)
 bool import_value(const char **pp, uint64_t *v)
 {
 	const char *p = *pp;
-	if (import_lit(&p, "(nil)") || import_lit(&p, "NULL")) {
+	if (import_lit(&p, "(nil)") || import_lit(&p, "nil") || import_lit(&p, "NULL")) {
 		*v = 0;
 	} else if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
 		if (!import_hex(&p, v))

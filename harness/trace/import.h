@@ -145,7 +145,7 @@ bool import_hex(const char **pp, uint64_t *v);
 bool import_dec(const char **pp, uint64_t *v);
 /* Whether *pp starts with lit; if so, advances *pp past it. */
 bool import_lit(const char **pp, const char *lit);
-/* A number at *pp: (nil) or NULL (0), hex after 0x, else decimal. */
+/* A number at *pp: (nil), nil or NULL (0), hex after 0x, else decimal. */
 bool import_value(const char **pp, uint64_t *v);
 
 /* A call's arguments as "(A, B, C)": up to three import_values, blanks

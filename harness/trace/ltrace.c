@@ -169,22 +169,6 @@ static int call_name(const char *p, const char **args, bool *marked)
 	return (int)fn_of(name, (size_t)(end - name));
 }
 
-/* A value as ltrace prints it: 0xHEX, decimal, nil, (nil), NULL. */
-static bool value(const char **pp, uint64_t *v)
-{
-	const char *p = *pp;
-	if (import_lit(&p, "(nil)") || import_lit(&p, "nil") || import_lit(&p, "NULL")) {
-		*v = 0;
-	} else if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		if (!import_hex(&p, v))
-			return false;
-	} else if (!import_dec(&p, v)) {
-		return false;
-	}
-	*pp = p;
-	return true;
-}
-
 /* Up to 3 arguments, separated by ", "; ends at ')' or " <unfinished ...>".
  * Extra arguments (ltrace shows some without a prototype) are ignored. */
 static bool args_of(const char **pp, uint64_t *a, int *na, bool *unfinished, bool *noret)
@@ -197,7 +181,7 @@ static bool args_of(const char **pp, uint64_t *a, int *na, bool *unfinished, boo
 	if (*p != ')' && *p != '<') {
 		for (;;) {
 			uint64_t v;
-			if (!value(&p, &v))
+			if (!import_value(&p, &v))
 				return false;
 			if (*na < 3)
 				a[*na] = v;
@@ -227,7 +211,7 @@ static bool result_of(const char *p, uint64_t *r, bool *isvoid)
 		return false;
 	p = import_skip_blanks(p);
 	*isvoid = import_lit(&p, "<void>");
-	if (!*isvoid && !value(&p, r))
+	if (!*isvoid && !import_value(&p, r))
 		return false;
 	return *p == 0 || *p == ' ' || *p == '\t' || *p == '\r'; /* then -T's <DURATION> */
 }

@@ -98,7 +98,7 @@ static void test_unknown_key(void **state)
 	mistake(TR BE "colour: red\n",
 		"5:1: config: unknown key 'colour' (known: name, traces, backends, repeat, check, "
 		"heap_check, latency, timeout, heap_limit, output, plots, regression, "
-		"sample_every, align)");
+		"sample_every, align, threads)");
 	mistake(TR "backends:\n  - {name: x, backnd: first-fit}\n",
 		"4:15: backends: unknown key 'backnd' (did you mean 'backend'?)");
 	mistake("traces:\n  - {path: traces/examples/tiny.rep, nmae: t}\n" BE,

@@ -1,0 +1,117 @@
+/*
+ * plan.c - the replay plan of a threaded pass (internal.h, struct tplan):
+ * the trace's ops split into one stream per trace thread, and what each op
+ * waits for, computed once before the passes so that the threads' loops
+ * only read it.
+ *
+ * Causal order, no more (DESIGN §5): the ops on one block id are totally
+ * ordered by the trace; an op waits for the one before it on its id only
+ * when another thread did that one.  Each op knows its rank among its id's
+ * ops (seq); a waiting op waits until its id's counter reaches its rank,
+ * and the op before it, which the plan marks to post, sets the counter
+ * past its own rank.  Ids are reused after free, so the same counter
+ * orders an allocation after the free of the id's previous holder.
+ *
+ * A thread starts when its first op is due: after the op that precedes it
+ * in the trace (the nearest one with a block id), which therefore posts
+ * too.  Every wait is for an op earlier in the trace, and each thread runs
+ * its ops in trace order, so the waits cannot form a cycle.
+ *
+ * The trace is one total order that every block's history agrees with (the
+ * builder refuses a free before its allocation), so a plan never meets an
+ * "inversion" (trace2wl's free seen before the allocation another thread
+ * recorded): the importers resolve those when they read a log
+ * (import-unknown-frees, import-lost-frees).
+ *
+ * Memory, all from mmap: 32 bytes per op (the op and its rank) and 8 per
+ * id for the counters, plus 16 bytes per id while planning.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "replay/internal.h"
+
+/* The per-id scratch of planning: who did the id's last op, and where. */
+struct plan_last {
+	struct tp_op *op; /* the id's last op so far, or NULL */
+	uint32_t count;   /* ops on the id so far */
+	uint16_t thread;
+};
+
+int tplan_make(struct tplan *p, const struct trace *t, char *err, size_t len)
+{
+	memset(p, 0, sizeof *p);
+	p->ops_bytes = (size_t)t->nops * sizeof *p->ops;
+	p->sync_bytes = ((size_t)t->nids + 1) * sizeof *p->sync;
+	p->threads_bytes = (size_t)t->nthreads * sizeof *p->threads;
+	size_t scratch = ((size_t)t->nids + 1) * sizeof(struct plan_last) +
+			 (size_t)t->nthreads * (sizeof(uint64_t) + sizeof(uint32_t));
+	p->ops = os_map(p->ops_bytes ? p->ops_bytes : 1);
+	p->sync = os_map(p->sync_bytes);
+	p->threads = os_map(p->threads_bytes ? p->threads_bytes : 1);
+	void *mem = os_map(scratch);
+	if (!p->ops || !p->sync || !p->threads || !mem) {
+		os_unmap(mem, scratch);
+		tplan_free(p);
+		snprintf(err, len, "no memory for the plan of %" PRIu64 " ops", t->nops);
+		return -1;
+	}
+	struct plan_last *last = mem;
+	uint64_t *counts = (uint64_t *)(last + t->nids + 1);
+	uint32_t *slot = (uint32_t *)(counts + t->nthreads); /* thread -> stream + 1 */
+	memset(mem, 0, scratch);
+	for (uint64_t i = 0; i < t->nops; i++)
+		counts[t->ops[i].thread]++;
+
+	/* streams in the order of the threads' first ops, laid out back to back */
+	struct tp_op *next = p->ops;
+	struct tp_op *prev_with_id = NULL; /* the trace's last op with a block id */
+	for (uint64_t i = 0; i < t->nops; i++) {
+		const struct trace_op *op = &t->ops[i];
+		if (!slot[op->thread]) {
+			struct tp_thread *th = &p->threads[p->nstarted];
+			th->label = op->thread;
+			th->ops = next;
+			next += counts[op->thread];
+			if (prev_with_id) {
+				prev_with_id->flags |= TP_POST;
+				th->start_id = prev_with_id->op.id;
+				th->start_seq = prev_with_id->seq + 1;
+				th->start_wait = true;
+			}
+			slot[op->thread] = ++p->nstarted;
+		}
+		struct tp_thread *th = &p->threads[slot[op->thread] - 1];
+		struct tp_op *o = &th->ops[th->nops++];
+		o->op = *op;
+		o->flags = 0;
+		o->seq = 0;
+		if (op->id == TRACE_ID_NULL)
+			continue;
+		struct plan_last *l = &last[op->id];
+		o->seq = l->count++;
+		if (l->op && l->thread != op->thread) {
+			l->op->flags |= TP_POST;
+			o->flags |= TP_WAIT;
+			p->cross_waits++;
+		}
+		l->op = o;
+		l->thread = op->thread;
+		prev_with_id = o;
+	}
+	os_unmap(mem, scratch);
+	return 0;
+}
+
+void tplan_reset(struct tplan *p)
+{
+	memset(p->sync, 0, p->sync_bytes);
+}
+
+void tplan_free(struct tplan *p)
+{
+	os_unmap(p->ops, p->ops_bytes ? p->ops_bytes : 1);
+	os_unmap(p->sync, p->sync_bytes);
+	os_unmap(p->threads, p->threads_bytes ? p->threads_bytes : 1);
+	memset(p, 0, sizeof *p);
+}
