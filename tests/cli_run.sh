@@ -45,7 +45,7 @@ mistake bad-regression "6:3: regression: unknown key 'basline' (did you mean 'ba
 	"$TR$BE"'regression:\n  basline: x.jsonl\n'
 mistake bad-drop "7:27: utilization: expected a number from 0 to 1, got '5'" \
 	"$TR$BE"'regression:\n  baseline: x.jsonl\n  max_drop: {utilization: 5}\n'
-mistake bad-plot "5:21: plots: expected one of throughput, utilization, fragmentation, timeline, latency, got 'pie'" \
+mistake bad-plot "5:21: plots: expected one of throughput, utilization, fragmentation, timeline, latency, scaling, got 'pie'" \
 	"$TR$BE"'plots: [throughput, pie]\n'
 
 # ---- a small suite end to end ------------------------------------------------------

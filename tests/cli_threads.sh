@@ -104,18 +104,78 @@ if [ $sanitized = 0 ]; then
 	check_has "the unsafe malloc: the error says where" "$(field .error)" "threaded"
 fi
 
+# ---- copies -----------------------------------------------------------------------------
+run "$HB" replay -a first-fit --copies 1,2 --repeat 2 --json "$T/two.trace"
+check "--copies 1,2: exit 0, a job per value" "0 2" "$rc $(grep -c . <<<"$out")"
+check "--copies 1,2: copies, threads, mode of each job" "1 1 serial,2 2 serial" \
+	"$(jq -r '"\(.copies) \(.threads) \(.mode)"' <<<"$out" | paste -sd,)"
+check "--copies 2: the threaded footprint of the simulated heap is measured" true \
+	"$(jq -s '.[1].threaded_peak_footprint_bytes > 0' <<<"$out")"
+run "$HB" replay -a first-fit --copies 2 --threads recorded --repeat 2 --json "$T/two.trace"
+check "--copies 2 --threads recorded: 2 x 2 threads, the plan's 2 waits per copy" "ok 4 2 recorded 2" \
+	"$(field '[.status, .threads, .cross_thread_waits, .mode, .copies] | join(" ")')"
+run "$HB" replay -a first-fit --copies 0 "$T/two.trace"
+check "--copies 0: exit 2" 2 "$rc"
+check_has "--copies 0: says what it takes" "$err" "--copies takes up to 16 numbers from 1 to 256"
+if [ $sanitized = 0 ]; then
+	run "$HB" replay -a system --copies 2 --repeat 2 --json "$TR"
+	check "system, 2 copies of the 8-thread recording: ok" "0 ok 2" "$rc $(field '[.status, .copies] | join(" ")')"
+fi
+
+# ---- pacing -----------------------------------------------------------------------------
+# ops at 0, 50, 100, 150, 200, 200 ms: a paced pass lasts at least 200 ms
+# (recorded) or 20 ms (10x); lower bounds, which pacing guarantees
+printf '# heapbench trace, version 2\n0: a 0 1000 @0\n1: a 1 2000 @50000000\n0: f 0 @100000000\n1: a 2 3000 @150000000\n1: f 1 @200000000\n0: f 2 @200000000\n' >"$T/timed.trace"
+run "$HB" replay -a first-fit --pace recorded --repeat 2 --json "$T/timed.trace"
+check "--pace recorded: ok, pace 1" "0 ok 1" "$rc $(field '[.status, .pace] | join(" ")')"
+check "--pace recorded: every pass lasts the recorded 200 ms or more" true "$(field '.seconds_min >= 0.2')"
+check "--pace recorded: the footprint in time reaches the last op (ms)" true \
+	"$(field '(.paced_timeline | length) > 10 and .paced_timeline[-1][0] >= 190')"
+run "$HB" replay -a first-fit --pace 10x --threads recorded --repeat 2 --json "$T/timed.trace"
+check "--pace 10x --threads recorded: ok, 2 threads, pace 10, 20 ms or more" "0 ok 2 10 true" \
+	"$rc $(field '[.status, .threads, .pace, .seconds_min >= 0.02] | map(tostring) | join(" ")')"
+run "$HB" replay -a first-fit --pace recorded --json traces/examples/tiny.rep
+check "--pace on a trace without times: the job fails, saying why" "1 error" "$rc $(field .status)"
+check_has "--pace on a trace without times: the message" "$(field .error)" "--pace needs a trace with the time of every op"
+run "$HB" replay -a first-fit --pace fast "$T/timed.trace"
+check "--pace fast: exit 2 with what it takes" "2 heapbench: replay: --pace takes recorded or a factor like 10x, not 'fast'" "$rc $err"
+
 # ---- the config key -------------------------------------------------------------------
 cat >"$T/threads.yaml" <<YAML
-traces: [$T/two.trace]
+traces: [$T/timed.trace]
 backends: [first-fit]
 repeat: 1
 threads: recorded
+pace: 1000x
 output: $T/out-run
 YAML
 run "$HB" run "$T/threads.yaml"
 check "run with threads: recorded: exit 0" 0 "$rc"
-check "run with threads: recorded: the results say so" "recorded 2" \
-	"$(jq -r '[.mode, .threads] | join(" ")' "$T/out-run/results.jsonl" 2>/dev/null)"
+check "run with threads: recorded, pace: 1000x: the results say so" "recorded 2 1000" \
+	"$(jq -r '[.mode, .threads, .pace] | join(" ")' "$T/out-run/results.jsonl" 2>/dev/null)"
+cat >"$T/copies.yaml" <<YAML
+traces: [$T/two.trace, traces/examples/tiny.rep]
+backends: [first-fit, buddy]
+repeat: 1
+copies: [1, 2]
+output: $T/out-copies
+YAML
+run "$HB" run "$T/copies.yaml"
+check "run with copies: [1, 2]: exit 0, 2 traces x 2 backends x 2 copies" "0 8" \
+	"$rc $(grep -c . "$T/out-copies/results.jsonl")"
+check "run with copies: one scaling chart per trace" "scaling-tiny.png scaling-two.png" \
+	"$(cd "$T/out-copies/charts" 2>/dev/null && ls scaling-*.png | xargs)"
+check_has "run with copies: summary.md says how each job replayed" \
+	"$(cat "$T/out-copies/summary.md")" "| two | buddy | 2 copies | ok |"
+run "$HB" run --resume "$T/copies.yaml"
+check "run --resume with copies: every job found done" "0 8" "$rc $(grep -c . "$T/out-copies/results.jsonl")"
+run "$HB" compare "$T/out-copies" "$T/out-copies"
+check "compare a copies run with itself: jobs matched by copies, no regression" 0 "$rc"
+check_has "compare a copies run with itself: nothing new" "$out" "8 jobs compared, 0 new, 0 regressions"
+check_has "compare: the copies in the backend's cell" "$out" "first-fit (2 copies)"
+sed -i 's/copies: \[1, 2\]/copies: [0]/' "$T/copies.yaml"
+run "$HB" run "$T/copies.yaml"
+check "copies: [0]: exit 2, naming the line" "2 1" "$rc $(grep -c 'copies.yaml:4:' <<<"$err")"
 sed -i 's/threads: recorded/threads: some/' "$T/threads.yaml"
 run "$HB" run "$T/threads.yaml"
 check "threads: some: exit 2" 2 "$rc"

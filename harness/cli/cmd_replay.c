@@ -14,7 +14,7 @@ static const char replay_usage[] =
 	"usage: heapbench replay [-a BACKEND]... [--repeat N] [--check full|fast|off]\n"
 	"                        [--heap-check K] [--latency] [--timeout S] [--heap-limit SIZE]\n"
 	"                        [--align N] [--sample-every K] [--threads serial|recorded]\n"
-	"                        [--json] TRACE...\n"
+	"                        [--copies N[,N...]] [--pace recorded|Kx] [--json] TRACE...\n"
 	"\n"
 	"Replays each trace against each backend in a worker process: a checked pass\n"
 	"(correctness, live bytes, footprint, fragmentation), N timed passes (median\n"
@@ -39,6 +39,10 @@ static const char replay_usage[] =
 	"                    built-in backends are exact at every op)\n"
 	"  --threads MODE    serial (default), or recorded: each trace thread on an OS\n"
 	"                    thread of its own, in causal order (docs/metrics.md)\n"
+	"  --copies N,...    N copies of each trace at once, each on its own threads and\n"
+	"                    blocks; a job per value: scalability (default 1)\n"
+	"  --pace P          recorded: the trace's recorded gaps between ops; Kx: those\n"
+	"                    divided by K (traces with times: footprint over time)\n"
 	"  --json            one JSON object per job (JSON Lines)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
@@ -54,6 +58,8 @@ static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
 				     {"align", required_argument, NULL, 'A'},
 				     {"sample-every", required_argument, NULL, 'S'},
 				     {"threads", required_argument, NULL, 'T'},
+				     {"copies", required_argument, NULL, 'C'},
+				     {"pace", required_argument, NULL, 'P'},
 				     {"help", no_argument, NULL, 'h'},
 				     {0}};
 #define STR_(x) #x
@@ -66,7 +72,8 @@ static const char *const takes[128] = {['r'] = "--repeat takes 0 to " STR(REPLAY
 				       ['L'] = "--heap-limit takes a size like 512MiB",
 				       ['A'] = "--align takes a power of two up to 4096",
 				       ['S'] = "--sample-every takes a number of ops",
-				       ['T'] = "--threads takes serial or recorded"};
+				       ['T'] = "--threads takes serial or recorded",
+				       ['P'] = "--pace takes recorded or a factor like 10x"};
 
 /* One option (getopt's c, its argument v) into the batch; -1 once said why
  * not (which ends the command: what a bad value leaves in a knob is moot). */
@@ -79,6 +86,7 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 	bool ok;
 	switch (c) {
 	case 'a': return replay_batch_add(b, v);
+	case 'C': return replay_batch_copies(b, v);
 	case 'l': return cfg->latency = true, 0;
 	case 'j': return *json = true, 0;
 	case 'r':
@@ -99,6 +107,7 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 		cfg->alignment = (unsigned)x;
 		break;
 	case 'S': ok = !parse_u64(v, &cfg->sample_every) && cfg->sample_every; break;
+	case 'P': ok = !replay_parse_pace(v, &cfg->pace); break;
 	case 'T':
 		ok = (k = replay_name_find(replay_threads_names, v)) >= 0;
 		cfg->threads = (enum replay_threads)k;

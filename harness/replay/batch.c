@@ -3,7 +3,9 @@
  */
 #include "replay/batch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "replay/job.h"
@@ -29,6 +31,30 @@ int replay_batch_add(struct replay_batch *b, const char *spec)
 	return 0;
 }
 
+int replay_batch_copies(struct replay_batch *b, const char *list)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", list);
+	b->ncopies = 0;
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+		if (parse_u64(tok, &v) < 0 || v < 1 || v > REPLAY_MAX_COPIES ||
+		    b->ncopies == REPLAY_BATCH_MAX_COPIES) {
+			hb_error(
+				"replay: --copies takes up to %d numbers from 1 to %d, like 1,2,4, "
+				"not '%s'",
+				REPLAY_BATCH_MAX_COPIES, REPLAY_MAX_COPIES, list);
+			return -1;
+		}
+		b->copies[b->ncopies++] = (unsigned)v;
+	}
+	if (!b->ncopies || strlen(list) >= sizeof buf) {
+		hb_error("replay: --copies takes numbers like 1,2,4, not '%s'", list);
+		return -1;
+	}
+	return 0;
+}
+
 /* Every backend that can run here, for a batch that names none. */
 static void every_backend(struct replay_batch *b)
 {
@@ -49,13 +75,16 @@ struct failures {
 	size_t n;
 };
 
-/* The jobs of one trace, one per backend. */
+/* The jobs of one trace, one per backend and copies value. */
 static void run_trace(const struct replay_batch *b, const struct trace *t, int fd,
 		      struct replay_result *res, struct failures *f)
 {
-	for (size_t k = 0; k < b->nbackends; k++) {
-		const struct backend_choice *c = &b->backends[k];
+	size_t ncopies = b->ncopies ? b->ncopies : 1;
+	for (size_t k = 0; k < b->nbackends * ncopies; k++) {
+		const struct backend_choice *c = &b->backends[k / ncopies];
 		struct replay_config cfg = backend_choice_config(c, &b->base);
+		if (b->ncopies)
+			cfg.copies = b->copies[k % ncopies];
 		job_run(t, fd, &cfg, b->timeout, res);
 		b->sink->job(b->sink->ctx, &(struct replay_done){t->path, c->spec, &cfg, res});
 		if (res->status != JOB_OK) {
@@ -70,7 +99,7 @@ static void run_trace(const struct replay_batch *b, const struct trace *t, int f
 static int run_all(const struct replay_batch *b, struct trace **traces, int ntraces)
 {
 	int rc = HB_EXIT_OK;
-	size_t njobs = (size_t)ntraces * b->nbackends + 1;
+	size_t njobs = (size_t)ntraces * b->nbackends * (b->ncopies ? b->ncopies : 1) + 1;
 	struct replay_result *res = xcalloc(1, sizeof *res);
 	struct failures f = {xcalloc(njobs, sizeof *f.r), xcalloc(njobs, sizeof *f.d), 0};
 	b->sink->begin(b->sink->ctx);

@@ -11,6 +11,7 @@
 #include "replay/backend_spec.h"
 
 #define REPLAY_BATCH_MAX_BACKENDS 32
+#define REPLAY_BATCH_MAX_COPIES   16
 
 /* One job, done. */
 struct replay_done {
@@ -30,13 +31,18 @@ struct replay_sink {
 struct replay_batch {
 	struct backend_choice backends[REPLAY_BATCH_MAX_BACKENDS];
 	size_t nbackends;          /* none: every backend that can run here (heapbench list) */
-	struct replay_config base; /* every knob but the backend */
-	double timeout;            /* seconds per job; 0 = no limit */
+	struct replay_config base; /* every knob but the backend and the copies */
+	unsigned copies[REPLAY_BATCH_MAX_COPIES]; /* each backend runs once per value */
+	size_t ncopies;                           /* none: base.copies (1) */
+	double timeout;                           /* seconds per job; 0 = no limit */
 	const struct replay_sink *sink;
 };
 
 /* Knobs at their defaults (replay_config_init), no backend, no timeout. */
 void replay_batch_init(struct replay_batch *b, const struct replay_sink *sink);
+
+/* Sets the copies list from "1,2,4" (--copies); -1 once said why not. */
+int replay_batch_copies(struct replay_batch *b, const char *list);
 
 /* Adds the backend spec names (backend_parse); -1 once said why not. */
 int replay_batch_add(struct replay_batch *b, const char *spec);

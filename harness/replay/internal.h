@@ -170,8 +170,8 @@ int timed_passes(struct replay_job *j);
 /* The median, minimum and maximum of r's timed passes, and the rate. */
 void timed_summary(const struct trace *t, struct replay_result *r);
 int latency_pass(struct replay_job *j);
-/* --threads recorded: a checked threaded pass, then `repeat` timed ones,
- * instead of timed_passes (pass_threads.c). */
+/* --threads recorded, --copies N or --pace: a checked threaded pass, then
+ * `repeat` timed ones, instead of timed_passes (pass_threads.c). */
 int threaded_passes(struct replay_job *j);
 
 /* ---- The plan of a threaded pass (plan.c) ------------------------------------- */
@@ -204,17 +204,18 @@ struct tp_thread {
 
 struct tplan {
 	struct tp_op *ops;         /* every stream, back to back */
-	struct tp_sync *sync;      /* by id */
 	struct tp_thread *threads; /* in the order of their first ops */
 	uint32_t nstarted;         /* threads with ops */
 	uint64_t cross_waits;      /* ops that wait for another thread */
-	size_t ops_bytes, sync_bytes, threads_bytes;
+	uint64_t *due;             /* --pace: ops[k] is due due[k] ns after the start */
+	size_t ops_bytes, threads_bytes, due_bytes;
 };
 
-/* The plan of t: 0, or -1 with a message in err (no memory). */
-int tplan_make(struct tplan *p, const struct trace *t, char *err, size_t len);
-/* Every counter back to 0, before a pass. */
-void tplan_reset(struct tplan *p);
+/* The plan of t, one stream per trace thread, or one of every op when
+ * serial; with times when pace > 0 (t has times): 0, or -1 with a message
+ * in err (no memory). */
+int tplan_make(struct tplan *p, const struct trace *t, bool serial, double pace, char *err,
+	       size_t len);
 void tplan_free(struct tplan *p);
 
 /* ---- The checker (checker.c) ---------------------------------------------------- */

@@ -4,6 +4,11 @@
  * first op is due and ended after its last, keeping causal order and no
  * more (plan.c says what each op waits for).
  *
+ * With --copies N, N copies of the trace run at once, each with its own
+ * id table, block records and counters (struct tcopy), each started by a
+ * launcher thread of its own; without --threads recorded a copy is one
+ * thread replaying every op in order (plan.c's serial plan).
+ *
  * After the serial checked pass, whose exact figures stay the job's:
  *   1. a checked threaded pass: every block gets a tag in its first and
  *      last 8 bytes, verified before realloc and free, so an allocator that
@@ -11,7 +16,9 @@
  *      caught; alignment and NULL results are checked; every page of every
  *      block is written, as a program that fills its blocks does, while a
  *      sampling thread reads the resident set every millisecond: the
- *      footprint under threads (threaded_peak_footprint_bytes);
+ *      footprint under threads (threaded_peak_footprint_bytes), and the
+ *      backend's own accounting read at the same moments
+ *      (threaded_stats_peak_footprint_bytes);
  *   2. `repeat` timed threaded passes with nothing in the threads' loops
  *      but the waits, the call, the id table and the posts: the wall time
  *      from the launch of the first thread to the end of the last.
@@ -48,10 +55,19 @@
 #define TP_SAMPLE_NS 1000000 /* the sampling thread's period */
 #define TP_TAG_BYTES 8
 
+/* One copy's tables: copy 0 has the job's own. */
+struct tcopy {
+	void **ptrs;
+	struct slot *slots;
+	struct tp_sync *sync; /* by id */
+};
+
 /* One threaded pass. */
 struct tpass {
 	struct replay_job *j;
 	struct tplan *plan;
+	struct tcopy *copies;
+	unsigned ncopies;
 	const struct replay_calls *k;
 	bool check;
 	atomic_bool abort; /* a thread failed: everyone stops */
@@ -60,13 +76,18 @@ struct tpass {
 	enum replay_status status;
 	atomic_uint alive, alive_peak;
 	atomic_bool sampling;
-	uint64_t rss_peak;
+	uint64_t start_ns; /* the pass's start: the origin of --pace's times */
+	uint64_t rss_peak, rss_base;
+	pthread_mutex_t *heap_lock;      /* paced simulated heap: the sampler reads it */
+	bool stats;                      /* the sampler reads the backend's accounting */
+	uint64_t stats_base, stats_peak; /* its footprint before the pass, its peak */
 };
 
 /* One replay thread. */
 struct tctx {
 	struct tpass *ps;
 	struct tp_thread *th;
+	const struct tcopy *cp;
 	pthread_t tid;
 	bool started;
 	uint64_t start_ns, end_ns, wait_ns, tags;
@@ -142,9 +163,12 @@ static void tp_fail(struct tpass *ps, enum replay_status st, const char *fmt, ..
 	}
 	atomic_store(&ps->abort, true);
 	const struct trace *t = ps->j->t;
-	for (uint32_t id = 0; id <= t->nids; id++)
-		if (atomic_load((_Atomic uint32_t *)&ps->plan->sync[id].waiters))
-			futex(&ps->plan->sync[id].seq, FUTEX_WAKE_PRIVATE, INT32_MAX);
+	for (unsigned c = 0; c < ps->ncopies; c++)
+		for (uint32_t id = 0; id <= t->nids; id++) {
+			struct tp_sync *s = &ps->copies[c].sync[id];
+			if (atomic_load((_Atomic uint32_t *)&s->waiters))
+				futex(&s->seq, FUTEX_WAKE_PRIVATE, INT32_MAX);
+		}
 }
 
 /* ---- The serialized calls of simulated-heap backends ------------------------------ */
@@ -251,9 +275,8 @@ static void block_fill(struct tctx *cx, unsigned char *p, uint64_t n, struct slo
 /* Before op o frees or moves its block: its tag intact.  false: failed. */
 static bool before_release(struct tctx *cx, const struct tp_op *o, const char *when)
 {
-	struct replay_job *j = cx->ps->j;
-	const unsigned char *p = j->ptrs[o->op.id];
-	const struct slot *s = &j->slots[o->op.id];
+	const unsigned char *p = cx->cp->ptrs[o->op.id];
+	const struct slot *s = &cx->cp->slots[o->op.id];
 	if (!p || tag_ok(p, s->size, s->seed, true))
 		return true;
 	tp_fail(cx->ps, JOB_ERROR,
@@ -270,7 +293,7 @@ static bool before_release(struct tctx *cx, const struct tp_op *o, const char *w
 static bool after_alloc(struct tctx *cx, const struct tp_op *o, const struct slot *old)
 {
 	struct replay_job *j = cx->ps->j;
-	unsigned char *p = j->ptrs[o->op.id];
+	unsigned char *p = cx->cp->ptrs[o->op.id];
 	uint64_t n = trace_op_bytes(&o->op), al = check_align(j->cfg->alignment, n);
 	if (o->op.kind == TRACE_MEMALIGN && o->op.arg > al)
 		al = o->op.arg;
@@ -289,7 +312,7 @@ static bool after_alloc(struct tctx *cx, const struct tp_op *o, const struct slo
 		return false;
 	}
 	if (p)
-		block_fill(cx, p, n, &j->slots[o->op.id]);
+		block_fill(cx, p, n, &cx->cp->slots[o->op.id]);
 	return true;
 }
 
@@ -302,7 +325,7 @@ static bool checked_op(struct tctx *cx, const struct replay_calls *k, const stru
 	if (op->kind == TRACE_FREE) {
 		if (op->id != TRACE_ID_NULL && !before_release(cx, o, "before its free"))
 			return false;
-		if (replay_op(k, op, j->ptrs, why, sizeof why) < 0) {
+		if (replay_op(k, op, cx->cp->ptrs, why, sizeof why) < 0) {
 			tp_fail(cx->ps, JOB_ERROR, "thread %u, its op %" PRIu64 ": free: %s",
 				cx->th->label, (uint64_t)(o - cx->th->ops), why);
 			return false;
@@ -313,23 +336,47 @@ static bool checked_op(struct tctx *cx, const struct replay_calls *k, const stru
 		tp_fail(cx->ps, JOB_ERROR, "backend %s has no memalign", j->cfg->backend->name);
 		return false;
 	}
-	struct slot old = j->slots[op->id];
+	struct slot old = cx->cp->slots[op->id];
 	if (op->kind == TRACE_REALLOC && !before_release(cx, o, "before its realloc"))
 		return false;
-	replay_op(k, op, j->ptrs, NULL, 0);
+	replay_op(k, op, cx->cp->ptrs, NULL, 0);
 	return after_alloc(cx, o, op->kind == TRACE_REALLOC ? &old : NULL);
 }
 
 /* ---- The threads -------------------------------------------------------------- */
 
-/* A thread's ops; inlined twice, so that the timed loop has no check. */
-REPLAY_INLINE void thread_loop(struct tctx *cx, const struct replay_calls *k, bool check)
+/* Until the clock reads at least due (ns): asleep while it is far, then
+ * polling; the time counts as waiting (--pace). */
+static void pace_until(struct tctx *cx, uint64_t due)
+{
+	uint64_t now = os_now_ns();
+	if (now >= due)
+		return;
+	uint64_t t0 = now;
+	if (due - now > 200000) { /* 200 us: the sleep's own lateness is below */
+		uint64_t wake = due - 100000;
+		struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	while ((now = os_now_ns()) < due)
+		__builtin_ia32_pause();
+	cx->wait_ns += now - t0;
+}
+
+/* A thread's ops; inlined thrice, so that the timed loop has no check and,
+ * unpaced, no clock. */
+REPLAY_INLINE void thread_loop(struct tctx *cx, const struct replay_calls *k, bool check,
+			       bool paced)
 {
 	struct tpass *ps = cx->ps;
-	struct tp_sync *sync = ps->plan->sync;
-	void **ptrs = ps->j->ptrs;
+	struct tp_sync *sync = cx->cp->sync;
+	void **ptrs = cx->cp->ptrs;
 	const struct tp_op *o = cx->th->ops, *end = o + cx->th->nops;
+	const uint64_t *due = paced ? ps->plan->due + (o - ps->plan->ops) : NULL;
 	for (; o < end; o++) {
+		if (paced)
+			pace_until(cx, ps->start_ns + *due++);
 		if ((o->flags & TP_WAIT) && !tp_wait(ps, cx, &sync[o->op.id], o->seq))
 			return;
 		if (check) {
@@ -353,69 +400,204 @@ static void *thread_main(void *arg)
 		;
 	cx->start_ns = os_now_ns();
 	if (ps->check)
-		thread_loop(cx, ps->k, true);
+		thread_loop(cx, ps->k, true, ps->plan->due != NULL);
+	else if (ps->plan->due)
+		thread_loop(cx, ps->k, false, true);
 	else if (ps->k->libc)
-		thread_loop(cx, &replay_libc_calls, false);
+		thread_loop(cx, &replay_libc_calls, false, false);
 	else
-		thread_loop(cx, ps->k, false);
+		thread_loop(cx, ps->k, false, false);
 	cx->end_ns = os_now_ns();
 	atomic_fetch_sub(&ps->alive, 1);
 	return NULL;
 }
 
-/* The sampling thread of the checked pass: the resident set's peak. */
+/* One reading of a paced pass's footprint into the result's timeline in
+ * time: the highest reading per window of r->time_stride ns; when the
+ * points run out, pairs merge and the window doubles. */
+static void time_point(struct replay_result *r, uint64_t ns, uint64_t footprint)
+{
+	if (!r->time_stride)
+		r->time_stride = 1000000; /* the sampler's period, to start */
+	for (;;) {
+		struct replay_time_point *last = r->ntime ? &r->time_timeline[r->ntime - 1] : NULL;
+		if (last && ns < last->ns - last->ns % r->time_stride + r->time_stride) {
+			last->footprint = footprint > last->footprint ? footprint : last->footprint;
+			return;
+		}
+		if (r->ntime < REPLAY_TIMELINE_POINTS) {
+			r->time_timeline[r->ntime++] = (struct replay_time_point){ns, footprint};
+			return;
+		}
+		unsigned k = 0;
+		for (unsigned i = 0; i < r->ntime; i += 2, k++) {
+			struct replay_time_point a = r->time_timeline[i];
+			if (i + 1 < r->ntime && r->time_timeline[i + 1].footprint > a.footprint)
+				a.footprint = r->time_timeline[i + 1].footprint;
+			r->time_timeline[k] = a;
+		}
+		r->ntime = k;
+		r->time_stride *= 2;
+	}
+}
+
+/* The footprint the backend's own accounting gives now. */
+static uint64_t stats_footprint(const struct tpass *ps)
+{
+	struct alloc_stats s = {0};
+	ps->j->cfg->backend->stats(ps->j->calls.st, &s);
+	return s.footprint;
+}
+
+/* The sampling thread of the checked pass: the peaks of the resident set
+ * and of the backend's own accounting (mallinfo2, jemalloc's stats, ...:
+ * thread-safe, each taking the library's locks for the moment of a reading
+ * once a period, which does not serialize the replay). */
 static void *sampler_main(void *arg)
 {
 	struct tpass *ps = arg;
 	struct timespec period = {0, TP_SAMPLE_NS};
 	while (atomic_load(&ps->sampling)) {
-		uint64_t rss = measure_rss(ps->j);
+		if (ps->heap_lock) { /* the simulated heap: its footprint, exact */
+			struct heap_usage u;
+			pthread_mutex_lock(ps->heap_lock);
+			heap_usage(ps->j->heap, &u);
+			pthread_mutex_unlock(ps->heap_lock);
+			time_point(ps->j->r, os_now_ns() - ps->start_ns, u.footprint);
+			nanosleep(&period, NULL);
+			continue;
+		}
+		uint64_t rss = measure_rss(ps->j), own = ps->stats ? stats_footprint(ps) : 0;
 		ps->rss_peak = rss > ps->rss_peak ? rss : ps->rss_peak;
+		ps->stats_peak = own > ps->stats_peak ? own : ps->stats_peak;
+		if (ps->plan->due)
+			time_point(ps->j->r, os_now_ns() - ps->start_ns,
+				   rss > ps->rss_base ? rss - ps->rss_base : 0);
 		nanosleep(&period, NULL);
 	}
 	return NULL;
 }
 
-/* Starts each thread when its first op is due, then joins them all: the
- * wall time from the first start to the last end, in ns. */
-static uint64_t launch(struct tpass *ps, struct tctx *cx)
+/* One copy's launcher: starts each of its threads when its first op is
+ * due (cx[i] for thread i), then joins them all. */
+struct launcher {
+	struct tpass *ps;
+	struct tctx *cx;
+	const struct tcopy *cp;
+	pthread_t tid;
+	bool started;
+};
+
+static void *launch(void *arg)
 {
+	struct launcher *l = arg;
+	struct tpass *ps = l->ps;
 	struct tplan *p = ps->plan;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, TP_STACK);
-	uint64_t t0 = os_now_ns(), last = t0;
-	struct tctx launcher = {.ps = ps};
+	struct tctx self = {.ps = ps};
 	for (uint32_t i = 0; i < p->nstarted && !atomic_load(&ps->abort); i++) {
 		struct tp_thread *th = &p->threads[i];
-		cx[i] = (struct tctx){.ps = ps, .th = th};
+		struct tctx *cx = &l->cx[i];
+		*cx = (struct tctx){.ps = ps, .th = th, .cp = l->cp};
 		if (th->start_wait &&
-		    !tp_wait(ps, &launcher, &p->sync[th->start_id], th->start_seq))
+		    !tp_wait(ps, &self, &l->cp->sync[th->start_id], th->start_seq))
 			break;
-		int err = pthread_create(&cx[i].tid, &attr, thread_main, &cx[i]);
+		int err = pthread_create(&cx->tid, &attr, thread_main, cx);
 		if (err) {
 			tp_fail(ps, JOB_ERROR, "cannot start replay thread %u of %u: %s", i + 1,
-				p->nstarted, strerror(err));
+				p->nstarted * ps->ncopies, strerror(err));
 			break;
 		}
-		cx[i].started = true;
+		cx->started = true;
 	}
 	for (uint32_t i = 0; i < p->nstarted; i++)
-		if (cx[i].started) {
-			pthread_join(cx[i].tid, NULL);
-			last = cx[i].end_ns > last ? cx[i].end_ns : last;
-		}
+		if (l->cx[i].started)
+			pthread_join(l->cx[i].tid, NULL);
 	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
+/* Every copy launched at once (one launcher thread each; the caller is the
+ * only one's): the wall time from the start to the last thread's end. */
+static uint64_t launch_all(struct tpass *ps, struct tctx *cx, struct launcher *ls)
+{
+	uint32_t n = ps->plan->nstarted;
+	uint64_t t0 = os_now_ns(), last = t0;
+	ps->start_ns = t0;
+	for (unsigned c = 0; c < ps->ncopies; c++) {
+		ls[c] = (struct launcher){.ps = ps, .cx = cx + (size_t)c * n, .cp = &ps->copies[c]};
+		memset(ls[c].cx, 0, n * sizeof *cx);
+	}
+	for (unsigned c = 1; c < ps->ncopies; c++) {
+		int err = pthread_create(&ls[c].tid, NULL, launch, &ls[c]);
+		if (err) {
+			tp_fail(ps, JOB_ERROR, "cannot start the launcher of copy %u: %s", c + 1,
+				strerror(err));
+			break;
+		}
+		ls[c].started = true;
+	}
+	launch(&ls[0]);
+	for (unsigned c = 1; c < ps->ncopies; c++)
+		if (ls[c].started)
+			pthread_join(ls[c].tid, NULL);
+	for (size_t i = 0; i < (size_t)n * ps->ncopies; i++)
+		if (cx[i].started && cx[i].end_ns > last)
+			last = cx[i].end_ns;
 	return last - t0;
 }
 
 /* ---- The passes --------------------------------------------------------------- */
 
+/* What a pass needs besides the job: the plan, the copies' tables, the
+ * threads' and launchers' contexts. */
+struct tjob {
+	struct tplan plan;
+	struct tcopy *copies;
+	unsigned ncopies;
+	struct tctx *cx;
+	struct launcher *ls;
+};
+
+/* The footprint of the checked pass: the sampler's peak over the
+ * baseline, or the simulated heap's peak. */
+static void threaded_footprint(struct replay_job *j, const struct tpass *ps, bool sampled,
+			       uint64_t base)
+{
+	struct replay_result *r = j->r;
+	if (j->cfg->backend->flags & ALLOC_F_SIMULATED) {
+		struct heap_usage u;
+		heap_usage(j->heap, &u);
+		r->have_threaded_footprint = true;
+		r->threaded_peak_footprint_bytes = u.peak_footprint;
+	} else if (sampled) {
+		r->have_threaded_footprint = true;
+		r->threaded_peak_footprint_bytes = ps->rss_peak > base ? ps->rss_peak - base : 0;
+		r->have_threaded_stats = ps->stats;
+		r->threaded_stats_peak_footprint_bytes =
+			ps->stats_peak > ps->stats_base ? ps->stats_peak - ps->stats_base : 0;
+	}
+}
+
+/* Sums the threads' lifetimes and waits: the fraction spent waiting. */
+static double wait_of(const struct tctx *cx, size_t n)
+{
+	uint64_t lived = 0, waited = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cx[i].started) {
+			lived += cx[i].end_ns - cx[i].start_ns;
+			waited += cx[i].wait_ns;
+		}
+	return lived ? (double)waited / (double)lived : 0;
+}
+
 /* One threaded pass on a fresh state: its wall time in *ns and its
  * threads' waiting in *wait (a fraction of their lifetimes).  0, or -1
  * with the result's status and error set. */
-static int threaded_pass(struct replay_job *j, struct tplan *plan, struct tctx *cx, bool check,
-			 uint64_t *ns, double *wait)
+static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint64_t *ns,
+			 double *wait)
 {
 	struct replay_result *r = j->r;
 	char err[ALLOC_ERRLEN] = "";
@@ -426,46 +608,49 @@ static int threaded_pass(struct replay_job *j, struct tplan *plan, struct tctx *
 	}
 	struct locked lock;
 	struct replay_calls k = simulated ? locked_calls(&lock, &j->calls) : j->calls;
-	struct tpass ps = {
-		.j = j, .plan = plan, .k = &k, .check = check, .failed = ATOMIC_FLAG_INIT};
-	tplan_reset(plan);
+	struct tpass ps = {.j = j,
+			   .plan = &tj->plan,
+			   .copies = tj->copies,
+			   .ncopies = tj->ncopies,
+			   .k = &k,
+			   .check = check,
+			   .failed = ATOMIC_FLAG_INIT};
+	size_t nids = (size_t)j->t->nids + 1;
+	for (unsigned c = 0; c < tj->ncopies; c++)
+		memset(tj->copies[c].sync, 0, nids * sizeof *tj->copies[c].sync);
 	pthread_t sampler;
-	bool sampling = check && j->statm_fd >= 0 && !simulated;
-	uint64_t base = sampling ? measure_rss(j) : 0;
+	bool paced_heap = check && simulated && tj->plan.due;
+	bool sampling = paced_heap || (check && j->statm_fd >= 0 && !simulated);
+	uint64_t base = sampling && !simulated ? measure_rss(j) : 0;
+	ps.heap_lock = paced_heap ? &lock.mu : NULL;
+	if (check && tj->plan.due) /* the timeline in time, of this pass */
+		j->r->ntime = 0, j->r->time_stride = 0;
 	if (sampling) {
-		ps.rss_peak = base;
+		ps.rss_peak = ps.rss_base = base;
+		ps.stats = !simulated && j->cfg->backend->stats != NULL;
+		ps.stats_base = ps.stats_peak = ps.stats ? stats_footprint(&ps) : 0;
 		atomic_store(&ps.sampling, true);
 		sampling = pthread_create(&sampler, NULL, sampler_main, &ps) == 0;
 	}
-	*ns = launch(&ps, cx);
+	*ns = launch_all(&ps, tj->cx, tj->ls);
 	if (sampling) {
 		atomic_store(&ps.sampling, false);
 		pthread_join(sampler, NULL);
-		r->have_threaded_footprint = true;
-		r->threaded_peak_footprint_bytes = ps.rss_peak > base ? ps.rss_peak - base : 0;
 	}
-	if (check && simulated) {
-		struct heap_usage u;
-		heap_usage(j->heap, &u);
-		r->have_threaded_footprint = true;
-		r->threaded_peak_footprint_bytes = u.peak_footprint;
-	}
-	uint64_t lived = 0, waited = 0;
-	for (uint32_t i = 0; i < plan->nstarted; i++)
-		if (cx[i].started) {
-			lived += cx[i].end_ns - cx[i].start_ns;
-			waited += cx[i].wait_ns;
-		}
-	*wait = lived ? (double)waited / (double)lived : 0;
-	if (check)
+	if (check) {
+		threaded_footprint(j, &ps, sampling, base);
 		r->threads_alive = atomic_load(&ps.alive_peak);
-	replay_free_live(&k, j->ptrs, j->t->nids);
-	memset(j->slots, 0, ((size_t)j->t->nids + 1) * sizeof *j->slots);
+	}
+	*wait = wait_of(tj->cx, (size_t)tj->plan.nstarted * tj->ncopies);
+	for (unsigned c = 0; c < tj->ncopies; c++) {
+		replay_free_live(&k, tj->copies[c].ptrs, j->t->nids);
+		memset(tj->copies[c].slots, 0, nids * sizeof *tj->copies[c].slots);
+	}
 	if (simulated)
 		pthread_mutex_destroy(&lock.mu);
 	if (!libc)
 		j->cfg->backend->fini(j->calls.st);
-	if (ps.status != JOB_OK || ps.error[0]) {
+	if (ps.error[0]) {
 		replay_error(r, ps.status, "threaded replay: %s", ps.error);
 		return -1;
 	}
@@ -513,38 +698,90 @@ static void plan_summary(const struct tplan *p, struct replay_result *r, uint64_
 	}
 }
 
+/* The bytes of tj's tables beyond the job's own (copy 0's id table and
+ * block records): every copy's counters, the other copies' tables, the
+ * contexts and a scratch for plan_summary. */
+static size_t tjob_bytes(const struct replay_job *j, const struct tjob *tj)
+{
+	size_t nids = (size_t)j->t->nids + 1, n = (size_t)tj->plan.nstarted * tj->ncopies;
+	return tj->ncopies * (sizeof *tj->copies + nids * sizeof(struct tp_sync)) +
+	       (tj->ncopies - 1) * nids * (sizeof(void *) + sizeof(struct slot)) +
+	       n * sizeof *tj->cx + tj->ncopies * sizeof *tj->ls +
+	       tj->plan.nstarted * sizeof(uint64_t);
+}
+
+/* Lays tj's tables out in mem (tjob_bytes long). */
+static void tjob_layout(struct replay_job *j, struct tjob *tj, char *mem)
+{
+	size_t nids = (size_t)j->t->nids + 1, n = (size_t)tj->plan.nstarted * tj->ncopies;
+	tj->copies = (struct tcopy *)mem;
+	mem += tj->ncopies * sizeof *tj->copies;
+	tj->cx = (struct tctx *)mem;
+	mem += n * sizeof *tj->cx;
+	tj->ls = (struct launcher *)mem;
+	mem += tj->ncopies * sizeof *tj->ls;
+	for (unsigned c = 0; c < tj->ncopies; c++) {
+		struct tcopy *cp = &tj->copies[c];
+		cp->sync = (struct tp_sync *)mem;
+		mem += nids * sizeof *cp->sync;
+		if (c == 0) {
+			cp->ptrs = j->ptrs;
+			cp->slots = j->slots;
+			continue;
+		}
+		cp->ptrs = (void **)mem;
+		mem += nids * sizeof *cp->ptrs;
+		cp->slots = (struct slot *)mem;
+		mem += nids * sizeof *cp->slots;
+	}
+}
+
 int threaded_passes(struct replay_job *j)
 {
 	const struct replay_config *cfg = j->cfg;
 	struct replay_result *r = j->r;
 	char err[256];
-	struct tplan plan;
-	r->mode = THREADS_RECORDED;
+	struct tjob tj = {.ncopies = cfg->copies ? cfg->copies : 1};
+	r->mode = cfg->threads;
+	r->copies = tj.ncopies;
+	r->pace = cfg->pace;
+	if (cfg->pace > 0 && !j->t->times) {
+		replay_error(
+			r, JOB_ERROR,
+			"--pace needs a trace with the time of every op, and this one has none "
+			"(logs with timestamps have them: Android's, ltrace -tt, valgrind "
+			"--time-stamp=yes, heaptrack)");
+		return -1;
+	}
 	r->serialized = (cfg->backend->flags & ALLOC_F_SIMULATED) != 0;
-	if (tplan_make(&plan, j->t, err, sizeof err) < 0) {
+	if (tplan_make(&tj.plan, j->t, cfg->threads != THREADS_RECORDED, cfg->pace, err,
+		       sizeof err) < 0) {
 		replay_error(r, JOB_ERROR, "%s", err);
 		return -1;
 	}
-	size_t cxbytes = (size_t)plan.nstarted * (sizeof(struct tctx) + sizeof(uint64_t)) + 1;
-	struct tctx *cx = os_map(cxbytes);
+	size_t bytes = tjob_bytes(j, &tj);
+	char *mem = os_map(bytes);
 	int rc = -1;
-	if (!cx) {
-		replay_error(r, JOB_ERROR, "no memory for %u replay threads", plan.nstarted);
+	if (!mem) {
+		replay_error(r, JOB_ERROR, "no memory for %u copies of %u replay threads",
+			     tj.ncopies, tj.plan.nstarted);
 		goto out;
 	}
-	plan_summary(&plan, r, (uint64_t *)(cx + plan.nstarted));
+	tjob_layout(j, &tj, mem);
+	plan_summary(&tj.plan, r, (uint64_t *)(mem + bytes) - tj.plan.nstarted);
+	r->threads = tj.plan.nstarted * tj.ncopies;
 	memset(j->slots, 0, ((size_t)j->t->nids + 1) * sizeof *j->slots);
 	uint64_t ns;
 	double wait, waits = 0;
 	r->pass = REPLAY_PASS_THREADED;
-	if (threaded_pass(j, &plan, cx, true, &ns, &wait) < 0)
+	if (threaded_pass(j, &tj, true, &ns, &wait) < 0)
 		goto out;
 	r->wait_fraction = wait;
 	HB_ASSERT(cfg->repeat <= REPLAY_MAX_REPEAT);
 	r->repeat = cfg->repeat;
 	for (unsigned k = 0; k < cfg->repeat; k++) {
 		r->pass = (int)k + 1;
-		if (threaded_pass(j, &plan, cx, false, &ns, &wait) < 0)
+		if (threaded_pass(j, &tj, false, &ns, &wait) < 0)
 			goto out;
 		r->seconds[k] = (double)ns * 1e-9;
 		waits += wait;
@@ -552,9 +789,11 @@ int threaded_passes(struct replay_job *j)
 	if (cfg->repeat)
 		r->wait_fraction = waits / cfg->repeat;
 	timed_summary(j->t, r);
+	r->mops *= tj.ncopies; /* over the ops of every copy */
+	r->ns_per_op /= tj.ncopies;
 	rc = 0;
 out:
-	os_unmap(cx, cxbytes);
-	tplan_free(&plan);
+	os_unmap(mem, bytes);
+	tplan_free(&tj.plan);
 	return rc;
 }

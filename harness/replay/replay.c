@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "replay/internal.h"
@@ -25,6 +26,20 @@ int replay_name_find(const char *const *names, const char *s)
 		if (!strcmp(names[i], s))
 			return i;
 	return -1;
+}
+
+int replay_parse_pace(const char *s, double *factor)
+{
+	if (!strcmp(s, "recorded")) {
+		*factor = 1;
+		return 0;
+	}
+	char *end;
+	double k = strtod(s, &end);
+	if (end == s || strcmp(end, "x") || !(k > 0) || k > 1e9)
+		return -1;
+	*factor = k;
+	return 0;
 }
 
 void replay_config_init(struct replay_config *cfg)
@@ -126,9 +141,12 @@ int replay_run(const struct trace *t, const struct replay_config *cfg, struct re
 	r->pass = REPLAY_PASS_CHECKED;
 	r->threads = 1;
 	r->mode = cfg->threads;
+	r->copies = cfg->copies ? cfg->copies : 1;
 	int rc = checked_pass(&j);
+	/* --copies, even 1: every value of a sweep measured alike */
+	bool threaded = cfg->threads == THREADS_RECORDED || cfg->copies || cfg->pace > 0;
 	if (rc == 0)
-		rc = cfg->threads == THREADS_RECORDED ? threaded_passes(&j) : timed_passes(&j);
+		rc = threaded ? threaded_passes(&j) : timed_passes(&j);
 	if (rc == 0 && cfg->latency)
 		latency_pass(&j);
 out:

@@ -23,6 +23,7 @@
 #include "trace/trace.h"
 
 #define REPLAY_MAX_REPEAT      100
+#define REPLAY_MAX_COPIES      256
 #define REPLAY_MAX_OPTS        16
 #define REPLAY_TIMELINE_POINTS 2000
 #define REPLAY_ERRLEN          512
@@ -46,6 +47,9 @@ enum replay_status { REPLAY_STATUS_LIST(REPLAY_ENUM_) JOB_NSTATUS };
 extern const char *const replay_check_names[CHECK_NLEVELS + 1];
 extern const char *const replay_status_names[JOB_NSTATUS + 1];
 extern const char *const replay_threads_names[THREADS_NMODES + 1];
+/* --pace's value: "recorded" (1) or "Kx" (K > 0: the recorded gaps
+ * divided by K) into *factor; -1 if it is neither. */
+int replay_parse_pace(const char *s, double *factor);
 /* The index of s in a NULL-terminated name list, or -1. */
 int replay_name_find(const char *const *names, const char *s);
 /* Where a worker is, besides timed pass 1..repeat. */
@@ -73,6 +77,16 @@ struct replay_config {
 					power of two dividing its size if smaller */
 	uint64_t sample_every;       /* process-wide backends: footprint and stats every K ops */
 	enum replay_threads threads; /* serial (default), or each trace thread its own */
+	unsigned copies;             /* copies of the trace replayed at once; 0: not
+					asked (one, on the serial timed passes) */
+	double pace;                 /* > 0: the recorded gaps between ops divided
+					by this (1: as recorded); 0: full speed */
+};
+
+/* One point of a paced pass's footprint in time: the highest reading of
+ * a window of time_stride ns starting at ns. */
+struct replay_time_point {
+	uint64_t ns, footprint;
 };
 
 /* One point of the heap profile: maxima over a window of ops. */
@@ -125,6 +139,7 @@ struct replay_result {
 	/* --threads recorded (pass_threads.c): the timed passes ran each trace
 	 * thread on an OS thread of its own */
 	enum replay_threads mode;
+	unsigned copies;        /* copies of the trace at once (--copies) */
 	unsigned threads;       /* OS threads of a timed pass (1: serial) */
 	unsigned threads_alive; /* most of them alive at once */
 	bool serialized;        /* the backend's calls ran behind one lock */
@@ -133,6 +148,12 @@ struct replay_result {
 	uint64_t thread_ops_min, thread_ops_median, thread_ops_max;
 	bool have_threaded_footprint;
 	uint64_t threaded_peak_footprint_bytes; /* in the checked threaded pass */
+	bool have_threaded_stats;               /* ... and the backend's own figure */
+	double pace;                            /* --pace's factor; 0: none */
+	unsigned ntime;                         /* --pace: the footprint in time */
+	uint64_t time_stride;
+	struct replay_time_point time_timeline[REPLAY_TIMELINE_POINTS];
+	uint64_t threaded_stats_peak_footprint_bytes;
 
 	unsigned repeat;
 	double seconds[REPLAY_MAX_REPEAT];
@@ -148,7 +169,8 @@ struct replay_result {
 };
 
 /* The defaults of every knob (what replay and a config start from):
- * check full, repeat 5, alignment 16, sample_every 128; no backend. */
+ * check full, repeat 5, alignment 16, sample_every 128, serial, no
+ * copies; no backend. */
 void replay_config_init(struct replay_config *cfg);
 
 /* Runs the whole job in this process, filling r (which the caller zeroed).

@@ -83,11 +83,36 @@ json_t *compare_load(const char *path)
 
 struct row {
 	const char *trace, *backend;
-	char *opts; /* canonical JSON of the options */
+	char label[160]; /* backend, and how it replayed when not serially */
+	char *opts;      /* canonical JSON of the options */
 	const json_t *b, *n;
 	bool regression;
 	char why[512];
 };
+
+/* Whether two jobs replayed alike: the same threads mode and copies
+ * (absent in results from before them: serial, 1). */
+static bool same_shape(const json_t *x, const json_t *y)
+{
+	const char *mx = res_str(x, RES_MODE), *my = res_str(y, RES_MODE);
+	double cx = 1, cy = 1;
+	res_num(x, RES_COPIES, &cx);
+	res_num(y, RES_COPIES, &cy);
+	return !strcmp(*mx ? mx : "serial", *my ? my : "serial") && cx == cy;
+}
+
+/* "jemalloc", "jemalloc (2 copies)", "jemalloc (recorded, 2 copies)" */
+static void label_of(struct row *r, const json_t *o)
+{
+	double k = 1;
+	res_num(o, RES_COPIES, &k);
+	bool rec = !strcmp(res_str(o, RES_MODE), "recorded");
+	if (k > 1)
+		snprintf(r->label, sizeof r->label, "%s (%s%.0f copies)", r->backend,
+			 rec ? "recorded, " : "", k);
+	else
+		snprintf(r->label, sizeof r->label, rec ? "%s (recorded)" : "%s", r->backend);
+}
 
 static char *options_of(const json_t *o)
 {
@@ -283,7 +308,7 @@ static int write_junit(const char *path, const struct row *rows, size_t n, size_
 		fputs("    <testcase classname=\"heapbench.", f);
 		xml_text(f, r->trace);
 		fputs("\" name=\"", f);
-		xml_text(f, r->backend);
+		xml_text(f, r->label);
 		if (strcmp(r->opts, "{}")) {
 			fputc(' ', f);
 			xml_text(f, r->opts);
@@ -324,7 +349,7 @@ static int write_markdown(const char *path, const struct row *rows, size_t n, si
 		const struct row *r = &rows[i];
 		struct cells c;
 		cells_of(r, false, &c);
-		fprintf(f, "| %s | %s | %s | %s | %s | %s%s%s |\n", r->trace, r->backend, c.util,
+		fprintf(f, "| %s | %s | %s | %s | %s | %s%s%s |\n", r->trace, r->label, c.util,
 			c.frag, c.mops, verdict(r), r->regression ? ": " : "",
 			r->regression ? r->why : "");
 	}
@@ -346,11 +371,12 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 				  .backend = res_str(b, RES_BACKEND),
 				  .opts = options_of(b),
 				  .b = b};
+		label_of(r, b);
 		for (size_t j = 0; j < nn; j++) {
 			const json_t *x = json_array_get(now, j);
 			if (!used[j] && !strcmp(res_str(x, RES_TRACE), r->trace) &&
 			    !strcmp(res_str(x, RES_BACKEND), r->backend) &&
-			    !strcmp(nopts[j], r->opts)) {
+			    !strcmp(nopts[j], r->opts) && same_shape(x, b)) {
 				r->n = x;
 				used[j] = true;
 				break;
@@ -365,6 +391,7 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 					  .backend = res_str(x, RES_BACKEND),
 					  .opts = xstrdup(nopts[j]),
 					  .n = x};
+			label_of(r, x);
 		}
 	size_t fails = 0, fresh = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -379,15 +406,14 @@ int compare_runs(const json_t *baseline, const json_t *now, const struct compare
 		const struct row *r = &rows[i];
 		struct cells c;
 		cells_of(r, false, &c);
-		fprintf(out, "%-24s %-20s %-32s %-30s %-30s %s\n", r->trace, r->backend, c.util,
+		fprintf(out, "%-24s %-20s %-32s %-30s %-30s %s\n", r->trace, r->label, c.util,
 			c.frag, c.mops, verdict(r));
 	}
 	fprintf(out, "\n%zu jobs compared, %zu new, %zu regression%s\n", n - fresh, fresh, fails,
 		fails == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].regression)
-			fprintf(out, "  %s x %s: %s\n", rows[i].trace, rows[i].backend,
-				rows[i].why);
+			fprintf(out, "  %s x %s: %s\n", rows[i].trace, rows[i].label, rows[i].why);
 	int rc = fails ? 1 : 0;
 	if (o->junit && write_junit(o->junit, rows, n, fails) < 0)
 		rc = 2;

@@ -27,8 +27,8 @@
  *   when   the key is present when this holds; an expression of id, r and
  *          the job's phases: always, failed (status not ok), measured (the
  *          checked pass measured the heap), timed (ok with timed passes),
- *          latency (a latency pass ran), recorded (the threaded passes
- *          ran: --threads recorded)
+ *          latency (a latency pass ran), threaded (the threaded passes
+ *          ran: --threads recorded or --copies N)
  *   known  the value is null, not made up, when this is false
  *   value  the value, from id (struct job_id) and r (struct replay_result)
  */
@@ -73,13 +73,17 @@
 	X(PEAK_RSS_BYTES,         "peak_rss_bytes",         U64,  BYTES,    14, NONE,  NULL,     measured,               true,                      r->peak_rss_bytes)              \
 	X(TIMED_PEAK_FOOTPRINT,   "timed_peak_footprint_bytes", U64, BYTES, 0,  NONE,  NULL,     timed && r->have_timed_footprint, true,        r->timed_peak_footprint_bytes)  \
 	X(MODE,                   "mode",                   STR,  TEXT,     20, NONE,  NULL,     always,                 true,                      replay_threads_names[r->mode])  \
+	X(COPIES,                 "copies",                 INT,  COUNT,    22, NONE,  NULL,     always,                 true,                      r->copies ? r->copies : 1)      \
 	X(THREADS,                "threads",                INT,  COUNT,    21, NONE,  NULL,     timed,                  true,                      r->threads)                     \
-	X(SERIALIZED,             "serialized",             JSON, TEXT,     0,  NONE,  NULL,     recorded,               true,                      json_boolean(r->serialized))    \
-	X(THREADS_ALIVE_PEAK,     "threads_alive_peak",     INT,  COUNT,    0,  NONE,  NULL,     recorded,               true,                      r->threads_alive)               \
-	X(CROSS_THREAD_WAITS,     "cross_thread_waits",     U64,  COUNT,    0,  NONE,  NULL,     recorded,               true,                      r->cross_waits)                 \
-	X(WAIT_FRACTION,          "wait_fraction",          NUM,  FRACTION, 0,  NONE,  NULL,     recorded && timed,      true,                      r->wait_fraction)               \
-	X(PER_THREAD_OPS,         "per_thread_ops",         JSON, COUNT,    0,  NONE,  NULL,     recorded,               true,                      thread_ops_json(r))             \
-	X(THREADED_PEAK_FOOTPRINT, "threaded_peak_footprint_bytes", U64, BYTES, 0, NONE, NULL,   recorded && r->have_threaded_footprint, true,  r->threaded_peak_footprint_bytes) \
+	X(SERIALIZED,             "serialized",             JSON, TEXT,     0,  NONE,  NULL,     threaded,               true,                      json_boolean(r->serialized))    \
+	X(THREADS_ALIVE_PEAK,     "threads_alive_peak",     INT,  COUNT,    0,  NONE,  NULL,     threaded,               true,                      r->threads_alive)               \
+	X(CROSS_THREAD_WAITS,     "cross_thread_waits",     U64,  COUNT,    0,  NONE,  NULL,     threaded,               true,                      r->cross_waits)                 \
+	X(WAIT_FRACTION,          "wait_fraction",          NUM,  FRACTION, 0,  NONE,  NULL,     threaded && timed,      true,                      r->wait_fraction)               \
+	X(PER_THREAD_OPS,         "per_thread_ops",         JSON, COUNT,    0,  NONE,  NULL,     threaded,               true,                      thread_ops_json(r))             \
+	X(THREADED_PEAK_FOOTPRINT, "threaded_peak_footprint_bytes", U64, BYTES, 0, NONE, NULL,   threaded && r->have_threaded_footprint, true,  r->threaded_peak_footprint_bytes) \
+	X(THREADED_STATS_PEAK,    "threaded_stats_peak_footprint_bytes", U64, BYTES, 0, NONE, NULL, threaded && r->have_threaded_stats, true, r->threaded_stats_peak_footprint_bytes) \
+	X(PACE,                   "pace",                   NUM,  RATIO,    0,  NONE,  NULL,     r->pace > 0,            true,                      r->pace)                        \
+	X(PACED_TIMELINE,         "paced_timeline",         JSON, BYTES,    0,  NONE,  NULL,     threaded && r->ntime,   true,                      paced_timeline_json(r))         \
 	X(REPEAT,                 "repeat",                 INT,  COUNT,    0,  NONE,  NULL,     timed,                  true,                      r->repeat)                      \
 	X(SECONDS,                "seconds",                JSON, SECONDS,  0,  NONE,  NULL,     timed,                  true,                      seconds_json(r))                \
 	X(SECONDS_MEDIAN,         "seconds_median",         NUM,  SECONDS,  0,  NONE,  NULL,     timed,                  true,                      r->seconds_median)              \

@@ -33,8 +33,23 @@ struct grid {
 	const char *suite, *dir;
 	char **traces, **backends, **files; /* files: trace names made safe */
 	size_t nt, nb;
-	const json_t **job; /* [t * nb + b], or NULL */
+	const json_t **job; /* [t * nb + b], or NULL: the job of fewest copies */
+	const json_t *all;  /* every job (the scaling chart's copies) */
 };
+
+static const char *name_of(const json_t *o, enum res_field f)
+{
+	const char *s = res_str(o, f);
+	return *s ? s : "?";
+}
+
+/* A job's copies (1 when absent: results from before --copies). */
+static double copies_of(const json_t *o)
+{
+	double k = 1;
+	res_num(o, RES_COPIES, &k);
+	return k;
+}
 
 static size_t index_of(char ***names, size_t *n, const char *name)
 {
@@ -341,7 +356,8 @@ static int fragmentation(const struct grid *g)
 	return 0;
 }
 
-/* Live bytes and each backend's footprint over the ops of trace t. */
+/* Live bytes and each backend's footprint over the ops of trace t: 1, or
+ * -1 (reported). */
 static int timeline(const struct grid *g, size_t t)
 {
 	char name[300];
@@ -386,7 +402,106 @@ static int timeline(const struct grid *g, size_t t)
 		g->nb, name, name);
 	plot_end(f);
 	fclose(f);
-	return 0;
+	return 1;
+}
+
+/* The copies values of trace t's jobs, ascending, into v (at most max):
+ * how many. */
+static size_t copies_values(const struct grid *g, size_t t, double *v, size_t max)
+{
+	size_t n = 0, i;
+	const json_t *o;
+	json_array_foreach(g->all, i, o)
+	{
+		if (strcmp(name_of(o, RES_TRACE), g->traces[t]))
+			continue;
+		double k = copies_of(o);
+		size_t at = 0;
+		while (at < n && v[at] < k)
+			at++;
+		if ((at < n && v[at] == k) || n == max)
+			continue;
+		memmove(v + at + 1, v + at, (n - at) * sizeof *v);
+		v[at] = k;
+		n++;
+	}
+	return n;
+}
+
+/* The job of trace t, backend b and k copies, or NULL. */
+static const json_t *job_of(const struct grid *g, size_t t, size_t b, double k)
+{
+	const json_t *hit = NULL, *o;
+	size_t i;
+	json_array_foreach(g->all, i, o)
+	{
+		if (!strcmp(name_of(o, RES_TRACE), g->traces[t]) &&
+		    !strcmp(name_of(o, RES_BACKEND), g->backends[b]) && copies_of(o) == k)
+			hit = o;
+	}
+	return hit;
+}
+
+/* Mops/s and the footprint under threads against the copies of trace t,
+ * a line per backend; -1 error, 0 none (fewer than two copies values),
+ * 1 made. */
+static int scaling(const struct grid *g, size_t t)
+{
+	double ks[64];
+	size_t nk = copies_values(g, t, ks, 64);
+	if (nk < 2)
+		return 0;
+	char name[300];
+	snprintf(name, sizeof name, "scaling-%s", g->files[t]);
+	FILE *d = open_in(g, name, "dat");
+	if (!d)
+		return -1;
+	fputs("# copies, then per backend: Mops/s, threaded peak footprint in MiB\n", d);
+	for (size_t i = 0; i < nk; i++) {
+		fprintf(d, "%g", ks[i]);
+		for (size_t b = 0; b < g->nb; b++) {
+			const json_t *o = job_of(g, t, b, ks[i]);
+			double m, fp;
+			bool ok = res_ok(o);
+			if (ok && res_num(o, RES_MOPS, &m))
+				fprintf(d, " %.6g", m);
+			else
+				fputs(" ?", d);
+			if (ok && res_num(o, RES_THREADED_PEAK_FOOTPRINT, &fp))
+				fprintf(d, " %.6g", fp / 1048576);
+			else
+				fputs(" ?", d);
+		}
+		fputc('\n', d);
+	}
+	FILE *f = script_after(g, d, name, 1100, 480,
+			       "%s: scaling of %s (copies of the trace at once)", g->suite,
+			       g->traces[t]);
+	if (!f)
+		return -1;
+	char title[640];
+	snprintf(title, sizeof title, "%s: %s against copies of the trace at once", g->suite,
+		 g->traces[t]);
+	fputs("  set multiplot layout 1,2 title ", f);
+	gp_string(f, title);
+	fputc('\n', f);
+	fputs("  set xlabel \"copies\"\n  set xtics 1\n  set yrange [0:*]\n", f);
+	fputs("  set key inside left top vertical Left reverse noenhanced\n", f);
+	fputs("  set title \"throughput\"\n  set ylabel \"Mops/s (all copies)\"\n", f);
+	fprintf(f,
+		"  plot for [i=1:%zu] \"%s.dat\" using 1:(column(2*i)) with linespoints lw 2 "
+		"pt 7 lc rgb COLOUR[i] title BACKEND[i]\n",
+		g->nb, name);
+	fputs("  set title \"footprint under threads\"\n", f);
+	fputs("  set ylabel \"threaded peak footprint (MiB)\"\n", f);
+	fprintf(f,
+		"  plot for [i=1:%zu] \"%s.dat\" using 1:(column(2*i+1)) with linespoints lw 2 "
+		"pt 7 lc rgb COLOUR[i] title BACKEND[i]\n",
+		g->nb, name);
+	fputs("  unset multiplot\n", f);
+	plot_end(f);
+	fclose(f);
+	return 1;
 }
 
 /* The latency entry of op kind k in a job of trace t, or NULL. */
@@ -525,15 +640,35 @@ static char *safe_name(const struct grid *g, size_t t)
 }
 
 /* a job's trace or backend, "?" if it has none */
-static const char *name_of(const json_t *o, enum res_field f)
+
+/* The charts of trace t in `which` (timeline, latency, scaling), the
+ * names of the scripts made appended to scripts; -1 if one failed. */
+static int trace_charts(const struct grid *g, size_t t, unsigned which, struct buf *scripts)
 {
-	const char *s = res_str(o, f);
-	return *s ? s : "?";
+	static const struct {
+		unsigned bit;
+		const char *prefix;
+		int (*make)(const struct grid *g, size_t t); /* -1, 0 none, 1 made */
+	} charts[] = {{PLOT_TIMELINE, "timeline", timeline},
+		      {PLOT_LATENCY, "latency", latency},
+		      {PLOT_SCALING, "scaling", scaling}};
+	int rc = 0;
+	for (size_t k = 0; k < HB_ARRAY_LEN(charts); k++) {
+		if (!(which & charts[k].bit))
+			continue;
+		int made = charts[k].make(g, t);
+		char name[300];
+		snprintf(name, sizeof name, "%s-%s.gp", charts[k].prefix, g->files[t]);
+		if (made > 0)
+			buf_append(scripts, name, strlen(name) + 1);
+		rc = made < 0 ? -1 : rc;
+	}
+	return rc;
 }
 
 int plot_results(const json_t *all, const char *suite, const char *dir, unsigned which)
 {
-	struct grid g = {.suite = suite, .dir = dir};
+	struct grid g = {.suite = suite, .dir = dir, .all = all};
 	size_t i;
 	const json_t *o;
 	json_array_foreach(all, i, o)
@@ -546,7 +681,11 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 	{
 		size_t t = index_of(&g.traces, &g.nt, name_of(o, RES_TRACE));
 		size_t b = index_of(&g.backends, &g.nb, name_of(o, RES_BACKEND));
-		g.job[t * g.nb + b] = o; /* the last result of a job wins */
+		/* the last result of a job wins; of a copies sweep, the fewest
+		 * copies (the other charts compare backends at one copy) */
+		const json_t *old = g.job[t * g.nb + b];
+		if (!old || copies_of(o) <= copies_of(old))
+			g.job[t * g.nb + b] = o;
 	}
 	g.files = xcalloc(g.nt + 1, sizeof *g.files);
 	for (size_t t = 0; t < g.nt; t++)
@@ -581,23 +720,9 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 			rc = PLOT_FAILED;
 		buf_append(&scripts, "fragmentation.gp", 17);
 	}
-	for (size_t t = 0; t < g.nt; t++) {
-		char name[300];
-		if (which & PLOT_TIMELINE) {
-			if (timeline(&g, t) < 0)
-				rc = PLOT_FAILED;
-			snprintf(name, sizeof name, "timeline-%s.gp", g.files[t]);
-			buf_append(&scripts, name, strlen(name) + 1);
-		}
-		if (which & PLOT_LATENCY) {
-			int made = latency(&g, t);
-			if (made < 0)
-				rc = PLOT_FAILED;
-			snprintf(name, sizeof name, "latency-%s.gp", g.files[t]);
-			if (made > 0)
-				buf_append(&scripts, name, strlen(name) + 1);
-		}
-	}
+	for (size_t t = 0; t < g.nt; t++)
+		if (trace_charts(&g, t, which, &scripts) < 0)
+			rc = PLOT_FAILED;
 	for (size_t k = 0; rc == PLOT_OK && k < scripts.len; k += strlen(scripts.data + k) + 1) {
 		int r = gnuplot(dir, scripts.data + k);
 		if (r == PLOT_NO_GNUPLOT) {

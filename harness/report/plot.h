@@ -27,7 +27,7 @@
 	X(PLOT_THROUGHPUT, "throughput")                                                           \
 	X(PLOT_UTILIZATION, "utilization")                                                         \
 	X(PLOT_FRAGMENTATION, "fragmentation")                                                     \
-	X(PLOT_TIMELINE, "timeline") X(PLOT_LATENCY, "latency")
+	X(PLOT_TIMELINE, "timeline") X(PLOT_LATENCY, "latency") X(PLOT_SCALING, "scaling")
 
 #define PLOT_INDEX_(bit, name) bit##_INDEX,
 enum { PLOT_CHART_LIST(PLOT_INDEX_) PLOT_NCHARTS };

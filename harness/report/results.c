@@ -41,6 +41,16 @@ static json_t *seconds_json(const struct replay_result *r)
 	return secs;
 }
 
+/* a paced pass's footprint in time: [[ms since the start, bytes], ...] */
+static json_t *paced_timeline_json(const struct replay_result *r)
+{
+	json_t *a = json_array();
+	for (unsigned i = 0; i < r->ntime && i < REPLAY_TIMELINE_POINTS; i++)
+		json_array_append_new(a, json_pack("[f, I]", (double)r->time_timeline[i].ns / 1e6,
+						   (json_int_t)r->time_timeline[i].footprint));
+	return a;
+}
+
 /* the ops per replayed thread: their least, median and most */
 static json_t *thread_ops_json(const struct replay_result *r)
 {
@@ -94,7 +104,9 @@ json_t *result_json(const struct job_id *id, const struct replay_result *r)
 	const bool always = true, failed = r->status != JOB_OK;
 	const bool measured = r->status == JOB_OK || r->peak_footprint_bytes;
 	const bool timed = r->repeat && r->status == JOB_OK, latency = r->have_latency;
-	const bool recorded = r->mode == THREADS_RECORDED && r->threads && r->status == JOB_OK;
+	const bool threaded =
+		r->threads && r->status == JOB_OK &&
+		(r->mode == THREADS_RECORDED || r->pace > 0 || (id->cfg && id->cfg->copies));
 	json_t *o = json_object();
 #define FIELD_SET_(ID, name, type, unit, csv, gate, show, when, known, value)                      \
 	if (when)                                                                                  \

@@ -14,21 +14,59 @@
 #include "host/hb_assert.h"
 #include "report/fields.h"
 
-/* a row per job */
-static void jobs_table(struct buf *b, const json_t *all)
+/* How a job's timed passes ran: "serial", "2 copies", "recorded, 9
+ * threads", "recorded, 18 threads, 2 copies" (absent fields: results from
+ * before threads: serial). */
+static void replay_mode(char *buf, size_t len, const json_t *o)
 {
-	buf_printf(b, "| trace | backend | status | utilization | frag_peak | Mops/s |\n");
-	buf_printf(b, "|---|---|---|---:|---:|---:|\n");
+	double copies = 1, threads = 1;
+	res_num(o, RES_COPIES, &copies);
+	res_num(o, RES_THREADS, &threads);
+	if (strcmp(res_str(o, RES_MODE), "recorded"))
+		snprintf(buf, len, copies > 1 ? "%.0f copies" : "serial", copies);
+	else if (copies > 1)
+		snprintf(buf, len, "recorded, %.0f threads, %.0f copies", threads, copies);
+	else
+		snprintf(buf, len, "recorded, %.0f threads", threads);
+}
+
+/* Whether any job replayed other than serially on one copy. */
+static bool any_threaded(const json_t *all)
+{
 	size_t i;
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		char us[32], fs[32], ms[32];
+		double k = 1;
+		if (!strcmp(res_str(o, RES_MODE), "recorded") ||
+		    (res_num(o, RES_COPIES, &k) && k > 1))
+			return true;
+	}
+	return false;
+}
+
+/* a row per job (and how it replayed, when not every job was serial) */
+static void jobs_table(struct buf *b, const json_t *all)
+{
+	bool modes = any_threaded(all);
+	buf_printf(b, "| trace | backend |%s status | utilization | frag_peak | Mops/s |\n",
+		   modes ? " replay |" : "");
+	buf_printf(b, "|---|---|%s---|---:|---:|---:|\n", modes ? "---|" : "");
+	size_t i;
+	json_t *o;
+	json_array_foreach(all, i, o)
+	{
+		char us[32], fs[32], ms[32], mode[64] = "";
 		res_cell(us, sizeof us, o, RES_UTILIZATION);
 		res_cell(fs, sizeof fs, o, RES_FRAG_PEAK);
 		res_cell(ms, sizeof ms, o, RES_MOPS);
-		buf_printf(b, "| %s | %s | %s | %s | %s | %s |\n", res_str(o, RES_TRACE),
-			   res_str(o, RES_BACKEND), res_str(o, RES_STATUS), us, fs, ms);
+		if (modes) {
+			mode[0] = ' ';
+			replay_mode(mode + 1, sizeof mode - 3, o);
+			strcat(mode, " |");
+		}
+		buf_printf(b, "| %s | %s |%s %s | %s | %s | %s |\n", res_str(o, RES_TRACE),
+			   res_str(o, RES_BACKEND), mode, res_str(o, RES_STATUS), us, fs, ms);
 	}
 }
 

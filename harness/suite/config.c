@@ -576,6 +576,38 @@ static int top_threads(struct ctx *x, const char *key, const yaml_node_t *v)
 	return 0;
 }
 
+static int top_pace(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	if (replay_parse_pace(scalar(v), &x->c->base.pace) < 0)
+		return at(x, v, "%s: expected recorded or a factor like 10x, got '%s'", key,
+			  scalar(v));
+	return 0;
+}
+
+/* copies: 2, or a sweep: copies: [1, 2, 4] (a job per value). */
+static int top_copies(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	struct config *c = x->c;
+	bool list = v->type == YAML_SEQUENCE_NODE;
+	const yaml_node_item_t *it = list ? v->data.sequence.items.start : NULL;
+	const yaml_node_item_t *end = list ? v->data.sequence.items.top : NULL;
+	if (list && (it == end || end - it > CONFIG_MAX_COPIES))
+		return at(x, v, "%s: expected 1 to %d numbers of copies", key, CONFIG_MAX_COPIES);
+	c->ncopies = 0;
+	for (const yaml_node_t *n = list ? node(x, *it) : v; n;
+	     n = list && ++it < end ? node(x, *it) : NULL) {
+		uint64_t k;
+		if (get_uint(x, n, key, REPLAY_MAX_COPIES, &k) < 0)
+			return -1;
+		if (!k)
+			return at(x, n, "%s: at least 1 copy", key);
+		c->copies[c->ncopies++] = (unsigned)k;
+	}
+	return 0;
+}
+
 static int top_heap_check(struct ctx *x, const char *key, const yaml_node_t *v)
 {
 	return get_uint(x, v, key, UINT64_MAX / 2, &x->c->base.heap_check_every);
@@ -646,7 +678,9 @@ static int top_align(struct ctx *x, const char *key, const yaml_node_t *v)
 	X("regression", regression)                                                                \
 	X("sample_every", top_sample_every)                                                        \
 	X("align", top_align)                                                                      \
-	X("threads", top_threads)
+	X("threads", top_threads)                                                                  \
+	X("copies", top_copies)                                                                    \
+	X("pace", top_pace)
 static const char *const top_keys[] = {TOP_KEYS(KEY_NAME_) NULL};
 static int (*const top_sets[])(struct ctx *, const char *,
 			       const yaml_node_t *) = {TOP_KEYS(KEY_SET_)};

@@ -20,6 +20,8 @@
  *   sample_every: 128
  *   align: 16
  *   threads: serial               # serial | recorded
+ *   copies: [1, 2]                # copies at once: a job per value (1)
+ *   pace: 10x                     # recorded | Kx: the recorded gaps / K
  *   output: results/quick
  *   plots: [throughput, utilization, fragmentation, timeline, latency]
  *   regression:
@@ -44,13 +46,17 @@ struct config_trace {
 	unsigned line, column; /* where the config names it */
 };
 
+#define CONFIG_MAX_COPIES 16
+
 struct config {
 	char *path, *name, *text; /* text: the file as read */
 	struct config_trace *traces;
 	size_t ntraces;
 	struct backend_choice *backends;
 	size_t nbackends;
-	struct replay_config base; /* everything but the backend */
+	struct replay_config base;          /* everything but the backend and the copies */
+	unsigned copies[CONFIG_MAX_COPIES]; /* a job per value; none: 1 */
+	size_t ncopies;
 	double timeout;
 	char *output;
 	unsigned plots; /* PLOT_* bits (plot.h) */

@@ -35,7 +35,8 @@ static void on_interrupt(int sig)
 
 struct job {
 	size_t trace, backend;
-	bool done; /* in results.jsonl already, or another shard's */
+	unsigned copies; /* of the trace at once (config copies:) */
+	bool done;       /* in results.jsonl already, or another shard's */
 };
 
 /* One run's state; traces[t] and fds[t] are held from the first job on
@@ -60,14 +61,27 @@ static bool in_shard(const struct run *r, size_t k)
 	return k % r->opt->shard_n == r->opt->shard_i - 1;
 }
 
+/* Every trace x backend x copies, in that order. */
 static void plan_make(struct run *r)
 {
 	const struct config *c = r->cfg;
-	r->njobs = c->ntraces * c->nbackends;
+	size_t nc = c->ncopies ? c->ncopies : 1, k = 0;
+	r->njobs = c->ntraces * c->nbackends * nc;
 	r->jobs = xcalloc(r->njobs ? r->njobs : 1, sizeof *r->jobs);
 	for (size_t t = 0; t < c->ntraces; t++)
 		for (size_t b = 0; b < c->nbackends; b++)
-			r->jobs[t * c->nbackends + b] = (struct job){t, b, false};
+			for (size_t i = 0; i < nc; i++)
+				r->jobs[k++] =
+					(struct job){t, b, c->ncopies ? c->copies[i] : 1, false};
+}
+
+/* " x2" for a job of two copies, "" for one. */
+static const char *copies_text(const struct job *j, char *buf, size_t len)
+{
+	if (j->copies <= 1)
+		return "";
+	snprintf(buf, len, " x%u copies", j->copies);
+	return buf;
 }
 
 static void plan_print(const struct run *r)
@@ -76,19 +90,26 @@ static void plan_print(const struct run *r)
 	size_t mine = 0;
 	for (size_t k = 0; k < r->njobs; k++)
 		mine += in_shard(r, k);
-	printf("suite %s: %zu traces x %zu backends = %zu jobs", c->name, c->ntraces, c->nbackends,
-	       r->njobs);
+	printf("suite %s: %zu traces x %zu backends", c->name, c->ntraces, c->nbackends);
+	if (c->ncopies)
+		printf(" x %zu copies values", c->ncopies);
+	printf(" = %zu jobs", r->njobs);
 	if (r->opt->shard_n > 1)
 		printf(", shard %u/%u runs %zu", r->opt->shard_i, r->opt->shard_n, mine);
 	printf("; output %s\n", c->output);
-	printf("repeat %u, check %s, heap_check %llu, latency %s, timeout %gs\n", c->base.repeat,
+	printf("repeat %u, check %s, heap_check %llu, latency %s, timeout %gs%s\n", c->base.repeat,
 	       replay_check_names[c->base.check], (unsigned long long)c->base.heap_check_every,
-	       c->base.latency ? "yes" : "no", c->timeout);
-	for (size_t k = 0; k < r->njobs; k++)
+	       c->base.latency ? "yes" : "no", c->timeout,
+	       c->base.threads == THREADS_RECORDED ? ", threads recorded" : "");
+	for (size_t k = 0; k < r->njobs; k++) {
+		char cp[32];
 		if (in_shard(r, k))
-			printf("job %zu: %s x %s  (%s)\n", k + 1, c->traces[r->jobs[k].trace].name,
+			printf("job %zu: %s x %s%s  (%s)\n", k + 1,
+			       c->traces[r->jobs[k].trace].name,
 			       c->backends[r->jobs[k].backend].spec,
+			       copies_text(&r->jobs[k], cp, sizeof cp),
 			       c->traces[r->jobs[k].trace].path);
+	}
 }
 
 /* ---- Resume ----------------------------------------------------------------------- */
@@ -112,14 +133,18 @@ static int cut_torn_tail(const char *path)
 }
 
 /* Is (trace, backend) among the results? */
-static bool has_result(const json_t *all, const char *trace, const char *backend)
+/* Whether all has job j's result: its trace, backend and copies (absent
+ * in results from before copies: 1). */
+static bool has_result(const json_t *all, const char *trace, const char *backend, unsigned copies)
 {
 	size_t i;
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
+		double k = 1;
+		res_num(o, RES_COPIES, &k);
 		if (!strcmp(res_str(o, RES_TRACE), trace) &&
-		    !strcmp(res_str(o, RES_BACKEND), backend))
+		    !strcmp(res_str(o, RES_BACKEND), backend) && k == copies)
 			return true;
 	}
 	return false;
@@ -134,13 +159,13 @@ static int plan_todo(struct run *r)
 	for (size_t k = 0; k < r->njobs; k++) {
 		struct job *j = &r->jobs[k];
 		j->done = !in_shard(r, k) || has_result(r->done, c->traces[j->trace].name,
-							c->backends[j->backend].spec);
+							c->backends[j->backend].spec, j->copies);
 		r->todo += !j->done;
 	}
 	for (size_t t = 0; t < c->ntraces; t++) {
 		bool needed = false;
-		for (size_t b = 0; b < c->nbackends; b++)
-			needed |= !r->jobs[t * c->nbackends + b].done;
+		for (size_t k = 0; k < r->njobs; k++)
+			needed |= r->jobs[k].trace == t && !r->jobs[k].done;
 		if (needed && !(r->traces[t] = trace_cache_load(c->traces[t].path, &r->cached[t])))
 			return -1;
 	}
@@ -204,6 +229,7 @@ static int job_one(struct run *r, size_t k, struct replay_result *res)
 	if (r->fds[j->trace] < 0 && (r->fds[j->trace] = job_trace_fd(r->traces[j->trace])) < 0)
 		return -1;
 	struct replay_config rcfg = backend_choice_config(b, &r->cfg->base);
+	rcfg.copies = j->copies;
 	job_run(r->traces[j->trace], r->fds[j->trace], &rcfg, r->cfg->timeout, res);
 	if (interrupted) /* the worker died of our Ctrl-C: no result */
 		return -1;
@@ -245,9 +271,9 @@ static void jobs_run(struct run *r)
 		const struct job *j = &r->jobs[k];
 		if (j->done)
 			continue;
-		char what[600];
-		snprintf(what, sizeof what, "%s x %s", r->cfg->traces[j->trace].name,
-			 r->cfg->backends[j->backend].spec);
+		char what[600], cp[32];
+		snprintf(what, sizeof what, "%s x %s%s", r->cfg->traces[j->trace].name,
+			 r->cfg->backends[j->backend].spec, copies_text(j, cp, sizeof cp));
 		if (tty)
 			progress(r->ran, r->todo, what, start);
 		if (job_one(r, k, res) < 0)

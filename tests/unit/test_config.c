@@ -98,7 +98,7 @@ static void test_unknown_key(void **state)
 	mistake(TR BE "colour: red\n",
 		"5:1: config: unknown key 'colour' (known: name, traces, backends, repeat, check, "
 		"heap_check, latency, timeout, heap_limit, output, plots, regression, "
-		"sample_every, align, threads)");
+		"sample_every, align, threads, copies, pace)");
 	mistake(TR "backends:\n  - {name: x, backnd: first-fit}\n",
 		"4:15: backends: unknown key 'backnd' (did you mean 'backend'?)");
 	mistake("traces:\n  - {path: traces/examples/tiny.rep, nmae: t}\n" BE,
@@ -134,7 +134,7 @@ static void test_backend_and_values(void **state)
 		"5:8: check: expected one of off, fast, full, got 'sometimes'");
 	mistake(TR BE "plots: [throughput, pie]\n",
 		"5:21: plots: expected one of throughput, utilization, fragmentation, timeline, "
-		"latency, got 'pie'");
+		"latency, scaling, got 'pie'");
 }
 
 static void test_regression(void **state)

@@ -52,7 +52,8 @@ static void test_json_ok(void **state)
 			    "peak_live_bytes peak_live_op peak_footprint_bytes "
 			    "footprint_at_peak_live footprint_source utilization frag_peak "
 			    "frag_at_peak_live frag_mean internal_frag_bytes external_frag_bytes "
-			    "peak_rss_bytes mode threads repeat seconds seconds_median seconds_min "
+			    "peak_rss_bytes mode copies threads repeat seconds seconds_median "
+			    "seconds_min "
 			    "seconds_max "
 			    "mops ns_per_op");
 	double v;
@@ -94,7 +95,7 @@ static void test_json_failed(void **state)
 	keys_of(o, keys, sizeof keys);
 	/* nothing measured, no signal: those keys are absent, error_op null */
 	assert_string_equal(keys, "trace trace_path backend options status error error_op "
-				  "error_line ops allocs frees reallocs mode");
+				  "error_line ops allocs frees reallocs mode copies");
 	assert_true(json_is_null(res_get(o, RES_ERROR_OP)));
 	json_decref(o);
 	r.signal = 11, r.error_op = 42, r.peak_footprint_bytes = 4096;
@@ -194,8 +195,8 @@ static void test_csv_header(void **state)
 			    "trace,backend,status,ops,peak_live_bytes,peak_footprint_bytes,"
 			    "footprint_source,utilization,frag_peak,frag_at_peak_live,frag_mean,"
 			    "internal_frag_bytes,external_frag_bytes,peak_rss_bytes,mops,ns_per_op,"
-			    "seconds_min,seconds_max,error,mode,threads\n"
-			    "\"t,1\",b,ok,,,,,0.5,,,,,,,,,,,\"a\"\"b\",,\n");
+			    "seconds_min,seconds_max,error,mode,threads,copies\n"
+			    "\"t,1\",b,ok,,,,,0.5,,,,,,,,,,,\"a\"\"b\",,,\n");
 	free(text);
 	json_decref(all);
 }
