@@ -10,7 +10,9 @@ PROG=$(realpath "$TOOLS/record_prog")
 . "$(dirname "$0")/lib.sh"
 
 # ops OUT/FILE: the trace's op lines, one per line
-ops() { "$HB" trace convert "$1" "$T/ops.trace" && grep -v '^#' "$T/ops.trace"; }
+# ops TRACE: its op lines without their times (timed: the same with them)
+ops() { timed "$1" | sed 's/ @[0-9]*$//'; }
+timed() { "$HB" trace convert "$1" "$T/ops.trace" && grep -v '^#' "$T/ops.trace"; }
 # summary DIR JQ: a field of summary.json
 summary() { jq -r "$2" "$1/summary.json"; }
 
@@ -70,6 +72,14 @@ check "threads: nothing freed that was not traced" 0 "$(summary "$T/threads" '.p
 check "threads: no call cut short" 0 "$(summary "$T/threads" '.processes[0].calls_cut_short')"
 check "threads: 9 threads (main + 8)" 9 "$(summary "$T/threads" '.processes[0].threads')"
 ops "$tr" >"$T/threads.ops"
+# the time of every call: each thread's non-decreasing, from 0, within the run
+timed "$tr" | awk '{ t = substr($NF, 2) + 0; th = $1
+	if ($NF !~ /^@/ || (th in last && t < last[th])) bad++
+	last[th] = t; if (t > max) max = t; n++ }
+	END { print n, bad + 0, (max > 0 && max < 60e9) ? "ok" : "max " max }' >"$T/times.txt"
+check "threads: every call has a time, non-decreasing per thread, within the run" \
+	"$(grep -c . "$T/threads.ops") 0 ok" "$(cat "$T/times.txt")"
+check "threads: the first op at time 0" "@0" "$(timed "$tr" | head -1 | awk '{print $NF}')"
 good=0
 for t in 1 2 3 4 5 6 7 8; do
 	# thread t's mallocs are 1000*i + 0..1999 in order, for its own i

@@ -134,6 +134,9 @@ check "--pace recorded: the footprint in time reaches the last op (ms)" true \
 run "$HB" replay -a first-fit --pace 10x --threads recorded --repeat 2 --json "$T/timed.trace"
 check "--pace 10x --threads recorded: ok, 2 threads, pace 10, 20 ms or more" "0 ok 2 10 true" \
 	"$rc $(field '[.status, .threads, .pace, .seconds_min >= 0.02] | map(tostring) | join(" ")')"
+run "$HB" replay -a first-fit --pace 10x --threads recorded --repeat 1 --json "$TR"
+check "record's times: its 8-thread recording replays paced (10x), with a footprint in time" "0 ok true" \
+	"$rc $(field '[.status, (.paced_timeline | length > 0)] | map(tostring) | join(" ")')"
 run "$HB" replay -a first-fit --pace recorded --json traces/examples/tiny.rep
 check "--pace on a trace without times: the job fails, saying why" "1 error" "$rc $(field .status)"
 check_has "--pace on a trace without times: the message" "$(field .error)" "--pace needs a trace with the time of every op"

@@ -18,10 +18,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "recorder/raw.h"
@@ -29,11 +31,19 @@
 
 /* ---- One record --------------------------------------------------------- */
 
+/* A conversion: the builder, the counts, the time of the record at hand. */
+struct conv {
+	struct trace_builder *b;
+	struct recorder_info *info;
+	uint64_t ns; /* the record's time, since the log's first record */
+	bool timed;  /* the log's ticks can be turned into ns */
+};
+
 /* Feeds one op to the builder; -1 if it refused (reported).  Source ids
  * are the addresses themselves: the builder follows a realloc that moves a
  * block to its new address (to). */
-static int emit(struct trace_builder *b, struct recorder_info *info, char kind, uint64_t addr,
-		uint64_t size, uint64_t arg, uint32_t tid, uint64_t to)
+static int emit(struct conv *c, char kind, uint64_t addr, uint64_t size, uint64_t arg, uint32_t tid,
+		uint64_t to)
 {
 	struct trace_srcop op = {.kind = kind,
 				 .id = addr ? (int64_t)addr : -1,
@@ -41,20 +51,22 @@ static int emit(struct trace_builder *b, struct recorder_info *info, char kind, 
 				 .arg = arg,
 				 .thread = tid,
 				 .to = to ? to + 1 : 0,
-				 .opno = info->ops};
-	info->ops++;
-	return trace_builder_add(b, &op);
+				 .opno = c->info->ops,
+				 .time = c->ns,
+				 .timed = c->timed};
+	c->info->ops++;
+	return trace_builder_add(c->b, &op);
 }
 
 /* A block the program got at addr, which must not be live: if it is, the
  * program freed it in a way we did not see (say, inside the C library),
  * and the trace frees it first. */
-static int claim(struct trace_builder *b, struct recorder_info *info, uint64_t addr, uint32_t tid)
+static int claim(struct conv *c, uint64_t addr, uint32_t tid)
 {
-	if (!trace_builder_live(b, (int64_t)addr))
+	if (!trace_builder_live(c->b, (int64_t)addr))
 		return 0;
-	info->unseen_frees++;
-	return emit(b, info, 'f', addr, 0, 0, tid, 0);
+	c->info->unseen_frees++;
+	return emit(c, 'f', addr, 0, 0, tid, 0);
 }
 
 static uint64_t pow2_at_least(uint64_t a)
@@ -66,10 +78,10 @@ static uint64_t pow2_at_least(uint64_t a)
 }
 
 /* One raw record, in order: 0, or -1 if the builder refused it. */
-static int convert_one(struct trace_builder *b, struct recorder_info *info,
-		       const struct raw_record *r)
+static int convert_one(struct conv *c, const struct raw_record *r)
 {
-	bool known = r->in && trace_builder_live(b, (int64_t)r->in);
+	struct recorder_info *info = c->info;
+	bool known = r->in && trace_builder_live(c->b, (int64_t)r->in);
 	int rc = 0;
 	switch (r->kind) {
 	case RAW_MALLOC:
@@ -78,47 +90,99 @@ static int convert_one(struct trace_builder *b, struct recorder_info *info,
 		char kind = r->kind == RAW_MALLOC ? 'a' : r->kind == RAW_CALLOC ? 'c' : 'm';
 		uint64_t arg = r->kind == RAW_MEMALIGN ? pow2_at_least(r->arg) : r->arg;
 		info->allocs++;
-		return claim(b, info, r->out, r->tid) ||
-		       emit(b, info, kind, r->out, r->size, arg, r->tid, 0);
+		return claim(c, r->out, r->tid) || emit(c, kind, r->out, r->size, arg, r->tid, 0);
 	}
 	case RAW_REALLOC:
 		if (!r->in) { /* realloc(NULL, n): a dead id, which the builder spells */
 			info->allocs++;
-			return claim(b, info, r->out, r->tid) ||
-			       emit(b, info, 'r', r->out, r->size, 0, r->tid, 0);
+			return claim(c, r->out, r->tid) ||
+			       emit(c, 'r', r->out, r->size, 0, r->tid, 0);
 		}
 		if (!known) { /* a block from before the recording: now a new one */
 			info->unknown_reallocs++;
 			if (!r->out)
 				return 0;
 			info->allocs++;
-			return claim(b, info, r->out, r->tid) ||
-			       emit(b, info, 'a', r->out, r->size, 0, r->tid, 0);
+			return claim(c, r->out, r->tid) ||
+			       emit(c, 'a', r->out, r->size, 0, r->tid, 0);
 		}
 		if (r->size == 0) { /* realloc(p, 0) freed p ... */
 			info->frees++;
-			rc = emit(b, info, 'r', r->in, 0, 0, r->tid, 0);
+			rc = emit(c, 'r', r->in, 0, 0, r->tid, 0);
 			if (rc == 0 && r->out) { /* ... and returned a new block */
 				info->allocs++;
-				rc = claim(b, info, r->out, r->tid) ||
-				     emit(b, info, 'a', r->out, 0, 0, r->tid, 0);
+				rc = claim(c, r->out, r->tid) ||
+				     emit(c, 'a', r->out, 0, 0, r->tid, 0);
 			}
 			return rc;
 		}
-		if (r->out != r->in && claim(b, info, r->out, r->tid))
+		if (r->out != r->in && claim(c, r->out, r->tid))
 			return -1;
-		return emit(b, info, 'r', r->in, r->size, 0, r->tid, r->out);
+		return emit(c, 'r', r->in, r->size, 0, r->tid, r->out);
 	case RAW_FREE:
 		if (!r->in)
-			return emit(b, info, 'f', 0, 0, 0, r->tid, 0);
+			return emit(c, 'f', 0, 0, 0, r->tid, 0);
 		if (!known) {
 			info->unknown_frees++;
 			return 0;
 		}
 		info->frees++;
-		return emit(b, info, 'f', r->in, 0, 0, r->tid, 0);
+		return emit(c, 'f', r->in, 0, 0, r->tid, 0);
 	default: return 0; /* RAW_NONE: a failed call */
 	}
+}
+
+/* ---- Time ----------------------------------------------------------------- */
+
+#if RAW_TICKS_TSC
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the CPU says its time-stamp counter runs at one rate, in every
+ * power state (/proc/cpuinfo's flags): then it is a clock. */
+static bool tsc_invariant(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192];
+	bool yes = false;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "flags", 5)) {
+			yes = strstr(line, " constant_tsc") && strstr(line, " nonstop_tsc");
+			break;
+		}
+	if (f)
+		fclose(f);
+	return yes;
+}
+#endif
+
+/* ns per tick of raw_ticks on this machine (the machine that recorded:
+ * heapbench record converts right after the program), or 0 when ticks are
+ * not a clock here.  The counter's rate is measured once, against
+ * CLOCK_MONOTONIC over 20 ms (relative error about 1e-4). */
+static double ns_per_tick(void)
+{
+	static double rate = -1;
+	if (rate >= 0)
+		return rate;
+#if RAW_TICKS_TSC
+	rate = 0;
+	if (!tsc_invariant())
+		return rate;
+	uint64_t n0 = monotonic_ns(), t0 = raw_ticks();
+	struct timespec pause = {0, 20000000};
+	while (nanosleep(&pause, &pause) && errno == EINTR)
+		;
+	uint64_t n1 = monotonic_ns(), t1 = raw_ticks();
+	rate = t1 > t0 ? (double)(n1 - n0) / (double)(t1 - t0) : 0;
+#else
+	rate = 1;
+#endif
+	return rate;
 }
 
 /* ---- The log in order --------------------------------------------------- */
@@ -188,6 +252,9 @@ int recorder_convert(const char *path, struct trace *t, struct recorder_info *in
 	struct diag d;
 	diag_init(&d, path, false);
 	struct trace_builder *b = trace_builder_new(t, &d);
+	double rate = ns_per_tick();
+	struct conv c = {b, info, 0, rate > 0};
+	uint64_t first = maxseq && at[1] != UINT32_MAX ? log.rec[at[1]].ticks : 0;
 	int rc = 0;
 	enum { AHEAD = 16 }; /* the map's cache misses overlap */
 	for (uint64_t s = 1; s <= maxseq && rc == 0; s++) {
@@ -197,8 +264,13 @@ int recorder_convert(const char *path, struct trace *t, struct recorder_info *in
 		}
 		if (at[s] == UINT32_MAX)
 			info->lost++;
-		else
-			rc = convert_one(b, info, &log.rec[at[s]]);
+		else {
+			const struct raw_record *r = &log.rec[at[s]];
+			/* per thread the ticks grow; across threads a call may read
+			 * them just before an earlier one: the builder allows it */
+			c.ns = r->ticks > first ? (uint64_t)((double)(r->ticks - first) * rate) : 0;
+			rc = convert_one(&c, r);
+		}
 	}
 	info->peak_live = trace_builder_peak_live(b);
 	trace_builder_finish(b);

@@ -243,6 +243,7 @@ static void put(struct raw_record *r, uint64_t seq, int kind, const void *in, co
 	r->arg = arg;
 	r->tid = my_tid();
 	r->kind = (uint8_t)kind;
+	r->ticks = raw_ticks();
 	atomic_store_explicit((_Atomic uint64_t *)&r->seq, seq, memory_order_release);
 }
 
