@@ -156,6 +156,8 @@ run "$HB" run "$T/threads.yaml"
 check "run with threads: recorded: exit 0" 0 "$rc"
 check "run with threads: recorded, pace: 1000x: the results say so" "recorded 2 1000" \
 	"$(jq -r '[.mode, .threads, .pace] | join(" ")' "$T/out-run/results.jsonl" 2>/dev/null)"
+check_has "run with threads: recorded: the charts' titles say so" \
+	"$(grep 'set title' "$T/out-run/charts/throughput.gp" 2>/dev/null)" "(threads recorded): throughput"
 cat >"$T/copies.yaml" <<YAML
 traces: [$T/two.trace, traces/examples/tiny.rep]
 backends: [first-fit, buddy]

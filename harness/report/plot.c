@@ -666,8 +666,27 @@ static int trace_charts(const struct grid *g, size_t t, unsigned which, struct b
 	return rc;
 }
 
+/* The suite's name for the titles, with how its jobs replayed when some
+ * ran threaded: "default (threads recorded)", "x (serial and recorded)". */
+static void titled_suite(const json_t *all, const char *suite, char *out, size_t len)
+{
+	size_t i, rec = 0;
+	const json_t *o;
+	json_array_foreach(all, i, o)
+	{
+		rec += !strcmp(res_str(o, RES_MODE), "recorded");
+	}
+	snprintf(out, len, "%s%s", suite,
+		 !rec                          ? ""
+		 : rec == json_array_size(all) ? " (threads recorded)"
+					       : " (threads serial and recorded)");
+}
+
 int plot_results(const json_t *all, const char *suite, const char *dir, unsigned which)
 {
+	char named[300];
+	titled_suite(all, suite, named, sizeof named);
+	suite = named;
 	struct grid g = {.suite = suite, .dir = dir, .all = all};
 	size_t i;
 	const json_t *o;
