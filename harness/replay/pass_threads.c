@@ -100,6 +100,16 @@ static long futex(uint32_t *addr, int op, uint32_t val)
 	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
 }
 
+/* Sleeps while *addr is val, 50 ms at most: an abort (tp_fail) wakes the
+ * sleepers without changing their counters, so a sleeper that checked the
+ * abort flag just before it was set may miss that wake-up, and must look
+ * again soon. */
+static void futex_wait_a_while(uint32_t *addr, uint32_t val)
+{
+	struct timespec most = {0, 50000000};
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &most, NULL, 0);
+}
+
 static inline bool reached(uint32_t seq, uint32_t want)
 {
 	return (int32_t)(seq - want) >= 0;
@@ -120,7 +130,7 @@ static bool tp_wait_slow(struct tpass *ps, struct tp_sync *s, uint32_t want)
 		uint32_t v = atomic_load(seq);
 		bool done = reached(v, want);
 		if (!done && !atomic_load(&ps->abort))
-			futex(&s->seq, FUTEX_WAIT_PRIVATE, v);
+			futex_wait_a_while(&s->seq, v);
 		atomic_fetch_sub(waiters, 1);
 		if (done || reached(atomic_load_explicit(seq, memory_order_acquire), want))
 			return true;
