@@ -90,25 +90,19 @@ struct row {
 	char why[512];
 };
 
-/* Whether two jobs replayed alike: the same threads mode and copies
- * (absent in results from before them: serial, 1). */
+/* Whether two jobs replayed alike: the same threads mode and copies. */
 static bool same_shape(const json_t *x, const json_t *y)
 {
-	const char *mx = res_str(x, RES_MODE), *my = res_str(y, RES_MODE);
-	double cx = 1, cy = 1;
-	res_num(x, RES_COPIES, &cx);
-	res_num(y, RES_COPIES, &cy);
-	return !strcmp(*mx ? mx : "serial", *my ? my : "serial") && cx == cy;
+	return res_recorded(x) == res_recorded(y) && res_copies(x) == res_copies(y);
 }
 
 /* "jemalloc", "jemalloc (2 copies)", "jemalloc (recorded, 2 copies)" */
 static void label_of(struct row *r, const json_t *o)
 {
-	double k = 1;
-	res_num(o, RES_COPIES, &k);
-	bool rec = !strcmp(res_str(o, RES_MODE), "recorded");
+	unsigned k = res_copies(o);
+	bool rec = res_recorded(o);
 	if (k > 1)
-		snprintf(r->label, sizeof r->label, "%s (%s%.0f copies)", r->backend,
+		snprintf(r->label, sizeof r->label, "%s (%s%u copies)", r->backend,
 			 rec ? "recorded, " : "", k);
 	else
 		snprintf(r->label, sizeof r->label, rec ? "%s (recorded)" : "%s", r->backend);

@@ -139,6 +139,10 @@ int res_field_find(const char *name);
 const json_t *res_get(const json_t *o, enum res_field f);
 /* A string field, or "" when absent or not a string. */
 const char *res_str(const json_t *o, enum res_field f);
+/* How a job replayed: its copies (1 when absent: results from before
+ * --copies), and whether its threads ran as recorded (absent: serial). */
+unsigned res_copies(const json_t *o);
+bool res_recorded(const json_t *o);
 /* Whether a job object's status is ok (false for a NULL object). */
 bool res_ok(const json_t *o);
 /* A numeric field into *v; false when absent, null or not finite. */

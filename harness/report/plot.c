@@ -43,14 +43,6 @@ static const char *name_of(const json_t *o, enum res_field f)
 	return *s ? s : "?";
 }
 
-/* A job's copies (1 when absent: results from before --copies). */
-static double copies_of(const json_t *o)
-{
-	double k = 1;
-	res_num(o, RES_COPIES, &k);
-	return k;
-}
-
 static size_t index_of(char ***names, size_t *n, const char *name)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -407,7 +399,7 @@ static int timeline(const struct grid *g, size_t t)
 
 /* The copies values of trace t's jobs, ascending, into v (at most max):
  * how many. */
-static size_t copies_values(const struct grid *g, size_t t, double *v, size_t max)
+static size_t copies_values(const struct grid *g, size_t t, unsigned *v, size_t max)
 {
 	size_t n = 0, i;
 	const json_t *o;
@@ -415,7 +407,7 @@ static size_t copies_values(const struct grid *g, size_t t, double *v, size_t ma
 	{
 		if (strcmp(name_of(o, RES_TRACE), g->traces[t]))
 			continue;
-		double k = copies_of(o);
+		unsigned k = res_copies(o);
 		size_t at = 0;
 		while (at < n && v[at] < k)
 			at++;
@@ -429,14 +421,14 @@ static size_t copies_values(const struct grid *g, size_t t, double *v, size_t ma
 }
 
 /* The job of trace t, backend b and k copies, or NULL. */
-static const json_t *job_of(const struct grid *g, size_t t, size_t b, double k)
+static const json_t *job_of(const struct grid *g, size_t t, size_t b, unsigned k)
 {
 	const json_t *hit = NULL, *o;
 	size_t i;
 	json_array_foreach(g->all, i, o)
 	{
 		if (!strcmp(name_of(o, RES_TRACE), g->traces[t]) &&
-		    !strcmp(name_of(o, RES_BACKEND), g->backends[b]) && copies_of(o) == k)
+		    !strcmp(name_of(o, RES_BACKEND), g->backends[b]) && res_copies(o) == k)
 			hit = o;
 	}
 	return hit;
@@ -447,7 +439,7 @@ static const json_t *job_of(const struct grid *g, size_t t, size_t b, double k)
  * 1 made. */
 static int scaling(const struct grid *g, size_t t)
 {
-	double ks[64];
+	unsigned ks[64];
 	size_t nk = copies_values(g, t, ks, 64);
 	if (nk < 2)
 		return 0;
@@ -458,7 +450,7 @@ static int scaling(const struct grid *g, size_t t)
 		return -1;
 	fputs("# copies, then per backend: Mops/s, threaded peak footprint in MiB\n", d);
 	for (size_t i = 0; i < nk; i++) {
-		fprintf(d, "%g", ks[i]);
+		fprintf(d, "%u", ks[i]);
 		for (size_t b = 0; b < g->nb; b++) {
 			const json_t *o = job_of(g, t, b, ks[i]);
 			double m, fp;
@@ -674,7 +666,7 @@ static void titled_suite(const json_t *all, const char *suite, char *out, size_t
 	const json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		rec += !strcmp(res_str(o, RES_MODE), "recorded");
+		rec += res_recorded(o);
 	}
 	snprintf(out, len, "%s%s", suite,
 		 !rec                          ? ""
@@ -703,7 +695,7 @@ int plot_results(const json_t *all, const char *suite, const char *dir, unsigned
 		/* the last result of a job wins; of a copies sweep, the fewest
 		 * copies (the other charts compare backends at one copy) */
 		const json_t *old = g.job[t * g.nb + b];
-		if (!old || copies_of(o) <= copies_of(old))
+		if (!old || res_copies(o) <= res_copies(old))
 			g.job[t * g.nb + b] = o;
 	}
 	g.files = xcalloc(g.nt + 1, sizeof *g.files);

@@ -239,6 +239,18 @@ const char *res_str(const json_t *o, enum res_field f)
 	return s ? s : "";
 }
 
+unsigned res_copies(const json_t *o)
+{
+	double k = 1;
+	res_num(o, RES_COPIES, &k);
+	return k >= 1 ? (unsigned)k : 1;
+}
+
+bool res_recorded(const json_t *o)
+{
+	return !strcmp(res_str(o, RES_MODE), replay_threads_names[THREADS_RECORDED]);
+}
+
 bool res_ok(const json_t *o)
 {
 	return !strcmp(res_str(o, RES_STATUS), replay_status_names[JOB_OK]);

@@ -19,13 +19,13 @@
  * before threads: serial). */
 static void replay_mode(char *buf, size_t len, const json_t *o)
 {
-	double copies = 1, threads = 1;
-	res_num(o, RES_COPIES, &copies);
+	unsigned copies = res_copies(o);
+	double threads = 1;
 	res_num(o, RES_THREADS, &threads);
-	if (strcmp(res_str(o, RES_MODE), "recorded"))
-		snprintf(buf, len, copies > 1 ? "%.0f copies" : "serial", copies);
+	if (!res_recorded(o))
+		snprintf(buf, len, copies > 1 ? "%u copies" : "serial", copies);
 	else if (copies > 1)
-		snprintf(buf, len, "recorded, %.0f threads, %.0f copies", threads, copies);
+		snprintf(buf, len, "recorded, %.0f threads, %u copies", threads, copies);
 	else
 		snprintf(buf, len, "recorded, %.0f threads", threads);
 }
@@ -37,9 +37,7 @@ static bool any_threaded(const json_t *all)
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		double k = 1;
-		if (!strcmp(res_str(o, RES_MODE), "recorded") ||
-		    (res_num(o, RES_COPIES, &k) && k > 1))
+		if (res_recorded(o) || res_copies(o) > 1)
 			return true;
 	}
 	return false;

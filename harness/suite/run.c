@@ -141,10 +141,8 @@ static bool has_result(const json_t *all, const char *trace, const char *backend
 	json_t *o;
 	json_array_foreach(all, i, o)
 	{
-		double k = 1;
-		res_num(o, RES_COPIES, &k);
 		if (!strcmp(res_str(o, RES_TRACE), trace) &&
-		    !strcmp(res_str(o, RES_BACKEND), backend) && k == copies)
+		    !strcmp(res_str(o, RES_BACKEND), backend) && res_copies(o) == copies)
 			return true;
 	}
 	return false;
