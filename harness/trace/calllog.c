@@ -242,50 +242,15 @@ int trace_read_calllog(struct trace *t, struct src *s, struct diag *d)
 		struct import_args a;
 		if (!import_args(&p, &a, false))
 			goto bad;
-		bool need_result = true;
-		switch (cl.kind) {
-		case CL_ALLOC:
-			if (a.n != 1)
-				goto bad;
-			c.kind = 'a';
-			c.size = a.v[0];
-			break;
-		case CL_CALLOC:
-			if (a.n != 2)
-				goto bad;
-			c.kind = 'c';
-			c.arg = a.v[0];
-			c.size = a.v[1];
-			break;
-		case CL_POSIX:
-			if (a.n == 3) { /* posix_memalign(&p, al, n) = errno: no block */
-				import_other_line(&im);
-				continue;
-			}
-			/* fall through */
-		case CL_ALIGNED:
-			if (a.n != 2)
-				goto bad;
-			c.kind = 'm';
-			c.arg = a.v[0];
-			c.size = a.v[1];
-			break;
-		case CL_REALLOC:
-			if (a.n != 2)
-				goto bad;
-			c.kind = 'r';
-			c.old = a.v[0];
-			c.size = a.v[1];
-			break;
-		case CL_FREE:
-			if (a.n != 1)
-				goto bad;
-			c.kind = 'f';
-			c.ptr = a.v[0];
-			need_result = false;
-			break;
-		default: goto bad;
+		if (cl.kind == CL_POSIX && a.n == 3) { /* posix_memalign(&p, al, n) = errno */
+			import_other_line(&im);
+			continue;
 		}
+		static const char fn[] = {[CL_ALLOC] = 'a', [CL_CALLOC] = 'c',  [CL_ALIGNED] = 'm',
+					  [CL_POSIX] = 'm', [CL_REALLOC] = 'r', [CL_FREE] = 'f'};
+		if (cl.kind == CL_NONE || !import_c_call(&c, fn[cl.kind], a.v, a.n, 0))
+			goto bad;
+		bool need_result = c.kind != 'f';
 		p = import_skip_blanks(p);
 		if (cl.result_first) {
 			if (!need_result)

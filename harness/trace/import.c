@@ -218,6 +218,19 @@ static int do_realloc(struct importer *im, const struct import_call *c)
 	return emit(im, c, 'r', c->old, c->size, 0, c->ptr == c->old ? 0 : c->ptr + 1);
 }
 
+bool import_c_call(struct import_call *c, char fn, const uint64_t *v, int n, uint64_t result)
+{
+	bool two = fn == 'c' || fn == 'm' || fn == 'r';
+	if (!fn || !strchr("acmvrf", fn) || n != (two ? 2 : 1))
+		return false;
+	c->kind = fn == 'v' ? 'm' : fn;
+	c->ptr = fn == 'f' ? v[0] : result;
+	c->old = fn == 'r' ? v[0] : 0;
+	c->arg = fn == 'v' ? 4096 : fn == 'c' || fn == 'm' ? v[0] : 0;
+	c->size = fn == 'f' ? 0 : v[two ? 1 : 0];
+	return true;
+}
+
 int import_call(struct importer *im, const struct import_call *c)
 {
 	int rc;

@@ -117,6 +117,14 @@ void import_begin(struct importer *im, struct trace *t, struct src *s, struct di
 bool import_process(struct importer *im, uint64_t pid);
 /* Counts a call of another process (after import_process said no). */
 void import_skip_call(struct importer *im);
+/* Sets c's kind and fields from a call of the C function `fn` with n
+ * arguments v, in the order C passes them, and its result (not for free):
+ *   'a' malloc(SIZE)            'c' calloc(NMEMB, SIZE)
+ *   'm' memalign(ALIGN, SIZE)   'v' valloc(SIZE): page-aligned
+ *   'r' realloc(PTR, SIZE)      'f' free(PTR)
+ * The thread and time are the caller's.  false if n is not fn's number of
+ * arguments. */
+bool import_c_call(struct import_call *c, char fn, const uint64_t *v, int n, uint64_t result);
 /* Applies one call: 0, or -1 to stop (reported). */
 int import_call(struct importer *im, const struct import_call *c);
 /* Counts a line that is not a call. */

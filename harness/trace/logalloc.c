@@ -147,14 +147,9 @@ static int line_in(struct importer *im, const char *p)
 	 * was NULL (logalloc_munge.py drops frees of unknown addresses) */
 	if (slot && !trace_builder_live(im->b, (int64_t)a))
 		a = 0;
-	struct import_call c = {.kind = f->kind, .ptr = ptr, .thread = tid};
-	switch (f->kind) {
-	case 'f': c.ptr = a; break;
-	case 'r': c.old = a, c.size = b; break;
-	case 'a': c.size = a; break;
-	case 'v': /* valloc: page-aligned */ c.kind = 'm', c.arg = 4096, c.size = a; break;
-	default: /* c m: NMEMB or ALIGN, SIZE */ c.arg = a, c.size = b;
-	}
+	struct import_call c = {.thread = tid};
+	if (!import_c_call(&c, f->kind, (uint64_t[]){a, b}, f->nargs, ptr))
+		return import_bad_line(im, "malformed logalloc %s) call", f->name);
 	return import_call(im, &c);
 }
 

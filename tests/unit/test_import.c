@@ -322,6 +322,37 @@ static void test_parsers(void **state)
 	assert_false(import_lit(&p, "free"));
 }
 
+/* C's argument orders: each kind's fields, and the wrong arities refused. */
+static void test_c_calls(void **state)
+{
+	(void)state;
+	const uint64_t v[] = {7, 9};
+	struct {
+		char fn;
+		int n;
+		char kind;
+		uint64_t ptr, old, arg, size;
+	} cases[] = {
+		{'a', 1, 'a', 0x50, 0, 0, 7}, {'c', 2, 'c', 0x50, 0, 7, 9},
+		{'m', 2, 'm', 0x50, 0, 7, 9}, {'v', 1, 'm', 0x50, 0, 4096, 7},
+		{'r', 2, 'r', 0x50, 7, 0, 9}, {'f', 1, 'f', 7, 0, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct import_call c = {.thread = 3};
+		assert_true(import_c_call(&c, cases[i].fn, v, cases[i].n, 0x50));
+		assert_int_equal(c.kind, cases[i].kind);
+		assert_int_equal(c.ptr, cases[i].ptr);
+		assert_int_equal(c.old, cases[i].old);
+		assert_int_equal(c.arg, cases[i].arg);
+		assert_int_equal(c.size, cases[i].size);
+		assert_int_equal(c.thread, 3); /* the caller's */
+		assert_false(import_c_call(&c, cases[i].fn, v, cases[i].n == 1 ? 2 : 1, 0x50));
+	}
+	struct import_call c = {0};
+	assert_false(import_c_call(&c, 'x', v, 1, 0));
+	assert_false(import_c_call(&c, 0, v, 1, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_parsers),
+		cmocka_unit_test(test_c_calls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
