@@ -466,14 +466,13 @@ static int scaling(const struct grid *g, size_t t)
 		}
 		fputc('\n', d);
 	}
-	FILE *f = script_after(g, d, name, 1100, 480,
-			       "%s: scaling of %s (copies of the trace at once)", g->suite,
-			       g->traces[t]);
-	if (!f)
-		return -1;
+	/* the whole chart's title, over the panels' own */
 	char title[640];
 	snprintf(title, sizeof title, "%s: %s against copies of the trace at once", g->suite,
 		 g->traces[t]);
+	FILE *f = script_after(g, d, name, 1100, 480, "%s", title);
+	if (!f)
+		return -1;
 	fputs("  set multiplot layout 1,2 title ", f);
 	gp_string(f, title);
 	fputc('\n', f);
