@@ -573,8 +573,7 @@ struct tjob {
 
 /* The footprint of the checked pass: the sampler's peak over the
  * baseline, or the simulated heap's peak. */
-static void threaded_footprint(struct replay_job *j, const struct tpass *ps, bool sampled,
-			       uint64_t base)
+static void threaded_footprint(struct replay_job *j, const struct tpass *ps, bool sampled)
 {
 	struct replay_result *r = j->r;
 	if (j->cfg->backend->flags & ALLOC_F_SIMULATED) {
@@ -584,7 +583,8 @@ static void threaded_footprint(struct replay_job *j, const struct tpass *ps, boo
 		r->threaded_peak_footprint_bytes = u.peak_footprint;
 	} else if (sampled) {
 		r->have_threaded_footprint = true;
-		r->threaded_peak_footprint_bytes = ps->rss_peak > base ? ps->rss_peak - base : 0;
+		r->threaded_peak_footprint_bytes =
+			ps->rss_peak > ps->rss_base ? ps->rss_peak - ps->rss_base : 0;
 		r->have_threaded_stats = ps->stats;
 		r->threaded_stats_peak_footprint_bytes =
 			ps->stats_peak > ps->stats_base ? ps->stats_peak - ps->stats_base : 0;
@@ -631,12 +631,11 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 	pthread_t sampler;
 	bool paced_heap = check && simulated && tj->plan.due;
 	bool sampling = paced_heap || (check && j->statm_fd >= 0 && !simulated);
-	uint64_t base = sampling && !simulated ? measure_rss(j) : 0;
+	ps.rss_base = ps.rss_peak = sampling && !simulated ? measure_rss(j) : 0;
 	ps.heap_lock = paced_heap ? &lock.mu : NULL;
 	if (check && tj->plan.due) /* the timeline in time, of this pass */
 		j->r->ntime = 0, j->r->time_stride = 0;
 	if (sampling) {
-		ps.rss_peak = ps.rss_base = base;
 		ps.stats = !simulated && j->cfg->backend->stats != NULL;
 		ps.stats_base = ps.stats_peak = ps.stats ? stats_footprint(&ps) : 0;
 		atomic_store(&ps.sampling, true);
@@ -648,7 +647,7 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 		pthread_join(sampler, NULL);
 	}
 	if (check) {
-		threaded_footprint(j, &ps, sampling, base);
+		threaded_footprint(j, &ps, sampling);
 		r->threads_alive = atomic_load(&ps.alive_peak);
 	}
 	*wait = wait_of(tj->cx, (size_t)tj->plan.nstarted * tj->ncopies);
