@@ -459,30 +459,36 @@ static uint64_t stats_footprint(const struct tpass *ps)
 	return s.footprint;
 }
 
-/* The sampling thread of the checked pass: the peaks of the resident set
- * and of the backend's own accounting (mallinfo2, jemalloc's stats, ...:
- * thread-safe, each taking the library's locks for the moment of a reading
- * once a period, which does not serialize the replay). */
+/* One reading of the checked pass's footprint: the peaks of the resident
+ * set and of the backend's own accounting (mallinfo2, jemalloc's stats,
+ * ...: thread-safe, each taking the library's locks for the moment of a
+ * reading once a period, which does not serialize the replay), and the
+ * timeline of a paced pass. */
+static void sample(struct tpass *ps)
+{
+	if (ps->heap_lock) { /* the simulated heap: its footprint, exact */
+		struct heap_usage u;
+		pthread_mutex_lock(ps->heap_lock);
+		heap_usage(ps->j->heap, &u);
+		pthread_mutex_unlock(ps->heap_lock);
+		time_point(ps->j->r, os_now_ns() - ps->start_ns, u.footprint);
+		return;
+	}
+	uint64_t rss = measure_rss(ps->j), own = ps->stats ? stats_footprint(ps) : 0;
+	ps->rss_peak = rss > ps->rss_peak ? rss : ps->rss_peak;
+	ps->stats_peak = own > ps->stats_peak ? own : ps->stats_peak;
+	if (ps->plan->due)
+		time_point(ps->j->r, os_now_ns() - ps->start_ns,
+			   rss > ps->rss_base ? rss - ps->rss_base : 0);
+}
+
+/* The sampling thread: a reading every TP_SAMPLE_NS. */
 static void *sampler_main(void *arg)
 {
 	struct tpass *ps = arg;
 	struct timespec period = {0, TP_SAMPLE_NS};
 	while (atomic_load(&ps->sampling)) {
-		if (ps->heap_lock) { /* the simulated heap: its footprint, exact */
-			struct heap_usage u;
-			pthread_mutex_lock(ps->heap_lock);
-			heap_usage(ps->j->heap, &u);
-			pthread_mutex_unlock(ps->heap_lock);
-			time_point(ps->j->r, os_now_ns() - ps->start_ns, u.footprint);
-			nanosleep(&period, NULL);
-			continue;
-		}
-		uint64_t rss = measure_rss(ps->j), own = ps->stats ? stats_footprint(ps) : 0;
-		ps->rss_peak = rss > ps->rss_peak ? rss : ps->rss_peak;
-		ps->stats_peak = own > ps->stats_peak ? own : ps->stats_peak;
-		if (ps->plan->due)
-			time_point(ps->j->r, os_now_ns() - ps->start_ns,
-				   rss > ps->rss_base ? rss - ps->rss_base : 0);
+		sample(ps);
 		nanosleep(&period, NULL);
 	}
 	return NULL;
@@ -645,6 +651,8 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 	if (sampling) {
 		atomic_store(&ps.sampling, false);
 		pthread_join(sampler, NULL);
+		sample(&ps); /* the end, blocks still live: a pass shorter than the
+				period is read at least once after it ran */
 	}
 	if (check) {
 		threaded_footprint(j, &ps, sampling);
