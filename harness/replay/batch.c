@@ -34,25 +34,22 @@ int replay_batch_add(struct replay_batch *b, const char *spec)
 int replay_batch_copies(struct replay_batch *b, const char *list)
 {
 	char buf[256];
+	bool ok = strlen(list) < sizeof buf;
 	snprintf(buf, sizeof buf, "%s", list);
 	b->ncopies = 0;
-	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (char *save, *tok = strtok_r(buf, ",", &save); ok && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		uint64_t v;
-		if (parse_u64(tok, &v) < 0 || v < 1 || v > REPLAY_MAX_COPIES ||
-		    b->ncopies == REPLAY_BATCH_MAX_COPIES) {
-			hb_error(
-				"replay: --copies takes up to %d numbers from 1 to %d, like 1,2,4, "
-				"not '%s'",
-				REPLAY_BATCH_MAX_COPIES, REPLAY_MAX_COPIES, list);
-			return -1;
-		}
-		b->copies[b->ncopies++] = (unsigned)v;
+		ok = !parse_u64(tok, &v) && v >= 1 && v <= REPLAY_MAX_COPIES &&
+		     b->ncopies < REPLAY_BATCH_MAX_COPIES;
+		if (ok)
+			b->copies[b->ncopies++] = (unsigned)v;
 	}
-	if (!b->ncopies || strlen(list) >= sizeof buf) {
-		hb_error("replay: --copies takes numbers like 1,2,4, not '%s'", list);
-		return -1;
-	}
-	return 0;
+	if (ok && b->ncopies)
+		return 0;
+	hb_error("replay: --copies takes up to %d numbers from 1 to %d, like 1,2,4, not '%s'",
+		 REPLAY_BATCH_MAX_COPIES, REPLAY_MAX_COPIES, list);
+	return -1;
 }
 
 /* Every backend that can run here, for a batch that names none. */

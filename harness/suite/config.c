@@ -586,25 +586,31 @@ static int top_pace(struct ctx *x, const char *key, const yaml_node_t *v)
 	return 0;
 }
 
+/* One value of copies: at least 1. */
+static int copies_value(struct ctx *x, const char *key, const yaml_node_t *n)
+{
+	uint64_t k;
+	if (get_uint(x, n, key, REPLAY_MAX_COPIES, &k) < 0)
+		return -1;
+	if (!k)
+		return at(x, n, "%s: at least 1 copy", key);
+	x->c->copies[x->c->ncopies++] = (unsigned)k;
+	return 0;
+}
+
 /* copies: 2, or a sweep: copies: [1, 2, 4] (a job per value). */
 static int top_copies(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	struct config *c = x->c;
-	bool list = v->type == YAML_SEQUENCE_NODE;
-	const yaml_node_item_t *it = list ? v->data.sequence.items.start : NULL;
-	const yaml_node_item_t *end = list ? v->data.sequence.items.top : NULL;
-	if (list && (it == end || end - it > CONFIG_MAX_COPIES))
+	x->c->ncopies = 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return copies_value(x, key, v);
+	const yaml_node_item_t *it = v->data.sequence.items.start,
+			       *end = v->data.sequence.items.top;
+	if (it == end || end - it > CONFIG_MAX_COPIES)
 		return at(x, v, "%s: expected 1 to %d numbers of copies", key, CONFIG_MAX_COPIES);
-	c->ncopies = 0;
-	for (const yaml_node_t *n = list ? node(x, *it) : v; n;
-	     n = list && ++it < end ? node(x, *it) : NULL) {
-		uint64_t k;
-		if (get_uint(x, n, key, REPLAY_MAX_COPIES, &k) < 0)
+	for (; it < end; it++)
+		if (copies_value(x, key, node(x, *it)) < 0)
 			return -1;
-		if (!k)
-			return at(x, n, "%s: at least 1 copy", key);
-		c->copies[c->ncopies++] = (unsigned)k;
-	}
 	return 0;
 }
 
