@@ -44,21 +44,30 @@ TR=$T/rec/1-threads.hbt.zst
 check "the recording has 9 threads (main and 8 workers)" 9 \
 	"$("$HB" trace stats --json "$TR" | jq .threads)"
 
+# the waits the plan must make, counted from the trace's text independently:
+# ops whose block id's previous op was on another thread
+"$HB" trace convert "$TR" "$T/threads.trace" 2>/dev/null
+waits=$(grep -v '^#' "$T/threads.trace" | awk '{ th = $1; id = $3
+	if (id == -1) next
+	if (id in last && last[id] != th) n++
+	last[id] = th } END { print n + 0 }')
+check "the recording hands blocks between threads" true "$([ "$waits" -gt 0 ] && echo true)"
 backends="first-fit segregated system"
 [ $sanitized = 0 ] && backends="$backends jemalloc mimalloc tcmalloc"
 for b in $backends; do
 	run "$HB" replay -a "$b" --threads recorded --repeat 3 --json "$TR"
 	check "$b under --threads recorded: ok, 9 threads" "0 ok recorded 9" \
 		"$rc $(field '[.status, .mode, .threads] | join(" ")')"
-	check "$b: cross-thread waits planned" true "$(field '.cross_thread_waits > 50')"
-	check "$b: serialized only for the simulated heap" \
-		"$([ "$b" = first-fit ] || [ "$b" = segregated ] && echo true || echo false)" "$(field .serialized)"
+	check "$b: the plan's cross-thread waits, as counted from the trace" "$waits" "$(field .cross_thread_waits)"
+	simulated=$([ "$b" = first-fit ] || [ "$b" = segregated ] && echo true || echo false)
+	check "$b: serialized only for the simulated heap" "$simulated" "$(field .serialized)"
+	# the simulated heap's peak is exact; a process-wide backend's is the
+	# growth over the pass's start, 0 when it reuses pages it kept resident
 	check "$b: a threaded footprint, the serial exact one kept" true \
-		"$(field '.threaded_peak_footprint_bytes > 0 and .peak_footprint_bytes >= .peak_live_bytes')"
+		"$(field "(.threaded_peak_footprint_bytes | if $simulated then . > 0 else . >= 0 end) and .peak_footprint_bytes >= .peak_live_bytes")"
 done
 
 # ---- per-block order, 100 repetitions --------------------------------------------------
-"$HB" trace convert "$TR" "$T/threads.trace" 2>/dev/null
 ORDER_LOG_FILE=$T/order.log run "$HB" replay -a "library:$BUILD/tests/liborderlog.so" \
 	--threads recorded --repeat 100 --json "$TR"
 check "orderlog under --threads recorded, 100 repetitions: ok" "0 ok true" \
@@ -129,8 +138,10 @@ printf '# heapbench trace, version 2\n0: a 0 1000 @0\n1: a 1 2000 @50000000\n0: 
 run "$HB" replay -a first-fit --pace recorded --repeat 2 --json "$T/timed.trace"
 check "--pace recorded: ok, pace 1" "0 ok 1" "$rc $(field '[.status, .pace] | join(" ")')"
 check "--pace recorded: every pass lasts the recorded 200 ms or more" true "$(field '.seconds_min >= 0.2')"
+# how many readings the sampler gets in 200 ms is the scheduler's; the one
+# taken when the threads have ended is not
 check "--pace recorded: the footprint in time reaches the last op (ms)" true \
-	"$(field '(.paced_timeline | length) > 10 and .paced_timeline[-1][0] >= 190')"
+	"$(field '(.paced_timeline | length) >= 1 and .paced_timeline[-1][0] >= 190')"
 run "$HB" replay -a first-fit --pace 10x --threads recorded --repeat 2 --json "$T/timed.trace"
 check "--pace 10x --threads recorded: ok, 2 threads, pace 10, 20 ms or more" "0 ok 2 10 true" \
 	"$rc $(field '[.status, .threads, .pace, .seconds_min >= 0.02] | map(tostring) | join(" ")')"
