@@ -133,11 +133,22 @@ void resident_snapshot(struct resident_base *rb);
 void resident_release(struct resident_base *rb);
 /* Pages of [lo, hi] (page addresses, both included) resident in the snapshot. */
 uint64_t resident_pages(const struct resident_base *rb, uintptr_t lo, uintptr_t hi);
+/* An id table and its block records: the job's, or a copy's (--copies). */
+struct id_table {
+	void *const *ptrs;
+	const struct slot *slots;
+};
 /* Pages of the snapshot that hold a byte of a live block now (each page
- * once), the blocks being the id table's with sizes in slots; a walk of
- * the table, for the few readings that need it. */
-uint64_t resident_held(struct resident_base *rb, void *const *ptrs, const struct slot *slots,
+ * once), the blocks being those of n id tables with sizes in their slots;
+ * a walk of the tables, for the few readings that need it.  The tables are
+ * read with relaxed loads: a threaded pass's sampler reads them while the
+ * threads write, and may see a block that is being replaced with the old
+ * one's size (pass_threads.c). */
+uint64_t resident_held(struct resident_base *rb, const struct id_table *tables, unsigned n,
 		       uint32_t nids);
+/* Pages of [p, p + len) resident now (mincore), with vec (veclen bytes)
+ * as the scratch; p page-aligned. */
+uint64_t resident_now(const void *p, size_t len, unsigned char *vec, size_t veclen);
 
 struct replay_job {
 	const struct trace *t;

@@ -33,9 +33,14 @@
  * result), so that the threads' interleaving and the causal waits are
  * still real while the figures say the calls were serial.
  *
- * Threads are made with pthread_create, whose stacks (mmap) and thread
- * descriptors come from the C library as in the recorded program; their
- * resident pages are in the threaded footprint (docs/metrics.md).
+ * The footprint under threads is the checked serial pass's, physically
+ * (docs/metrics.md): the anonymous resident set over that pass's baseline,
+ * with the baseline's pages that now hold a live byte added back, less
+ * the harness's own pages of the threaded pass.  Those are all in
+ * mappings of its own, counted with mincore at each reading: its tables,
+ * the plan, and the threads' stacks (each with the thread's descriptor
+ * and TLS at its top), which therefore come from one mapping of the
+ * harness rather than from the C library's stack cache.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +48,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +58,8 @@
 
 #define TP_SPINS     200 /* polls of a counter before sleeping on it */
 #define TP_STACK     (256 << 10)
-#define TP_SAMPLE_NS 1000000 /* the sampling thread's period */
+#define TP_SAMPLE_NS 1000000 /* the sampling thread's period, at least */
+#define TP_VEC       65536   /* the sampler's mincore scratch, bytes */
 #define TP_TAG_BYTES 8
 
 /* One copy's tables: copy 0 has the job's own. */
@@ -62,9 +69,28 @@ struct tcopy {
 	struct tp_sync *sync; /* by id */
 };
 
+struct tctx;
+struct launcher;
+
+/* What the passes of a job share besides the job: the plan, the copies'
+ * tables, the threads' and launchers' contexts (all in mem), their stacks,
+ * the sampler's scratch. */
+struct tjob {
+	struct tplan plan;
+	struct tcopy *copies;
+	unsigned ncopies;
+	struct tctx *cx;
+	struct launcher *ls;
+	struct id_table *tables; /* the copies' id tables, for resident_held */
+	unsigned char *vec;      /* TP_VEC bytes */
+	char *mem, *stacks;      /* all the above; the threads' stacks */
+	size_t bytes, stack_bytes;
+};
+
 /* One threaded pass. */
 struct tpass {
 	struct replay_job *j;
+	const struct tjob *tj;
 	struct tplan *plan;
 	struct tcopy *copies;
 	unsigned ncopies;
@@ -76,8 +102,8 @@ struct tpass {
 	enum replay_status status;
 	atomic_uint alive, alive_peak;
 	atomic_bool sampling;
-	uint64_t start_ns; /* the pass's start: the origin of --pace's times */
-	uint64_t rss_peak, rss_base;
+	uint64_t start_ns;               /* the pass's start: the origin of --pace's times */
+	uint64_t fp_peak, rss_peak;      /* process-wide: the footprint's, the resident set's */
 	pthread_mutex_t *heap_lock;      /* paced simulated heap: the sampler reads it */
 	bool stats;                      /* the sampler reads the backend's accounting */
 	uint64_t stats_base, stats_peak; /* its footprint before the pass, its peak */
@@ -459,12 +485,40 @@ static uint64_t stats_footprint(const struct tpass *ps)
 	return s.footprint;
 }
 
-/* One reading of the checked pass's footprint: the peaks of the resident
- * set and of the backend's own accounting (mallinfo2, jemalloc's stats,
- * ...: thread-safe, each taking the library's locks for the moment of a
+/* The harness's own resident pages of the threaded pass. */
+static uint64_t harness_pages(const struct tjob *tj)
+{
+	const struct tplan *p = &tj->plan;
+	unsigned char *v = tj->vec;
+	return resident_now(tj->mem, tj->bytes, v, TP_VEC) +
+	       resident_now(tj->stacks, tj->stack_bytes, v, TP_VEC) +
+	       resident_now(p->ops, p->ops_bytes, v, TP_VEC) +
+	       resident_now(p->threads, p->threads_bytes, v, TP_VEC) +
+	       (p->due ? resident_now(p->due, p->due_bytes, v, TP_VEC) : 0);
+}
+
+/* A process-wide backend's footprint now, as the checked serial pass
+ * defines it (header comment): a reading races with the threads by at most
+ * the block each is replacing (resident_held). */
+static uint64_t process_footprint(struct tpass *ps)
+{
+	struct replay_job *j = ps->j;
+	uint64_t page = os_page_size(), own = harness_pages(ps->tj) * page, rss = measure_rss(j);
+	ps->rss_peak = rss > ps->rss_peak ? rss : ps->rss_peak;
+	uint64_t held =
+		j->reuse_base
+			? resident_held(&j->base, ps->tj->tables, ps->ncopies, j->t->nids) * page
+			: 0;
+	uint64_t theirs = rss > own ? rss - own : 0;
+	return (theirs > j->rss_base ? theirs - j->rss_base : 0) + held;
+}
+
+/* One reading of the checked pass's footprint: the peaks of the footprint
+ * and of the backend's own accounting (mallinfo2, jemalloc's stats, ...:
+ * thread-safe, each taking the library's locks for the moment of a
  * reading once a period, which does not serialize the replay), and the
- * timeline of a paced pass. */
-static void sample(struct tpass *ps)
+ * timeline of a paced pass.  The footprint read. */
+static uint64_t sample(struct tpass *ps)
 {
 	if (ps->heap_lock) { /* the simulated heap: its footprint, exact */
 		struct heap_usage u;
@@ -472,26 +526,40 @@ static void sample(struct tpass *ps)
 		heap_usage(ps->j->heap, &u);
 		pthread_mutex_unlock(ps->heap_lock);
 		time_point(ps->j->r, os_now_ns() - ps->start_ns, u.footprint);
-		return;
+		return u.footprint;
 	}
-	uint64_t rss = measure_rss(ps->j), own = ps->stats ? stats_footprint(ps) : 0;
-	ps->rss_peak = rss > ps->rss_peak ? rss : ps->rss_peak;
+	uint64_t fp = process_footprint(ps), own = ps->stats ? stats_footprint(ps) : 0;
+	ps->fp_peak = fp > ps->fp_peak ? fp : ps->fp_peak;
 	ps->stats_peak = own > ps->stats_peak ? own : ps->stats_peak;
 	if (ps->plan->due)
-		time_point(ps->j->r, os_now_ns() - ps->start_ns,
-			   rss > ps->rss_base ? rss - ps->rss_base : 0);
+		time_point(ps->j->r, os_now_ns() - ps->start_ns, fp);
+	return fp;
 }
 
-/* The sampling thread: a reading every TP_SAMPLE_NS. */
+/* The sampling thread: a reading every TP_SAMPLE_NS, or every nine times
+ * what a reading costs when that is longer (a large id table walked for
+ * the baseline's pages), so that it takes at most a tenth of a core. */
 static void *sampler_main(void *arg)
 {
 	struct tpass *ps = arg;
-	struct timespec period = {0, TP_SAMPLE_NS};
 	while (atomic_load(&ps->sampling)) {
+		uint64_t t0 = os_now_ns();
 		sample(ps);
+		uint64_t cost = (os_now_ns() - t0) * 9,
+			 ns = cost > TP_SAMPLE_NS ? cost : TP_SAMPLE_NS;
+		struct timespec period = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
 		nanosleep(&period, NULL);
 	}
 	return NULL;
+}
+
+/* The attributes of the pass's thread k: its stack, k of the job's stack
+ * mapping, above a guard page. */
+static void stack_attr(pthread_attr_t *attr, const struct tjob *tj, size_t k)
+{
+	size_t page = os_page_size();
+	pthread_attr_init(attr);
+	pthread_attr_setstack(attr, tj->stacks + k * TP_STACK + page, TP_STACK - page);
 }
 
 /* One copy's launcher: starts each of its threads when its first op is
@@ -509,9 +577,6 @@ static void *launch(void *arg)
 	struct launcher *l = arg;
 	struct tpass *ps = l->ps;
 	struct tplan *p = ps->plan;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, TP_STACK);
 	struct tctx self = {.ps = ps};
 	for (uint32_t i = 0; i < p->nstarted && !atomic_load(&ps->abort); i++) {
 		struct tp_thread *th = &p->threads[i];
@@ -520,7 +585,10 @@ static void *launch(void *arg)
 		if (th->start_wait &&
 		    !tp_wait(ps, &self, &l->cp->sync[th->start_id], th->start_seq))
 			break;
+		pthread_attr_t attr;
+		stack_attr(&attr, ps->tj, (size_t)(cx - ps->tj->cx));
 		int err = pthread_create(&cx->tid, &attr, thread_main, cx);
+		pthread_attr_destroy(&attr);
 		if (err) {
 			tp_fail(ps, JOB_ERROR, "cannot start replay thread %u of %u: %s", i + 1,
 				p->nstarted * ps->ncopies, strerror(err));
@@ -531,7 +599,6 @@ static void *launch(void *arg)
 	for (uint32_t i = 0; i < p->nstarted; i++)
 		if (l->cx[i].started)
 			pthread_join(l->cx[i].tid, NULL);
-	pthread_attr_destroy(&attr);
 	return NULL;
 }
 
@@ -547,7 +614,10 @@ static uint64_t launch_all(struct tpass *ps, struct tctx *cx, struct launcher *l
 		memset(ls[c].cx, 0, n * sizeof *cx);
 	}
 	for (unsigned c = 1; c < ps->ncopies; c++) {
-		int err = pthread_create(&ls[c].tid, NULL, launch, &ls[c]);
+		pthread_attr_t attr; /* launchers' stacks after the threads' */
+		stack_attr(&attr, ps->tj, (size_t)n * ps->ncopies + c - 1);
+		int err = pthread_create(&ls[c].tid, &attr, launch, &ls[c]);
+		pthread_attr_destroy(&attr);
 		if (err) {
 			tp_fail(ps, JOB_ERROR, "cannot start the launcher of copy %u: %s", c + 1,
 				strerror(err));
@@ -567,16 +637,6 @@ static uint64_t launch_all(struct tpass *ps, struct tctx *cx, struct launcher *l
 
 /* ---- The passes --------------------------------------------------------------- */
 
-/* What a pass needs besides the job: the plan, the copies' tables, the
- * threads' and launchers' contexts. */
-struct tjob {
-	struct tplan plan;
-	struct tcopy *copies;
-	unsigned ncopies;
-	struct tctx *cx;
-	struct launcher *ls;
-};
-
 /* The footprint of the checked pass: the sampler's peak over the
  * baseline, or the simulated heap's peak. */
 static void threaded_footprint(struct replay_job *j, const struct tpass *ps, bool sampled)
@@ -589,12 +649,31 @@ static void threaded_footprint(struct replay_job *j, const struct tpass *ps, boo
 		r->threaded_peak_footprint_bytes = u.peak_footprint;
 	} else if (sampled) {
 		r->have_threaded_footprint = true;
-		r->threaded_peak_footprint_bytes =
-			ps->rss_peak > ps->rss_base ? ps->rss_peak - ps->rss_base : 0;
+		r->threaded_peak_footprint_bytes = ps->fp_peak;
+		r->threaded_peak_rss_bytes =
+			ps->rss_peak > j->rss_base ? ps->rss_peak - j->rss_base : 0;
 		r->have_threaded_stats = ps->stats;
 		r->threaded_stats_peak_footprint_bytes =
 			ps->stats_peak > ps->stats_base ? ps->stats_peak - ps->stats_base : 0;
 	}
+}
+
+/* Every byte live at the end of the checked pass was resident at the
+ * reading after it, which raced with no thread: a footprint below them is
+ * impossible, and fails the pass (as in the paced pass, pass_timed.c). */
+static void end_footprint_check(struct tpass *ps, uint64_t fp)
+{
+	uint64_t live = 0;
+	for (unsigned c = 0; c < ps->ncopies; c++)
+		for (uint32_t id = 0; id < ps->j->t->nids; id++)
+			if (ps->copies[c].ptrs[id])
+				live += ps->copies[c].slots[id].size;
+	if (fp < live)
+		tp_fail(ps, JOB_ERROR,
+			"the footprint after the checked pass (%" PRIu64
+			" bytes) is below the bytes then live (%" PRIu64
+			"): an impossible figure, not reported (docs/metrics.md)",
+			fp, live);
 }
 
 /* Sums the threads' lifetimes and waits: the fraction spent waiting. */
@@ -625,6 +704,7 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 	struct locked lock;
 	struct replay_calls k = simulated ? locked_calls(&lock, &j->calls) : j->calls;
 	struct tpass ps = {.j = j,
+			   .tj = tj,
 			   .plan = &tj->plan,
 			   .copies = tj->copies,
 			   .ncopies = tj->ncopies,
@@ -637,7 +717,6 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 	pthread_t sampler;
 	bool paced_heap = check && simulated && tj->plan.due;
 	bool sampling = paced_heap || (check && j->statm_fd >= 0 && !simulated);
-	ps.rss_base = ps.rss_peak = sampling && !simulated ? measure_rss(j) : 0;
 	ps.heap_lock = paced_heap ? &lock.mu : NULL;
 	if (check && tj->plan.due) /* the timeline in time, of this pass */
 		j->r->ntime = 0, j->r->time_stride = 0;
@@ -645,14 +724,20 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 		ps.stats = !simulated && j->cfg->backend->stats != NULL;
 		ps.stats_base = ps.stats_peak = ps.stats ? stats_footprint(&ps) : 0;
 		atomic_store(&ps.sampling, true);
-		sampling = pthread_create(&sampler, NULL, sampler_main, &ps) == 0;
+		pthread_attr_t attr; /* the last stack */
+		stack_attr(&attr, tj, (size_t)tj->plan.nstarted * tj->ncopies + tj->ncopies - 1);
+		sampling = pthread_create(&sampler, &attr, sampler_main, &ps) == 0;
+		pthread_attr_destroy(&attr);
 	}
 	*ns = launch_all(&ps, tj->cx, tj->ls);
 	if (sampling) {
 		atomic_store(&ps.sampling, false);
 		pthread_join(sampler, NULL);
-		sample(&ps); /* the end, blocks still live: a pass shorter than the
-				period is read at least once after it ran */
+		/* the end, blocks still live: a pass shorter than the period is
+		 * read at least once after it ran */
+		uint64_t fp = sample(&ps);
+		if (!simulated && !ps.error[0])
+			end_footprint_check(&ps, fp);
 	}
 	if (check) {
 		threaded_footprint(j, &ps, sampling);
@@ -724,7 +809,7 @@ static size_t tjob_bytes(const struct replay_job *j, const struct tjob *tj)
 	return tj->ncopies * (sizeof *tj->copies + nids * sizeof(struct tp_sync)) +
 	       (tj->ncopies - 1) * nids * (sizeof(void *) + sizeof(struct slot)) +
 	       n * sizeof *tj->cx + tj->ncopies * sizeof *tj->ls +
-	       tj->plan.nstarted * sizeof(uint64_t);
+	       tj->ncopies * sizeof *tj->tables + TP_VEC + tj->plan.nstarted * sizeof(uint64_t);
 }
 
 /* Lays tj's tables out in mem (tjob_bytes long). */
@@ -737,6 +822,10 @@ static void tjob_layout(struct replay_job *j, struct tjob *tj, char *mem)
 	mem += n * sizeof *tj->cx;
 	tj->ls = (struct launcher *)mem;
 	mem += tj->ncopies * sizeof *tj->ls;
+	tj->tables = (struct id_table *)mem;
+	mem += tj->ncopies * sizeof *tj->tables;
+	tj->vec = (unsigned char *)mem;
+	mem += TP_VEC;
 	for (unsigned c = 0; c < tj->ncopies; c++) {
 		struct tcopy *cp = &tj->copies[c];
 		cp->sync = (struct tp_sync *)mem;
@@ -751,6 +840,28 @@ static void tjob_layout(struct replay_job *j, struct tjob *tj, char *mem)
 		cp->slots = (struct slot *)mem;
 		mem += nids * sizeof *cp->slots;
 	}
+	for (unsigned c = 0; c < tj->ncopies; c++)
+		tj->tables[c] = (struct id_table){tj->copies[c].ptrs, tj->copies[c].slots};
+}
+
+/* Maps tj's tables (written through, so that every page mincore finds is
+ * in the resident set too, none the zero page) and a stack for each
+ * thread, launcher and the sampler, each above a guard page: 0, or -1. */
+static int tjob_map(struct replay_job *j, struct tjob *tj)
+{
+	size_t page = os_page_size(), nstacks = ((size_t)tj->plan.nstarted + 1) * tj->ncopies;
+	tj->bytes = tjob_bytes(j, tj);
+	tj->stack_bytes = nstacks * TP_STACK;
+	tj->mem = os_map(tj->bytes);
+	tj->stacks = os_map(tj->stack_bytes);
+	if (!tj->mem || !tj->stacks)
+		return -1;
+	memset(tj->mem, 0, tj->bytes);
+	for (size_t k = 0; k < nstacks; k++)
+		if (mprotect(tj->stacks + k * TP_STACK, page, PROT_NONE) < 0)
+			return -1;
+	tjob_layout(j, tj, tj->mem);
+	return 0;
 }
 
 int threaded_passes(struct replay_job *j)
@@ -776,16 +887,13 @@ int threaded_passes(struct replay_job *j)
 		replay_error(r, JOB_ERROR, "%s", err);
 		return -1;
 	}
-	size_t bytes = tjob_bytes(j, &tj);
-	char *mem = os_map(bytes);
 	int rc = -1;
-	if (!mem) {
+	if (tjob_map(j, &tj) < 0) {
 		replay_error(r, JOB_ERROR, "no memory for %u copies of %u replay threads",
 			     tj.ncopies, tj.plan.nstarted);
 		goto out;
 	}
-	tjob_layout(j, &tj, mem);
-	plan_summary(&tj.plan, r, (uint64_t *)(mem + bytes) - tj.plan.nstarted);
+	plan_summary(&tj.plan, r, (uint64_t *)(tj.mem + tj.bytes) - tj.plan.nstarted);
 	r->threads = tj.plan.nstarted * tj.ncopies;
 	memset(j->slots, 0, ((size_t)j->t->nids + 1) * sizeof *j->slots);
 	uint64_t ns;
@@ -810,7 +918,8 @@ int threaded_passes(struct replay_job *j)
 	r->ns_per_op /= tj.ncopies;
 	rc = 0;
 out:
-	os_unmap(mem, bytes);
+	os_unmap(tj.mem, tj.bytes);
+	os_unmap(tj.stacks, tj.stack_bytes);
 	tplan_free(&tj.plan);
 	return rc;
 }

@@ -64,7 +64,10 @@ REPLAY_INLINE void touch_pages(unsigned char *p, uint64_t n)
  * table, twice a pass. */
 static uint64_t held_at_peak(struct replay_job *j)
 {
-	uint64_t held = j->reuse_base ? resident_held(&j->base, j->ptrs, j->slots, j->t->nids) : 0;
+	uint64_t held = j->reuse_base
+				? resident_held(&j->base, &(struct id_table){j->ptrs, j->slots}, 1,
+						j->t->nids)
+				: 0;
 	return measure_rss(j) + held * os_page_size();
 }
 

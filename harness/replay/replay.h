@@ -154,6 +154,7 @@ struct replay_result {
 	uint64_t time_stride;
 	struct replay_time_point time_timeline[REPLAY_TIMELINE_POINTS];
 	uint64_t threaded_stats_peak_footprint_bytes;
+	uint64_t threaded_peak_rss_bytes; /* its resident set's peak growth */
 
 	unsigned repeat;
 	double seconds[REPLAY_MAX_REPEAT];

@@ -243,20 +243,39 @@ static void mark(struct resident_base *rb, uintptr_t lo, uintptr_t hi)
 	}
 }
 
-uint64_t resident_held(struct resident_base *rb, void *const *ptrs, const struct slot *slots,
+uint64_t resident_held(struct resident_base *rb, const struct id_table *tables, unsigned n,
 		       uint32_t nids)
 {
 	if (!rb->marks)
 		return 0;
 	memset(rb->marks, 0, rb->words_size);
 	uintptr_t mask = ~(uintptr_t)(os_page_size() - 1);
-	for (uint32_t id = 0; id < nids; id++)
-		if (ptrs[id] && slots[id].size) {
-			uintptr_t p = (uintptr_t)ptrs[id];
-			mark(rb, p & mask, (p + slots[id].size - 1) & mask);
+	for (unsigned t = 0; t < n; t++)
+		for (uint32_t id = 0; id < nids; id++) {
+			uintptr_t p =
+				(uintptr_t)__atomic_load_n(&tables[t].ptrs[id], __ATOMIC_RELAXED);
+			uint64_t size =
+				__atomic_load_n(&tables[t].slots[id].size, __ATOMIC_RELAXED);
+			if (p && size)
+				mark(rb, p & mask, (p + size - 1) & mask);
 		}
-	uint64_t n = 0;
+	uint64_t count = 0;
 	for (uint64_t w = 0; w < rb->nwords; w++)
-		n += (uint64_t)__builtin_popcountll(rb->marks[w]);
-	return n;
+		count += (uint64_t)__builtin_popcountll(rb->marks[w]);
+	return count;
+}
+
+uint64_t resident_now(const void *p, size_t len, unsigned char *vec, size_t veclen)
+{
+	size_t page = os_page_size();
+	uint64_t count = 0;
+	for (uintptr_t at = (uintptr_t)p, end = at + len; at < end;) {
+		size_t n = (end - at + page - 1) / page;
+		n = n < veclen ? n : veclen;
+		if (mincore((void *)at, n * page, vec) == 0)
+			for (size_t k = 0; k < n; k++)
+				count += vec[k] & 1;
+		at += n * page;
+	}
+	return count;
 }

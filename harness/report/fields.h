@@ -82,6 +82,7 @@
 	X(PER_THREAD_OPS,         "per_thread_ops",         JSON, COUNT,    0,  NONE,  NULL,     threaded,               true,                      thread_ops_json(r))             \
 	X(THREADED_PEAK_FOOTPRINT, "threaded_peak_footprint_bytes", U64, BYTES, 0, NONE, NULL,   threaded && r->have_threaded_footprint, true,  r->threaded_peak_footprint_bytes) \
 	X(THREADED_STATS_PEAK,    "threaded_stats_peak_footprint_bytes", U64, BYTES, 0, NONE, NULL, threaded && r->have_threaded_stats, true, r->threaded_stats_peak_footprint_bytes) \
+	X(THREADED_PEAK_RSS,      "threaded_peak_rss_bytes", U64, BYTES,   0,  NONE,  NULL,     threaded && r->have_threaded_footprint && !r->serialized, true, r->threaded_peak_rss_bytes) \
 	X(PACE,                   "pace",                   NUM,  RATIO,    0,  NONE,  NULL,     r->pace > 0,            true,                      r->pace)                        \
 	X(PACED_TIMELINE,         "paced_timeline",         JSON, BYTES,    0,  NONE,  NULL,     threaded && r->ntime,   true,                      paced_timeline_json(r))         \
 	X(REPEAT,                 "repeat",                 INT,  COUNT,    0,  NONE,  NULL,     timed,                  true,                      r->repeat)                      \
