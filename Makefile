@@ -118,6 +118,10 @@ $(B)/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -std=c11 $(OPT) -c $< -o $@
 
+# the malloc-lab headers mm:PATH builds a student's file with are part of
+# the binary (.incbin in harness/replay/mmbuild.c)
+$(B)/harness/replay/mmbuild.o: $(wildcard allocators/malloclab/*.h)
+
 # the heap functions a library:PATH allocator calls (allocators/library.c)
 EXPORTS := -Wl,--dynamic-list=allocators/exports.list
 

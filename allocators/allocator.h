@@ -145,6 +145,12 @@ const char *allocator_preload(const struct allocator *a, const struct backend_op
  * Loads it into this process; NULL and a message if it cannot. */
 const struct allocator *library_load(const char *path, char *err, size_t errlen);
 
+/* mm:PATH - a student's malloc-lab allocator (malloclab.c): mm_allocator
+ * stands for it until the worker loads the built object so with the
+ * later handouts' convention (cmu) or the 2002 one. */
+extern const struct allocator mm_allocator;
+const struct allocator *mm_load(const char *so, bool cmu, char *err, size_t errlen);
+
 /* The backend called name, or NULL. */
 const struct allocator *allocator_find(const char *name);
 /* "first-fit, system" - the known names, for error messages. */

@@ -34,7 +34,8 @@ const struct allocator *const allocator_registry[] = {
 	NULL,
 };
 
-static const struct allocator *const by_path[] = {&preload_allocator, &library_allocator, NULL};
+static const struct allocator *const by_path[] = {&preload_allocator, &library_allocator,
+						  &mm_allocator, NULL};
 
 const struct allocator *const *allocator_extra;
 

@@ -8,35 +8,37 @@
 
 #include "cli/cmd.h"
 #include "replay/batch.h"
+#include "replay/lab.h"
 #include "report/results.h"
 
 static const char replay_usage[] =
 	"usage: heapbench replay [-a BACKEND]... [--repeat N] [--check full|fast|off]\n"
 	"                        [--heap-check K] [--latency] [--timeout S] [--heap-limit SIZE]\n"
-	"                        [--align N] [--sample-every K] [--threads serial|recorded]\n"
-	"                        [--copies N[,N...]] [--pace recorded|Kx] [--json] TRACE...\n"
+	"                        [--align N | --align-strict N] [--lab LAB] [--sample-every K]\n"
+	"                        [--threads serial|recorded] [--copies N[,N...]]\n"
+	"                        [--pace recorded|Kx] [--json] TRACE...\n"
 	"\n"
 	"Replays each trace against each backend in a worker process: a checked pass\n"
 	"(correctness, live bytes, footprint, fragmentation), N timed passes (median\n"
 	"Mops/s) and, with --latency, a pass timing every op.\n"
 	"\n"
-	"  -a BACKEND        a backend name, optionally with options:\n"
-	"                    first-fit:mmap_threshold=65536,min_split=64\n"
-	"                    or preload:PATH (any malloc replacement library)\n"
-	"                    or library:PATH (an allocator exporting heapbench's\n"
-	"                    contract, see allocators/examples/)\n"
+	"  -a BACKEND        a backend, with options (first-fit:min_split=64,...);\n"
+	"                    preload:PATH (any malloc replacement library); library:PATH\n"
+	"                    (heapbench's contract, allocators/examples/); mm:PATH (a\n"
+	"                    malloc-lab mm.c, unmodified, or an object built from it)\n"
 	"                    (repeatable; default: every available backend)\n"
 	"  --repeat N        timed passes (default 5; 0 = none)\n"
 	"  --check LEVEL     full: every payload byte; fast: the first and last 64\n"
 	"                    bytes of each block; off: addresses only (default full)\n"
-	"  --heap-check K    call the backend's own check every K ops\n"
+	"  --heap-check K    call the backend's own check (mm: mm_checkheap) every K ops\n"
 	"  --latency         time every op: p50/p90/p99/p999/max per op kind\n"
 	"  --timeout S       kill a job after S seconds (status timeout)\n"
 	"  --heap-limit SIZE simulated heap limit, e.g. 512MiB (exhaustion: status oom)\n"
-	"  --align N         the alignment every block must have (default 16)\n"
-	"  --sample-every K  read a process-wide backend's resident set every K ops\n"
-	"                    of the checked pass and at every live peak (default 128;\n"
-	"                    built-in backends are exact at every op)\n"
+	"  --align N         a block's alignment (default 16), or the largest power of two\n"
+	"                    dividing its size if less; --align-strict N: always N\n"
+	"  --lab LAB         a malloc-lab handout's rules: csapp2002 or cmu2016\n"
+	"  --sample-every K  read a process-wide backend's resident set every K ops of\n"
+	"                    the checked pass and at every live peak (default 128)\n"
 	"  --threads MODE    serial (default), or recorded: each trace thread on an OS\n"
 	"                    thread of its own, in causal order (docs/metrics.md)\n"
 	"  --copies N,...    N copies of each trace at once, each on its own threads and\n"
@@ -56,6 +58,9 @@ static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
 				     {"json", no_argument, NULL, 'j'},
 				     {"heap-limit", required_argument, NULL, 'L'},
 				     {"align", required_argument, NULL, 'A'},
+				     {"align-strict", required_argument, NULL, 's'},
+				     {"lab", required_argument, NULL, 'b'},
+				     {"mm-check", required_argument, NULL, 'k'},
 				     {"sample-every", required_argument, NULL, 'S'},
 				     {"threads", required_argument, NULL, 'T'},
 				     {"copies", required_argument, NULL, 'C'},
@@ -71,6 +76,8 @@ static const char *const takes[128] = {['r'] = "--repeat takes 0 to " STR(REPLAY
 				       ['t'] = "--timeout takes seconds (0 to 1e6)",
 				       ['L'] = "--heap-limit takes a size like 512MiB",
 				       ['A'] = "--align takes a power of two up to 4096",
+				       ['s'] = "--align-strict takes a power of two up to 4096",
+				       ['b'] = "--lab takes csapp2002 or cmu2016",
 				       ['S'] = "--sample-every takes a number of ops",
 				       ['T'] = "--threads takes serial or recorded",
 				       ['P'] = "--pace takes recorded or a factor like 10x"};
@@ -103,9 +110,11 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 		break;
 	case 'L': ok = !parse_size(v, &cfg->heap_limit); break;
 	case 'A':
+	case 's':
 		ok = !parse_u64(v, &x) && x && !(x & (x - 1)) && x <= 4096;
-		cfg->alignment = (unsigned)x;
+		cfg->alignment = (unsigned)x, cfg->align_strict = c == 's';
 		break;
+	case 'b': ok = replay_lab_set(cfg, v); break;
 	case 'S': ok = !parse_u64(v, &cfg->sample_every) && cfg->sample_every; break;
 	case 'P': ok = !replay_parse_pace(v, &cfg->pace); break;
 	case 'T':

@@ -4,12 +4,30 @@
 #include "replay/backend_spec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "heap.h"
 #include "replay/job.h"
+#include "replay/mmbuild.h"
+
+/* mm:PATH is built here once, so that the compiler's errors show at the
+ * start; a file that does not compile (or an mm_init that fails) is each
+ * of its jobs' status, for a course's run over many students' files. */
+static int mm_probe(struct backend_choice *b)
+{
+	char so[PATH_MAX + 64], why[1024];
+	bool cmu;
+	const char *path = b->opt[0].value;
+	if (mm_object(path, MM_LAB_NONE, so, sizeof so, &cmu, why, sizeof why) < 0)
+		fprintf(stderr, "heapbench: warning: backend %s: %s; its jobs fail\n", b->spec,
+			why);
+	const char *base = strrchr(path, '/');
+	snprintf(b->version, sizeof b->version, "malloc lab (%s)", base ? base + 1 : path);
+	return 0;
+}
 
 /* Can the backend be handed to a worker, and start there (its library
  * preloaded or loaded)?  Built-in backends need no asking. */
@@ -24,6 +42,8 @@ static int probe(struct backend_choice *b, char *err, size_t len)
 		snprintf(err, len, "backend %s: %s", b->a->name, why);
 		return -1;
 	}
+	if (b->a == &mm_allocator)
+		return mm_probe(b);
 	if ((b->a->flags & ALLOC_F_SIMULATED) && b->a != &library_allocator) {
 		snprintf(b->version, sizeof b->version, "heapbench %s", HB_VERSION);
 		return 0;
@@ -72,7 +92,7 @@ static int path_backend(const char *spec, const char *path, const struct allocat
 		return -1;
 	}
 	/* a name without a slash is ld.so's to find (preload:libfoo.so.1) */
-	if (strchr(path, '/') || a == &library_allocator) {
+	if (strchr(path, '/') || a != &preload_allocator) {
 		char *abs = realpath(path, NULL);
 		if (!abs) {
 			snprintf(err, len, "backend %s: %s: %s", spec, path, strerror(errno));
@@ -90,13 +110,14 @@ static int path_backend(const char *spec, const char *path, const struct allocat
 static const struct allocator *find(const char *name, const char *spec, char *err, size_t len)
 {
 	const struct allocator *a = allocator_find(name);
-	if (a == &preload_allocator || a == &library_allocator) {
+	if (a == &preload_allocator || a == &library_allocator || a == &mm_allocator) {
 		snprintf(err, len, "backend %s: write %s:PATH", spec, a->name);
 		return NULL;
 	}
 	if (!a) {
 		char names[512];
-		snprintf(err, len, "unknown backend '%s' (known: %s, preload:PATH, library:PATH)",
+		snprintf(err, len,
+			 "unknown backend '%s' (known: %s, preload:PATH, library:PATH, mm:PATH)",
 			 name, allocator_names(names, sizeof names));
 	}
 	return a;
@@ -110,6 +131,8 @@ int backend_parse(const char *spec, struct backend_choice *b, char *err, size_t 
 		return path_backend(spec, spec + 8, &preload_allocator, b, err, len);
 	if (!strncmp(spec, "library:", 8))
 		return path_backend(spec, spec + 8, &library_allocator, b, err, len);
+	if (!strncmp(spec, "mm:", 3))
+		return path_backend(spec, spec + 3, &mm_allocator, b, err, len);
 	char *copy = b->buf = xstrdup(spec), *colon = strchr(copy, ':');
 	if (colon)
 		*colon = '\0';

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "replay/job.h"
+#include "replay/lab.h"
 
 void replay_batch_init(struct replay_batch *b, const struct replay_sink *sink)
 {
@@ -124,6 +125,8 @@ int replay_batch(struct replay_batch *b, char *const *paths, int npaths)
 {
 	if (!b->nbackends)
 		every_backend(b);
+	char **expanded = replay_lab_paths(b->base.lab, paths, npaths, &npaths);
+	paths = expanded;
 	/* every trace is read and checked before any job runs */
 	struct trace **traces = xcalloc((size_t)npaths, sizeof *traces);
 	int rc = HB_EXIT_USAGE, n = 0;
@@ -135,6 +138,9 @@ int replay_batch(struct replay_batch *b, char *const *paths, int npaths)
 	for (int i = 0; i < n; i++)
 		trace_free(traces[i]);
 	free(traces);
+	for (int i = 0; i < npaths; i++)
+		free(expanded[i]);
+	free(expanded);
 	return rc;
 }
 

@@ -119,11 +119,13 @@ static struct ranges ranges_of(enum replay_check check, uint64_t n)
 
 /* A C object's alignment divides its size, so a block of n bytes needs the
  * configured alignment or the largest power of two dividing n if less
- * (jemalloc, mimalloc and tcmalloc give malloc(8) 8 bytes' alignment). */
-uint64_t check_align(uint64_t align, uint64_t n)
+ * (jemalloc, mimalloc and tcmalloc give malloc(8) 8 bytes' alignment);
+ * under --align-strict, the malloc lab's rule: every block the configured
+ * alignment. */
+uint64_t check_align(const struct replay_config *cfg, uint64_t n)
 {
-	uint64_t low = n ? n & (~n + 1) : 1;
-	return low < align ? low : align;
+	uint64_t low = n ? n & (~n + 1) : 1, align = cfg->alignment;
+	return cfg->align_strict || low >= align ? align : low;
 }
 
 int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n, uint64_t align)
@@ -131,10 +133,16 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 	const char *call = trace_kind_names[c->t->ops[i].kind];
 	uint64_t extent = n ? n : 1;
 	uintptr_t a = (uintptr_t)p;
-	if (a % align)
+	if (a % align) {
+		/* a lab allocator run without its lab's rules: say which */
+		bool lab = !strcmp(c->a->name, "mm") && !c->j->cfg->lab;
 		return check_fail(c, i, JOB_ERROR,
-				  "%s returned %p, which is not aligned to %" PRIu64 " bytes", call,
-				  (void *)p, align);
+				  "%s returned %p, which is not aligned to %" PRIu64 " bytes%s",
+				  call, (void *)p, align,
+				  lab ? " (a malloc-lab mm.c: give its handout's rules, --lab "
+					"csapp2002 or --lab cmu2016)"
+				      : "");
+	}
 	if (c->j->heap && !heap_contains(c->j->heap, p, extent))
 		return check_fail(c, i, JOB_ERROR,
 				  "%s returned [%p, +%" PRIu64
@@ -153,11 +161,13 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 	}
 	if (addrmap_ceil(&c->live, a, &k, &other) && k < a + extent) {
 		const struct slot *o = &c->slots[other];
+		/* the new block holds the live one whole, or runs into its start */
+		bool whole = k + (o->size ? o->size : 1) <= a + extent;
 		return check_fail(c, i, JOB_ERROR,
-				  "%s returned [%p, +%" PRIu64
-				  "), which contains live block %" PRIu64 " [%p, +%" PRIu64
-				  ") allocated at op %" PRIu64,
-				  call, (void *)p, n, other, c->ptrs[other], o->size, o->alloc_op);
+				  "%s returned [%p, +%" PRIu64 "), which %s live block %" PRIu64
+				  " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
+				  call, (void *)p, n, whole ? "contains" : "overlaps", other,
+				  c->ptrs[other], o->size, o->alloc_op);
 	}
 	return 0;
 }

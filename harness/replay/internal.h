@@ -273,7 +273,7 @@ struct checker {
 int check_fail(struct checker *c, uint64_t i, enum replay_status st, const char *fmt, ...)
 	HB_PRINTF(4, 5);
 /* The alignment a block of n bytes needs, given the configured one. */
-uint64_t check_align(uint64_t align, uint64_t n);
+uint64_t check_align(const struct replay_config *cfg, uint64_t n);
 /* The block the backend just returned for op i, checked against the heap
  * and every live block; 0 or -1 (failed). */
 int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n, uint64_t align);

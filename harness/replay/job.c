@@ -22,6 +22,7 @@
 #include "heap.h"
 #include "host/hb_assert.h"
 #include "host/os.h"
+#include "replay/mmbuild.h"
 
 int job_trace_fd(const struct trace *t)
 {
@@ -44,17 +45,51 @@ int job_trace_fd(const struct trace *t)
 
 /* ---- Parent -------------------------------------------------------------- */
 
-/* The last non-empty line the worker wrote to stderr, trimmed. */
-static void last_line(int fd, char *out, size_t len)
+/* What a worker writes to stdout and stderr, read through a pipe while it
+ * runs: the first and the last JOB_CAPTURE bytes are kept, the rest only
+ * counted, so that a backend printing a line per block (a student's debug
+ * printf) costs the harness no memory. */
+#define JOB_CAPTURE 4096
+struct capture {
+	char head[JOB_CAPTURE], tail[JOB_CAPTURE]; /* tail: a ring */
+	uint64_t total;                            /* bytes written */
+};
+
+static void capture_add(struct capture *c, const char *p, size_t n)
 {
-	char buf[8192];
-	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
-	ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+	for (size_t i = 0; i < n; i++, c->total++) {
+		if (c->total < JOB_CAPTURE)
+			c->head[c->total] = p[i];
+		c->tail[c->total % JOB_CAPTURE] = p[i];
+	}
+}
+
+/* Reads what the pipe holds now (it is non-blocking). */
+static void capture_drain(struct capture *c, int fd)
+{
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			capture_add(c, buf, (size_t)n);
+}
+
+/* The last bytes written, in order, into out (JOB_CAPTURE + 1 long). */
+static size_t capture_last(const struct capture *c, char *out)
+{
+	size_t n = c->total < JOB_CAPTURE ? (size_t)c->total : JOB_CAPTURE;
+	for (size_t i = 0; i < n; i++)
+		out[i] = c->tail[(c->total - n + i) % JOB_CAPTURE];
+	out[n] = '\0';
+	return n;
+}
+
+/* The last non-empty line of buf (n bytes, NUL-terminated), trimmed. */
+static void last_line_of(char *buf, size_t n, char *out, size_t len)
+{
 	out[0] = '\0';
-	if (n <= 0)
+	if (!n)
 		return;
-	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	const char *start = strrchr(buf, '\n');
@@ -64,9 +99,21 @@ static void last_line(int fd, char *out, size_t len)
 	out[n2] = '\0';
 }
 
-/* Waits for pid at most timeout seconds (0 = forever): 1 exited (*status
+/* The last non-empty line written to the memory file fd, trimmed. */
+static void last_line(int fd, char *out, size_t len)
+{
+	char buf[8192];
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+	buf[n > 0 ? n : 0] = '\0';
+	last_line_of(buf, n > 0 ? (size_t)n : 0, out, len);
+}
+
+/* Waits for pid at most timeout seconds (0 = forever), reading its output
+ * from outfd into cap meanwhile (when cap is not NULL): 1 exited (*status
  * set), 0 timed out. */
-static int wait_child(pid_t pid, double timeout, int *status)
+static int wait_child(pid_t pid, double timeout, int *status, int outfd, struct capture *cap)
 {
 	uint64_t deadline = timeout > 0 ? os_now_ns() + (uint64_t)(timeout * 1e9) : 0;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -89,13 +136,16 @@ static int wait_child(pid_t pid, double timeout, int *status)
 			uint64_t left = (deadline - now) / 1000000 + 1;
 			ms = left < 50 ? (int)left : 50;
 		}
-		if (pidfd >= 0) {
-			struct pollfd p = {pidfd, POLLIN, 0};
-			poll(&p, 1, ms);
-		} else {
+		struct pollfd p[2] = {{pidfd, POLLIN, 0}, {cap ? outfd : -1, POLLIN, 0}};
+		if (pidfd >= 0 || cap)
+			poll(p + (pidfd < 0), 1 + (pidfd >= 0 && cap), ms);
+		else
 			usleep((useconds_t)ms * 1000);
-		}
+		if (cap)
+			capture_drain(cap, outfd);
 	}
+	if (cap)
+		capture_drain(cap, outfd);
 	if (pidfd >= 0)
 		close(pidfd);
 	return 1;
@@ -277,7 +327,7 @@ int job_probe(const struct replay_config *cfg, char *out, size_t len)
 		goto out;
 	}
 	int status = 0;
-	if (!wait_child(pid, 30, &status)) {
+	if (!wait_child(pid, 30, &status, -1, NULL)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		snprintf(out, len, "loading it took longer than 30 s");
@@ -307,11 +357,12 @@ out:
 }
 
 /* How the worker ended, into r (its result as the worker left it). */
-static void judge_end(struct replay_result *r, bool finished, int status, double timeout, int errfd)
+static void judge_end(struct replay_result *r, bool finished, int status, double timeout,
+		      const struct capture *cap)
 {
-	char where[64], tail[256];
+	char where[64], tail[256], last[JOB_CAPTURE + 1];
 	pass_name(r->pass, where, sizeof where);
-	last_line(errfd, tail, sizeof tail);
+	last_line_of(last, capture_last(cap, last), tail, sizeof tail);
 	/* ops are only counted where the harness steps through them itself */
 	bool op_known = r->pass == REPLAY_PASS_CHECKED || r->pass == REPLAY_PASS_LATENCY;
 	if (!finished) {
@@ -340,9 +391,10 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	memset(r, 0, sizeof *r);
 	r->status = JOB_ERROR;
 	r->error_op = UINT64_MAX;
-	int fd = -1, errfd = memfd_create("heapbench-stderr", MFD_CLOEXEC);
+	int fd = -1, out[2] = {-1, -1};
 	struct job_page *pg = NULL;
-	if (errfd < 0) {
+	struct capture cap = {.total = 0};
+	if (pipe2(out, O_CLOEXEC) < 0 || fcntl(out[0], F_SETFL, O_NONBLOCK) < 0) {
 		snprintf(r->error, sizeof r->error, "cannot set up the worker: %s",
 			 strerror(errno));
 		goto out;
@@ -361,26 +413,29 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 			      "--trace-fd", fdbuf[1],   NULL};
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
 	int keep[2] = {fd, hbt_fd};
-	pid_t pid = spawn_worker(argv, allocator_preload(cfg->backend, &opts), errfd, keep, 2);
+	pid_t pid = spawn_worker(argv, allocator_preload(cfg->backend, &opts), out[1], keep, 2);
+	close(out[1]);
+	out[1] = -1;
 	if (pid < 0) {
 		snprintf(r->error, sizeof r->error, "cannot fork a worker: %s", strerror(errno));
 		goto out;
 	}
 
 	int status = 0;
-	bool finished = wait_child(pid, timeout, &status);
+	bool finished = wait_child(pid, timeout, &status, out[0], &cap);
 	if (!finished) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
 	memcpy(r, &pg->result, sizeof *r);
-	judge_end(r, finished, status, timeout, errfd);
+	judge_end(r, finished, status, timeout, &cap);
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);
 out:
 	page_destroy(pg, fd);
-	if (errfd >= 0)
-		close(errfd);
+	for (int i = 0; i < 2; i++)
+		if (out[i] >= 0)
+			close(out[i]);
 	return r->status == JOB_OK ? 0 : -1;
 }
 
@@ -441,6 +496,32 @@ static int worker_library(struct replay_config *cfg, char *err, size_t len)
 	return cfg->backend ? 0 : -1;
 }
 
+/* mm:PATH - the student's allocator, built (or found built) and loaded
+ * here: the lab's convention from --lab or from the file. */
+static int worker_mm(struct replay_config *cfg, char *err, size_t len)
+{
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	const char *path = backend_opt_get(&opts, "path");
+	char so[PATH_MAX + 64];
+	bool cmu;
+	if (mm_object(path ? path : "", cfg->lab, so, sizeof so, &cmu, err, len) < 0)
+		return -1;
+	cfg->backend = mm_load(so, cmu, err, len);
+	cfg->nopt = 0;
+	return cfg->backend ? 0 : -1;
+}
+
+/* A job that cannot start: its error in the result, the worker done. */
+static int worker_cannot_start(struct replay_result *r, const char *what, const char *why)
+{
+	r->status = JOB_ERROR;
+	r->error_op = UINT64_MAX;
+	r->pass = REPLAY_PASS_START;
+	snprintf(r->error, sizeof r->error, "%s%s", what, why);
+	r->finished = true;
+	_exit(0);
+}
+
 /* `heapbench __worker --page-fd N (--trace-fd N | --probe)`: the job is in
  * the page (job_page), the trace in the other descriptor. */
 int job_worker_main(int argc, char **argv)
@@ -477,6 +558,8 @@ int job_worker_main(int argc, char **argv)
 			     : worker_fail("cannot load the library: ", err);
 	if (probe)
 		return worker_probe(&cfg);
+	if (cfg.backend == &mm_allocator && worker_mm(&cfg, err, sizeof err) < 0)
+		return worker_cannot_start(&pg->result, "mm: ", err);
 
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", trace_fd);

@@ -31,13 +31,13 @@ static int new_block(struct checker *c, uint64_t i, const struct trace_op *op, u
 static int checked_malloc(struct checker *c, uint64_t i, const struct trace_op *op)
 {
 	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
-	return new_block(c, i, op, check_align(c->j->cfg->alignment, op->size));
+	return new_block(c, i, op, check_align(c->j->cfg, op->size));
 }
 
 static int checked_calloc(struct checker *c, uint64_t i, const struct trace_op *op)
 {
 	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
-	return new_block(c, i, op, check_align(c->j->cfg->alignment, trace_op_bytes(op)));
+	return new_block(c, i, op, check_align(c->j->cfg, trace_op_bytes(op)));
 }
 
 static int checked_memalign(struct checker *c, uint64_t i, const struct trace_op *op)
@@ -45,7 +45,7 @@ static int checked_memalign(struct checker *c, uint64_t i, const struct trace_op
 	if (!c->j->calls.memalign)
 		return check_fail(c, i, JOB_ERROR, "backend %s has no memalign", c->a->name);
 	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
-	uint64_t align = check_align(c->j->cfg->alignment, op->size);
+	uint64_t align = check_align(c->j->cfg, op->size);
 	return new_block(c, i, op, op->arg > align ? op->arg : align);
 }
 
@@ -66,7 +66,7 @@ static int checked_realloc(struct checker *c, uint64_t i, const struct trace_op 
 	if (!p)
 		return check_fail(c, i, JOB_OOM, "realloc(%p, %" PRIu64 ") returned NULL", old_ptr,
 				  n);
-	if (check_block(c, i, p, n, check_align(c->j->cfg->alignment, n)) < 0 ||
+	if (check_block(c, i, p, n, check_align(c->j->cfg, n)) < 0 ||
 	    check_moved(c, i, &old, old_ptr, p, n) < 0)
 		return -1;
 	return check_adopt(c, i, id, n);

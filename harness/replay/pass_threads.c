@@ -330,7 +330,7 @@ static bool after_alloc(struct tctx *cx, const struct tp_op *o, const struct slo
 {
 	struct replay_job *j = cx->ps->j;
 	unsigned char *p = cx->cp->ptrs[o->op.id];
-	uint64_t n = trace_op_bytes(&o->op), al = check_align(j->cfg->alignment, n);
+	uint64_t n = trace_op_bytes(&o->op), al = check_align(j->cfg, n);
 	if (o->op.kind == TRACE_MEMALIGN && o->op.arg > al)
 		al = o->op.arg;
 	const char *bad =

@@ -81,6 +81,8 @@ struct replay_config {
 					asked (one, on the serial timed passes) */
 	double pace;                 /* > 0: the recorded gaps between ops divided
 					by this (1: as recorded); 0: full speed */
+	bool align_strict;           /* every block aligned to `alignment` (--align-strict) */
+	unsigned lab;                /* enum mm_lab: the malloc-lab handout (--lab) */
 };
 
 /* One point of a paced pass's footprint in time: the highest reading of

@@ -6,6 +6,8 @@
 
 #include "base/jsonx.h"
 #include "host/hb_assert.h"
+#include "replay/lab.h"
+#include "report/lab.h"
 #include "trace/trace.h"
 
 #include <errno.h>
@@ -301,6 +303,7 @@ static void stdout_job(void *json, const struct replay_done *d)
 		json_decref(o);
 	} else if (d->cfg) {
 		result_table_row(stdout, &id, d->r);
+		lab_report_add(d->trace_path, d->backend, d->cfg, d->r);
 	} else {
 		result_print_error(stdout, &id, d->r);
 	}
@@ -309,6 +312,7 @@ static void stdout_job(void *json, const struct replay_done *d)
 
 static void stdout_end(void *json, const struct replay_done *failed, size_t n)
 {
+	lab_report_print(stdout);
 	if (!*(bool *)json && n)
 		printf("\nfailed jobs:\n");
 	for (size_t k = 0; k < n && !*(bool *)json; k++)

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "replay/lab.h"
 #include "report/fields.h"
 #include "report/plot.h"
 #include "report/results.h"
@@ -665,6 +666,27 @@ static int top_align(struct ctx *x, const char *key, const yaml_node_t *v)
 	if (!n || (n & (n - 1)))
 		return at(x, v, "%s: expected a power of two up to 4096", key);
 	x->c->base.alignment = (unsigned)n;
+	x->c->base.align_strict = false;
+	return 0;
+}
+
+static int top_align_strict(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (top_align(x, key, v) < 0)
+		return -1;
+	x->c->base.align_strict = true;
+	return 0;
+}
+
+/* A malloc-lab handout's rules (lab.c); read before the other keys, so
+ * that align, align_strict and heap_limit, wherever they are written,
+ * change what it presets. */
+static int top_lab(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	if (!replay_lab_set(&x->c->base, scalar(v)))
+		return at(x, v, "%s: expected csapp2002 or cmu2016, got '%s'", key, scalar(v));
 	return 0;
 }
 
@@ -684,6 +706,8 @@ static int top_align(struct ctx *x, const char *key, const yaml_node_t *v)
 	X("regression", regression)                                                                \
 	X("sample_every", top_sample_every)                                                        \
 	X("align", top_align)                                                                      \
+	X("align_strict", top_align_strict)                                                        \
+	X("lab", top_lab)                                                                          \
 	X("threads", top_threads)                                                                  \
 	X("copies", top_copies)                                                                    \
 	X("pace", top_pace)
@@ -710,13 +734,17 @@ static int top(struct ctx *x, const yaml_node_t *root)
 		return at(x, root,
 			  "a config is a mapping of keys (name, traces, backends, ...), not %s",
 			  type_name(root));
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = node(x, p->key), *val = node(x, p->value);
-		int i = known_key(x, k, "config", top_keys);
-		if (i < 0 || top_sets[i](x, top_keys[i], val) < 0)
-			return -1;
-	}
+	for (int lab_pass = 1; lab_pass >= 0; lab_pass--)
+		for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+		     p < root->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = node(x, p->key), *val = node(x, p->value);
+			bool lab = k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), "lab");
+			if (lab != lab_pass)
+				continue;
+			int i = known_key(x, k, "config", top_keys);
+			if (i < 0 || top_sets[i](x, top_keys[i], val) < 0)
+				return -1;
+		}
 	if (!x->traces)
 		return at(x, root, "config: needs traces (a list of paths or globs)");
 	if (!x->backends)

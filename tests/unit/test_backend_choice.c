@@ -85,11 +85,11 @@ static void test_unknown_backend(void **state)
 	assert_non_null(strstr(names, "system"));
 	assert_null(strstr(names, "preload"));
 	snprintf(want, sizeof want,
-		 "unknown backend 'nope' (known: %s, preload:PATH, library:PATH)", names);
+		 "unknown backend 'nope' (known: %s, preload:PATH, library:PATH, mm:PATH)", names);
 	assert_string_equal(refusal("nope"), want);
 	/* the name is what stands before the options */
 	snprintf(want, sizeof want,
-		 "unknown backend 'nope' (known: %s, preload:PATH, library:PATH)", names);
+		 "unknown backend 'nope' (known: %s, preload:PATH, library:PATH, mm:PATH)", names);
 	assert_string_equal(refusal("nope:order=lifo"), want);
 	/* the path forms without their path */
 	assert_string_equal(refusal("preload"), "backend preload: write preload:PATH");

@@ -98,7 +98,7 @@ static void test_unknown_key(void **state)
 	mistake(TR BE "colour: red\n",
 		"5:1: config: unknown key 'colour' (known: name, traces, backends, repeat, check, "
 		"heap_check, latency, timeout, heap_limit, output, plots, regression, "
-		"sample_every, align, threads, copies, pace)");
+		"sample_every, align, align_strict, lab, threads, copies, pace)");
 	mistake(TR "backends:\n  - {name: x, backnd: first-fit}\n",
 		"4:15: backends: unknown key 'backnd' (did you mean 'backend'?)");
 	mistake("traces:\n  - {path: traces/examples/tiny.rep, nmae: t}\n" BE,
@@ -125,7 +125,7 @@ static void test_backend_and_values(void **state)
 	mistake(TR "backends:\n  - first-fit\n  - frist-fit\n",
 		"5:5: unknown backend 'frist-fit' (known: first-fit, next-fit, best-fit, "
 		"segregated, buddy, null, system, jemalloc, mimalloc, tcmalloc, preload:PATH, "
-		"library:PATH)");
+		"library:PATH, mm:PATH)");
 	mistake(TR "backends:\n  - {name: x, preload: a.so, library: b.so}\n",
 		"4:30: backends: give one of backend, preload and library");
 	mistake(TR BE "heap_limit: 4 GB\n",

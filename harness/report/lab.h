@@ -1,0 +1,18 @@
+/*
+ * lab.h - the malloc-lab report of a run under --lab (lab.c).
+ */
+#ifndef HB_REPORT_LAB_H
+#define HB_REPORT_LAB_H
+
+#include <stdio.h>
+
+#include "replay/replay.h"
+
+/* Keeps one job's figures, when its config has a lab (in run order). */
+void lab_report_add(const char *trace_path, const char *backend, const struct replay_config *cfg,
+		    const struct replay_result *r);
+/* Prints each backend's mdriver table, totals and index, and forgets
+ * them. */
+void lab_report_print(FILE *f);
+
+#endif
