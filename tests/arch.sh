@@ -4,6 +4,7 @@
 #
 #   - each folder includes only the folders below it in the data flow:
 #       host <- allocators;  base <- trace <- replay <- report <- suite <- cli
+#     (allocators/malloclab: the malloc-lab headers, for allocators/malloclab.c);
 #     (recorder: base and trace; replay also uses allocators and host);
 #   - a command file (harness/cli/cmd_*.c) parses arguments and calls one
 #     function: at most 150 lines;
@@ -17,7 +18,8 @@ cd "$(dirname "$0")/.."
 # folder -> the folders its files may include from (besides its own)
 declare -A may=(
 	[allocators/host]=""
-	[allocators]="allocators/host"
+	[allocators]="allocators/host allocators/malloclab"
+	[allocators/malloclab]=""
 	[allocators/examples]="allocators"
 	[harness/base]=""
 	[harness/trace]="harness/base"
