@@ -169,6 +169,20 @@ check "config: align 8 beside lab: the 4-mod-8 payloads pass C's rule" "0 ok csa
 sed -i 's/^align: 8$/align_strict: 8/; s/labrun$/labrun2/' "$T/lab.yaml"
 run "$HB" run "$T/lab.yaml"
 check "config: align_strict 8: rejected" error "$(jq -r .status "$T/labrun2/results.jsonl")"
+cat >"$T/lab3.yaml" <<Y
+name: lab
+lab: csapp2002
+traces: [traces/examples/coalesce.rep, traces/examples/realloc-grow.rep]
+backends: ["mm:$IMPLICIT", first-fit]
+repeat: 1
+plots: []
+output: $T/labrun3
+Y
+run "$HB" run "$T/lab3.yaml"
+check "a suite under lab: summary.md has mdriver's report, a table per backend" "0 2" \
+	"$rc $(grep -c '^Perf index = ' "$T/labrun3/summary.md")"
+check "... with mdriver's util for the mm.c" "0 yes 62% 10 coalesce|1 yes 40% 14 realloc-grow" \
+	"$(sed -n '/^Results for mm:/,/^Total/p' "$T/labrun3/summary.md" | grep -E '^ [0-9] ' | awk '{ print $1, $2, $3, $4, $7 }' | paste -sd'|')"
 printf 'name: x\nlab: cmu2017\ntraces: [a]\nbackends: [first-fit]\n' >"$T/bad.yaml"
 run "$HB" run "$T/bad.yaml"
 check "config: an unknown lab: exit 2, naming the line" "2 heapbench: $T/bad.yaml:2:6: lab: expected csapp2002 or cmu2016, got 'cmu2017'" "$rc $err"

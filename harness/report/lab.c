@@ -25,6 +25,7 @@
 
 #include "base/util.h"
 #include "replay/lab.h"
+#include "report/fields.h"
 #include "trace/trace.h"
 
 struct lab_row {
@@ -43,11 +44,9 @@ struct lab_backend {
 static struct lab_backend *backends;
 static size_t nbackends;
 
-void lab_report_add(const char *trace_path, const char *backend, const struct replay_config *cfg,
-		    const struct replay_result *r)
+/* The row of a job of backend under lab (enum mm_lab). */
+static struct lab_row *add_row(const char *backend, unsigned lab)
 {
-	if (!cfg || !cfg->lab)
-		return;
 	struct lab_backend *b = NULL;
 	for (size_t i = 0; i < nbackends && !b; i++)
 		if (!strcmp(backends[i].name, backend))
@@ -55,17 +54,39 @@ void lab_report_add(const char *trace_path, const char *backend, const struct re
 	if (!b) {
 		backends = xrealloc(backends, (nbackends + 1) * sizeof *backends);
 		b = &backends[nbackends++];
-		*b = (struct lab_backend){.name = xstrdup(backend), .lab = cfg->lab};
+		*b = (struct lab_backend){.name = xstrdup(backend), .lab = lab};
 	}
 	if (b->nrows == b->cap)
 		b->rows = xrealloc(b->rows, (b->cap = b->cap ? 2 * b->cap : 16) * sizeof *b->rows);
 	struct lab_row *row = &b->rows[b->nrows++];
+	memset(row, 0, sizeof *row);
+	return row;
+}
+
+void lab_report_add(const char *trace_path, const char *backend, const struct replay_config *cfg,
+		    const struct replay_result *r)
+{
+	if (!cfg || !cfg->lab)
+		return;
+	struct lab_row *row = add_row(backend, cfg->lab);
 	trace_short_name(trace_path, row->trace, sizeof row->trace);
 	row->valid = r->status == JOB_OK && r->have_utilization;
 	row->timed = r->repeat && r->seconds_median > 0;
 	row->util = r->utilization;
 	row->ops = (double)r->ops;
 	row->secs = r->seconds_median;
+}
+
+void lab_report_add_json(const json_t *o)
+{
+	const struct replay_lab *l = replay_lab_find(res_str(o, RES_LAB));
+	if (!l)
+		return;
+	struct lab_row *row = add_row(res_str(o, RES_BACKEND), l->lab);
+	snprintf(row->trace, sizeof row->trace, "%s", res_str(o, RES_TRACE));
+	row->valid = res_ok(o) && res_num(o, RES_UTILIZATION, &row->util);
+	res_num(o, RES_OPS, &row->ops);
+	row->timed = res_num(o, RES_SECONDS_MEDIAN, &row->secs) && row->secs > 0;
 }
 
 /* The index of the 2002 handout (its main()). */

@@ -13,6 +13,7 @@
 #include "base/out.h"
 #include "host/hb_assert.h"
 #include "report/fields.h"
+#include "report/lab.h"
 
 /* How a job's timed passes ran: "serial", "2 copies", "recorded, 9
  * threads", "recorded, 18 threads, 2 copies" (absent fields: results from
@@ -122,6 +123,29 @@ static void failures(struct buf *b, const json_t *all)
 	}
 }
 
+/* Under lab: the mdriver report of each backend (report/lab.c). */
+static void lab_section(struct buf *b, const json_t *all)
+{
+	size_t i, n = 0;
+	json_t *o;
+	json_array_foreach(all, i, o)
+	{
+		n += *res_str(o, RES_LAB) != '\0';
+		lab_report_add_json(o);
+	}
+	if (!n)
+		return;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem)
+		hb_oom();
+	lab_report_print(mem);
+	fclose(mem);
+	buf_printf(b, "\nThe malloc-lab report (docs/malloclab.md):\n\n```%s```\n", text);
+	free(text);
+}
+
 void summary_text(struct buf *b, const char *suite, const char *const *backends, size_t nb,
 		  const json_t *all)
 {
@@ -135,6 +159,7 @@ void summary_text(struct buf *b, const char *suite, const char *const *backends,
 	for (size_t k = 0; k < nb; k++)
 		backend_row(b, backends[k], all);
 	failures(b, all);
+	lab_section(b, all);
 }
 
 /* ---- results.csv ------------------------------------------------------------------- */
