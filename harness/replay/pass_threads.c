@@ -90,10 +90,7 @@ struct tjob {
 /* One threaded pass. */
 struct tpass {
 	struct replay_job *j;
-	const struct tjob *tj;
-	struct tplan *plan;
-	struct tcopy *copies;
-	unsigned ncopies;
+	struct tjob *tj; /* the plan, the copies' tables, the contexts */
 	const struct replay_calls *k;
 	bool check;
 	atomic_bool abort; /* a thread failed: everyone stops */
@@ -199,9 +196,9 @@ static void tp_fail(struct tpass *ps, enum replay_status st, const char *fmt, ..
 	}
 	atomic_store(&ps->abort, true);
 	const struct trace *t = ps->j->t;
-	for (unsigned c = 0; c < ps->ncopies; c++)
+	for (unsigned c = 0; c < ps->tj->ncopies; c++)
 		for (uint32_t id = 0; id <= t->nids; id++) {
-			struct tp_sync *s = &ps->copies[c].sync[id];
+			struct tp_sync *s = &ps->tj->copies[c].sync[id];
 			if (atomic_load((_Atomic uint32_t *)&s->waiters))
 				futex(&s->seq, FUTEX_WAKE_PRIVATE, INT32_MAX);
 		}
@@ -409,7 +406,7 @@ REPLAY_INLINE void thread_loop(struct tctx *cx, const struct replay_calls *k, bo
 	struct tp_sync *sync = cx->cp->sync;
 	void **ptrs = cx->cp->ptrs;
 	const struct tp_op *o = cx->th->ops, *end = o + cx->th->nops;
-	const uint64_t *due = paced ? ps->plan->due + (o - ps->plan->ops) : NULL;
+	const uint64_t *due = paced ? ps->tj->plan.due + (o - ps->tj->plan.ops) : NULL;
 	for (; o < end; o++) {
 		if (paced)
 			pace_until(cx, ps->start_ns + *due++);
@@ -436,8 +433,8 @@ static void *thread_main(void *arg)
 		;
 	cx->start_ns = os_now_ns();
 	if (ps->check)
-		thread_loop(cx, ps->k, true, ps->plan->due != NULL);
-	else if (ps->plan->due)
+		thread_loop(cx, ps->k, true, ps->tj->plan.due != NULL);
+	else if (ps->tj->plan.due)
 		thread_loop(cx, ps->k, false, true);
 	else if (ps->k->libc)
 		thread_loop(cx, &replay_libc_calls, false, false);
@@ -505,10 +502,10 @@ static uint64_t process_footprint(struct tpass *ps)
 	struct replay_job *j = ps->j;
 	uint64_t page = os_page_size(), own = harness_pages(ps->tj) * page, rss = measure_rss(j);
 	ps->rss_peak = rss > ps->rss_peak ? rss : ps->rss_peak;
-	uint64_t held =
-		j->reuse_base
-			? resident_held(&j->base, ps->tj->tables, ps->ncopies, j->t->nids) * page
-			: 0;
+	uint64_t held = j->reuse_base ? resident_held(&j->base, ps->tj->tables, ps->tj->ncopies,
+						      j->t->nids) *
+						page
+				      : 0;
 	uint64_t theirs = rss > own ? rss - own : 0;
 	return (theirs > j->rss_base ? theirs - j->rss_base : 0) + held;
 }
@@ -531,7 +528,7 @@ static uint64_t sample(struct tpass *ps)
 	uint64_t fp = process_footprint(ps), own = ps->stats ? stats_footprint(ps) : 0;
 	ps->fp_peak = fp > ps->fp_peak ? fp : ps->fp_peak;
 	ps->stats_peak = own > ps->stats_peak ? own : ps->stats_peak;
-	if (ps->plan->due)
+	if (ps->tj->plan.due)
 		time_point(ps->j->r, os_now_ns() - ps->start_ns, fp);
 	return fp;
 }
@@ -551,6 +548,19 @@ static void *sampler_main(void *arg)
 		nanosleep(&period, NULL);
 	}
 	return NULL;
+}
+
+/* The stacks of the job's mapping, in order: copy c's thread i at
+ * c * nstarted + i (its context's index), then the launchers of copies 1
+ * and on, then the sampler's, which takes the place copy 0's launcher
+ * would have (it runs on the caller's). */
+static size_t launcher_stack(const struct tjob *tj, unsigned c)
+{
+	return (size_t)tj->plan.nstarted * tj->ncopies + c - 1;
+}
+static size_t sampler_stack(const struct tjob *tj)
+{
+	return launcher_stack(tj, tj->ncopies);
 }
 
 /* The attributes of the pass's thread k: its stack, k of the job's stack
@@ -576,7 +586,7 @@ static void *launch(void *arg)
 {
 	struct launcher *l = arg;
 	struct tpass *ps = l->ps;
-	struct tplan *p = ps->plan;
+	struct tplan *p = &ps->tj->plan;
 	struct tctx self = {.ps = ps};
 	for (uint32_t i = 0; i < p->nstarted && !atomic_load(&ps->abort); i++) {
 		struct tp_thread *th = &p->threads[i];
@@ -591,7 +601,7 @@ static void *launch(void *arg)
 		pthread_attr_destroy(&attr);
 		if (err) {
 			tp_fail(ps, JOB_ERROR, "cannot start replay thread %u of %u: %s", i + 1,
-				p->nstarted * ps->ncopies, strerror(err));
+				p->nstarted * ps->tj->ncopies, strerror(err));
 			break;
 		}
 		cx->started = true;
@@ -606,16 +616,17 @@ static void *launch(void *arg)
  * only one's): the wall time from the start to the last thread's end. */
 static uint64_t launch_all(struct tpass *ps, struct tctx *cx, struct launcher *ls)
 {
-	uint32_t n = ps->plan->nstarted;
+	uint32_t n = ps->tj->plan.nstarted;
 	uint64_t t0 = os_now_ns(), last = t0;
 	ps->start_ns = t0;
-	for (unsigned c = 0; c < ps->ncopies; c++) {
-		ls[c] = (struct launcher){.ps = ps, .cx = cx + (size_t)c * n, .cp = &ps->copies[c]};
+	for (unsigned c = 0; c < ps->tj->ncopies; c++) {
+		ls[c] = (struct launcher){
+			.ps = ps, .cx = cx + (size_t)c * n, .cp = &ps->tj->copies[c]};
 		memset(ls[c].cx, 0, n * sizeof *cx);
 	}
-	for (unsigned c = 1; c < ps->ncopies; c++) {
-		pthread_attr_t attr; /* launchers' stacks after the threads' */
-		stack_attr(&attr, ps->tj, (size_t)n * ps->ncopies + c - 1);
+	for (unsigned c = 1; c < ps->tj->ncopies; c++) {
+		pthread_attr_t attr;
+		stack_attr(&attr, ps->tj, launcher_stack(ps->tj, c));
 		int err = pthread_create(&ls[c].tid, &attr, launch, &ls[c]);
 		pthread_attr_destroy(&attr);
 		if (err) {
@@ -626,10 +637,10 @@ static uint64_t launch_all(struct tpass *ps, struct tctx *cx, struct launcher *l
 		ls[c].started = true;
 	}
 	launch(&ls[0]);
-	for (unsigned c = 1; c < ps->ncopies; c++)
+	for (unsigned c = 1; c < ps->tj->ncopies; c++)
 		if (ls[c].started)
 			pthread_join(ls[c].tid, NULL);
-	for (size_t i = 0; i < (size_t)n * ps->ncopies; i++)
+	for (size_t i = 0; i < (size_t)n * ps->tj->ncopies; i++)
 		if (cx[i].started && cx[i].end_ns > last)
 			last = cx[i].end_ns;
 	return last - t0;
@@ -664,10 +675,10 @@ static void threaded_footprint(struct replay_job *j, const struct tpass *ps, boo
 static void end_footprint_check(struct tpass *ps, uint64_t fp)
 {
 	uint64_t live = 0;
-	for (unsigned c = 0; c < ps->ncopies; c++)
+	for (unsigned c = 0; c < ps->tj->ncopies; c++)
 		for (uint32_t id = 0; id < ps->j->t->nids; id++)
-			if (ps->copies[c].ptrs[id])
-				live += ps->copies[c].slots[id].size;
+			if (ps->tj->copies[c].ptrs[id])
+				live += ps->tj->copies[c].slots[id].size;
 	if (fp < live)
 		tp_fail(ps, JOB_ERROR,
 			"the footprint after the checked pass (%" PRIu64
@@ -703,14 +714,7 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 	}
 	struct locked lock;
 	struct replay_calls k = simulated ? locked_calls(&lock, &j->calls) : j->calls;
-	struct tpass ps = {.j = j,
-			   .tj = tj,
-			   .plan = &tj->plan,
-			   .copies = tj->copies,
-			   .ncopies = tj->ncopies,
-			   .k = &k,
-			   .check = check,
-			   .failed = ATOMIC_FLAG_INIT};
+	struct tpass ps = {.j = j, .tj = tj, .k = &k, .check = check, .failed = ATOMIC_FLAG_INIT};
 	size_t nids = (size_t)j->t->nids + 1;
 	for (unsigned c = 0; c < tj->ncopies; c++)
 		memset(tj->copies[c].sync, 0, nids * sizeof *tj->copies[c].sync);
@@ -724,8 +728,8 @@ static int threaded_pass(struct replay_job *j, struct tjob *tj, bool check, uint
 		ps.stats = !simulated && j->cfg->backend->stats != NULL;
 		ps.stats_base = ps.stats_peak = ps.stats ? stats_footprint(&ps) : 0;
 		atomic_store(&ps.sampling, true);
-		pthread_attr_t attr; /* the last stack */
-		stack_attr(&attr, tj, (size_t)tj->plan.nstarted * tj->ncopies + tj->ncopies - 1);
+		pthread_attr_t attr;
+		stack_attr(&attr, tj, sampler_stack(tj));
 		sampling = pthread_create(&sampler, &attr, sampler_main, &ps) == 0;
 		pthread_attr_destroy(&attr);
 	}
@@ -849,7 +853,7 @@ static void tjob_layout(struct replay_job *j, struct tjob *tj, char *mem)
  * thread, launcher and the sampler, each above a guard page: 0, or -1. */
 static int tjob_map(struct replay_job *j, struct tjob *tj)
 {
-	size_t page = os_page_size(), nstacks = ((size_t)tj->plan.nstarted + 1) * tj->ncopies;
+	size_t page = os_page_size(), nstacks = sampler_stack(tj) + 1;
 	tj->bytes = tjob_bytes(j, tj);
 	tj->stack_bytes = nstacks * TP_STACK;
 	tj->mem = os_map(tj->bytes);
