@@ -46,22 +46,20 @@ int job_trace_fd(const struct trace *t)
 /* ---- Parent -------------------------------------------------------------- */
 
 /* What a worker writes to stdout and stderr, read through a pipe while it
- * runs: the first and the last JOB_CAPTURE bytes are kept, the rest only
- * counted, so that a backend printing a line per block (a student's debug
- * printf) costs the harness no memory. */
+ * runs: the last JOB_CAPTURE bytes are kept (the end of a failed job's
+ * message comes from them), the rest only counted, so that a backend
+ * printing a line per block (a student's debug printf) costs the harness
+ * no memory. */
 #define JOB_CAPTURE 4096
 struct capture {
-	char head[JOB_CAPTURE], tail[JOB_CAPTURE]; /* tail: a ring */
-	uint64_t total;                            /* bytes written */
+	char tail[JOB_CAPTURE]; /* a ring */
+	uint64_t total;         /* bytes written */
 };
 
 static void capture_add(struct capture *c, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++, c->total++) {
-		if (c->total < JOB_CAPTURE)
-			c->head[c->total] = p[i];
+	for (size_t i = 0; i < n; i++, c->total++)
 		c->tail[c->total % JOB_CAPTURE] = p[i];
-	}
 }
 
 /* Reads what the pipe holds now (it is non-blocking). */
@@ -136,11 +134,9 @@ static int wait_child(pid_t pid, double timeout, int *status, int outfd, struct 
 			uint64_t left = (deadline - now) / 1000000 + 1;
 			ms = left < 50 ? (int)left : 50;
 		}
+		/* poll ignores an entry whose fd is -1: with neither, it sleeps */
 		struct pollfd p[2] = {{pidfd, POLLIN, 0}, {cap ? outfd : -1, POLLIN, 0}};
-		if (pidfd >= 0 || cap)
-			poll(p + (pidfd < 0), 1 + (pidfd >= 0 && cap), ms);
-		else
-			usleep((useconds_t)ms * 1000);
+		poll(p, 2, ms);
 		if (cap)
 			capture_drain(cap, outfd);
 	}
