@@ -72,4 +72,13 @@ int parse_size(const char *s, uint64_t *out);
 /* mkdir -p: path and the directories above it; 0, or -1 with errno set. */
 int mkdirs(const char *path);
 
+/* The whole of a file, NUL-terminated (malloc'd; *len: its bytes without
+ * the NUL), or NULL with errno set. */
+char *read_whole_file(const char *path, size_t *len);
+
+/* FNV-1a over n bytes at p, continuing from h (FNV1A_BASIS to start): the
+ * content keys of the trace cache and of mm:PATH's builds. */
+#define FNV1A_BASIS UINT64_C(0xcbf29ce484222325)
+uint64_t fnv1a(uint64_t h, const void *p, size_t n);
+
 #endif

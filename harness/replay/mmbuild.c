@@ -54,33 +54,6 @@ static const struct {
 };
 #define NHEADERS (sizeof headers / sizeof headers[0])
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ull;
-	return h;
-}
-
-/* The whole of a file (NUL-terminated, malloc'd), or NULL. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *buf = xmalloc(cap);
-	for (size_t k; (k = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-		n += k;
-		if (cap - n < 2)
-			buf = xrealloc(buf, cap *= 2);
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 /* Where objects go: build/mm next to this binary when it is writable (a
  * build tree), else the user's cache. */
 static int objects_dir(char *out, size_t len)
@@ -152,14 +125,15 @@ static void first_error(const char *log, char *out, size_t len)
 static uint64_t build_key(const char *src, size_t srclen, const char *dir, const char *flags,
 			  bool *cmu)
 {
-	uint64_t h = fnv(0xcbf29ce484222325ull, src, srclen + 1);
-	h = fnv(h, flags, strlen(flags) + 1);
+	uint64_t h = fnv1a(FNV1A_BASIS, src, srclen + 1);
+	h = fnv1a(h, flags, strlen(flags) + 1);
 	for (size_t i = 0; i < NHEADERS; i++) {
 		char path[PATH_MAX + 16];
 		size_t n;
 		snprintf(path, sizeof path, "%s/%s", dir, headers[i].name);
-		char *own = slurp(path, &n);
-		h = own ? fnv(h, own, n + 1) : fnv(h, headers[i].text, strlen(headers[i].text) + 1);
+		char *own = read_whole_file(path, &n);
+		h = own ? fnv1a(h, own, n + 1)
+			: fnv1a(h, headers[i].text, strlen(headers[i].text) + 1);
 		if (!strcmp(headers[i].name, "mm.h") && own && says_bool_init(own))
 			*cmu = true;
 		free(own);
@@ -204,7 +178,7 @@ static int compile(const char *src, const char *so, const char *inc, const char 
 		return 0;
 	unlink(tmp);
 	size_t n;
-	char *log = slurp(logpath, &n), first[512];
+	char *log = read_whole_file(logpath, &n), first[512];
 	first_error(log ? log : "", first, sizeof first);
 	free(log);
 	snprintf(err, errlen, "%s does not compile: %s (the compiler's output: %s)", src, first,
@@ -222,7 +196,7 @@ int mm_object(const char *path, unsigned lab, char *so, size_t solen, bool *cmu,
 		return 0;
 	}
 	size_t srclen;
-	char *src = slurp(path, &srclen), dir[PATH_MAX], objdir[PATH_MAX];
+	char *src = read_whole_file(path, &srclen), dir[PATH_MAX], objdir[PATH_MAX];
 	if (!src) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;

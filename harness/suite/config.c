@@ -761,31 +761,10 @@ static int top(struct ctx *x, const yaml_node_t *root)
 	return each_item(x, x->backends, one_backend);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct buf b = {0};
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		buf_append(&b, chunk, n);
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		buf_free(&b);
-		return NULL;
-	}
-	buf_append(&b, "", 1);
-	*len = b.len - 1;
-	return b.data;
-}
-
 struct config *config_load(const char *path)
 {
 	size_t len = 0;
-	char *text = read_file(path, &len);
+	char *text = read_whole_file(path, &len);
 	if (!text) {
 		hb_error("%s: %s", path, strerror(errno));
 		return NULL;

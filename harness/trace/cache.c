@@ -38,12 +38,11 @@ static bool content_key(const char *path, char *out, size_t len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	uint64_t h = 0xcbf29ce484222325ull, size = 0;
+	uint64_t h = FNV1A_BASIS, size = 0;
 	static unsigned char chunk[1 << 16];
 	ssize_t n;
 	while ((n = read(fd, chunk, sizeof chunk)) > 0) {
-		for (ssize_t i = 0; i < n; i++)
-			h = (h ^ chunk[i]) * 0x100000001b3ull;
+		h = fnv1a(h, chunk, (size_t)n);
 		size += (uint64_t)n;
 	}
 	close(fd);
