@@ -72,6 +72,15 @@ objs=$(ls "$BUILD"/mm/*.so | wc -l)
 run "$HB" replay -a "mm:$IMPLICIT" --lab csapp2002 --repeat 0 --json traces/examples/coalesce.rep
 check "a second run builds nothing" "$objs" "$(ls "$BUILD"/mm/*.so | wc -l)"
 
+# config.h gives a file the constants of the lab it is built under
+mkdir -p "$T/consts"
+sed 's|^#include "mm.h"$|#include "mm.h"\n#include "config.h"\n_Static_assert(ALIGNMENT == 8 \&\& MAX_HEAP == 20 * (1 << 20), "the 2002 constants");|' \
+	"$IMPLICIT" >"$T/consts/mm.c"
+run "$HB" replay -a "mm:$T/consts/mm.c" --lab csapp2002 --repeat 0 --json traces/examples/coalesce.rep
+check "config.h under csapp2002: ALIGNMENT 8, MAX_HEAP 20 MiB" ok "$(field .status)"
+run "$HB" replay -a "mm:$T/consts/mm.c" --lab cmu2016 --repeat 0 --json traces/examples/coalesce.rep
+check_has "... and not under cmu2016" "$(field .error)" "static assertion failed"
+
 # ---- alignment: the lab's rule ----------------------------------------------------
 # a bump allocator whose payloads sit at 4 mod 8, on a trace of 12-byte blocks
 mkdir -p "$T/mis4"
