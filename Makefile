@@ -29,9 +29,15 @@ DEB_PACKAGES := gcc make pkg-config libyaml-dev libzstd-dev zlib1g-dev \
                 libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox libxml2-utils \
                 libzip-dev protobuf-c-compiler libprotobuf-c-dev
 
-# The recorders whose logs the importers are tested against (tests only:
-# heapbench runs without them).
-TEST_PACKAGES := valgrind ltrace heaptrack
+# The 32-bit C library for the 32-bit worker (mm:PATH:bits=32), on amd64
+ifeq ($(shell dpkg --print-architecture 2>/dev/null),amd64)
+  DEB_PACKAGES += gcc-multilib
+endif
+
+# The recorders whose logs the importers are tested against, and gdb, whose
+# reading of the debug information checks that the 32-bit worker shares the
+# job page's layout (tests only: heapbench runs without them).
+TEST_PACKAGES := valgrind ltrace heaptrack gdb
 
 # ---- Build flavours ---------------------------------------------------------
 SANITIZE ?= 0
@@ -56,9 +62,10 @@ CPPFLAGS += -D_GNU_SOURCE -Iharness -Iallocators -Ibuild/gen -DHB_GIT='"$(GIT_RE
 override CFLAGS := -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS)
 LDLIBS := -lyaml -lzstd -lz -lzip -lprotobuf-c -ljansson -lm
 
-# harness/recorder/record.c is the preload library, built on its own below
+# harness/recorder/record.c is the preload library, and harness/cli/worker32.c
+# the 32-bit worker's main, each built on its own below
 HARNESS_DIRS := cli base trace replay suite report recorder
-HARNESS_SRC := $(filter-out harness/recorder/record.c,$(foreach d,$(HARNESS_DIRS),$(wildcard harness/$(d)/*.c))) \
+HARNESS_SRC := $(filter-out harness/recorder/record.c harness/cli/worker32.c,$(foreach d,$(HARNESS_DIRS),$(wildcard harness/$(d)/*.c))) \
                $(wildcard allocators/*.c) $(wildcard allocators/host/*.c)
 # protobuf schemas of formats heapbench reads (harness/trace/*.proto):
 # protoc-c generates their C code into build/gen/, compiled like the rest
@@ -75,7 +82,7 @@ TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 
 .PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz format clean
 .SECONDARY:
-all: $(B)/heapbench $(B)/libheapbench-record.so
+all: $(B)/heapbench $(B)/libheapbench-record.so worker32
 
 debug:
 	$(MAKE) SANITIZE=1 all
@@ -137,6 +144,35 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ) allocators/exports.list
 $(B)/tests/%: $(B)/tests/bench/%.o $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- The 32-bit worker --------------------------------------------------------
+# heapbench-worker32 runs a 32-bit student's mm.c (mm:PATH:bits=32): the
+# worker's files (replay, the allocators, the .hbt reader) built -m32 into
+# build/m32/, next to each flavour's heapbench.  It links only the C
+# library, so it needs no 32-bit library packages beyond gcc-multilib; it
+# is never sanitized (its backend is the student's code, loaded as is).
+# -Wno-type-limits: the size guards (n > 1 << 40) are always false there.
+W32_SRC := harness/cli/worker32.c harness/base/diag.c harness/base/util.c \
+           harness/trace/hbt.c harness/trace/verify.c harness/trace/trace.c \
+           $(filter-out harness/replay/job.c harness/replay/batch.c harness/replay/backend_spec.c \
+                        harness/replay/lab.c,$(wildcard harness/replay/*.c)) \
+           $(wildcard allocators/*.c) $(wildcard allocators/host/*.c)
+W32_OBJ := $(patsubst %.c,build/m32/%.o,$(W32_SRC))
+HAVE_M32 := $(shell printf 'int main(void){return 0;}' | $(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo 1)
+.PHONY: worker32
+ifeq ($(HAVE_M32),1)
+worker32: $(B)/heapbench-worker32
+else
+worker32:
+	@echo "heapbench: no 32-bit C library (gcc-multilib): heapbench-worker32 not built, mm:PATH:bits=32 unavailable"
+endif
+build/m32/%.o: %.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CPPFLAGS) -std=c11 -O2 -g $(WARN) -Wno-type-limits -MMD -MP -c $< -o $@
+build/m32/harness/replay/mmbuild.o: $(wildcard allocators/malloclab/*.h)
+$(B)/heapbench-worker32: $(W32_OBJ) allocators/exports.list
+	$(CC) -m32 $(EXPORTS) -o $@ $(W32_OBJ) -lm -pthread
+-include $(W32_OBJ:.o=.d)
 
 # ---- Tests ------------------------------------------------------------------
 # Both flavours are built, then tests/run.sh runs every unit and command-line

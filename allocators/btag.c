@@ -221,7 +221,7 @@ static void *mapped_alloc(struct bt *f, size_t size, size_t align)
 	char *m = heap_map(f->heap, (size_t)len);
 	if (!m)
 		return NULL;
-	char *p = (char *)(((uintptr_t)m + 2 * BT_WORD + a - 1) & ~(uintptr_t)(a - 1));
+	char *p = (char *)(((uintptr_t)m + 2 * BT_WORD + (uintptr_t)a - 1) & ~(uintptr_t)(a - 1));
 	uint64_t lead = (uint64_t)(p - m);
 	((uint64_t *)p)[-2] = lead;
 	((uint64_t *)p)[-1] =

@@ -330,7 +330,7 @@ static void *mapped_alloc(struct buddy *b, size_t size, size_t align)
 	char *m = heap_map(b->heap, (size_t)len);
 	if (!m)
 		return NULL;
-	char *p = (char *)(((uintptr_t)m + 2 * HDR + a - 1) & ~(uintptr_t)(a - 1));
+	char *p = (char *)(((uintptr_t)m + 2 * HDR + (uintptr_t)a - 1) & ~(uintptr_t)(a - 1));
 	uint64_t rounded = (len + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1);
 	*mapped_len(p) = rounded;
 	hdr_set(b, p - HDR, 0, B_MAPPED, (uint64_t)(p - m));

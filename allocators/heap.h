@@ -24,7 +24,11 @@
 /* Address space reserved for the break (not memory: nothing is committed);
  * heap_create falls back to smaller reservations, down to 1 GiB, where the
  * system refuses this one. */
+#if SIZE_MAX > 0xffffffffu
 #define HEAP_RESERVE ((size_t)1 << 38)
+#else /* a 32-bit worker (mm:PATH:bits=32) */
+#define HEAP_RESERVE ((size_t)1 << 30)
+#endif
 
 struct heap;
 

@@ -20,6 +20,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@
 
 static const struct allocator_option mm_options[] = {
 	{"path", "the student's mm.c, or an object built from it"},
+	{"bits", "32 or 64: the word size it is built for (mm:PATH:bits=32; default 64, or "
+		 "32 under --lab csapp2002)"},
 	{"api", "csapp (2002: int mm_init) or cmu (later: bool mm_init); default: from mm.h"},
 	{NULL, NULL},
 };
@@ -37,6 +40,13 @@ static const struct allocator_option mm_options[] = {
 /* The heap of the state alive now (one at a time), and the convention. */
 static struct heap *mm_heap;
 static bool mm_api_cmu;
+
+/* The block the student's code returned last, and its request: the
+ * checker asks its usable size right after the call. */
+static void *mm_last;
+static size_t mm_last_request;
+/* The width of the tags the blocks so far followed: 0 until one did. */
+static unsigned mm_tag_width;
 
 /* ---- memlib --------------------------------------------------------------- */
 
@@ -112,6 +122,8 @@ static int mm_init_state(void **state, struct heap *heap, const struct backend_o
 {
 	(void)opts;
 	mm_heap = heap;
+	mm_last = NULL;
+	mm_tag_width = 0;
 	*state = &mm;
 	/* only the low byte of a bool is defined; an int is 0 or -1 */
 	long rc = mm.init();
@@ -130,22 +142,87 @@ static void mm_fini(void *state)
 	mm_heap = NULL;
 }
 
+/* ---- usable_size from the boundary tags ------------------------------------ */
+
+static uint64_t tag_at(const char *p, unsigned width)
+{
+	uint32_t w4;
+	uint64_t w8;
+	if (width == 4)
+		return memcpy(&w4, p, 4), w4;
+	return memcpy(&w8, p, 8), w8;
+}
+
+/* The payload bytes of block p read as the lab's convention with tags of
+ * `width` bytes, or 0 where the tags do not follow it: a header before p
+ * whose low bit says allocated and whose size (the low 3 bits, or 4 under
+ * the later handouts, masked) holds the header and the request inside the
+ * heap, followed by the next block's header (or the epilogue, size 0);
+ * the footer, when the block's last word repeats the header, is not
+ * usable. */
+static size_t tags_usable(const char *p, size_t n, unsigned width)
+{
+	const char *lo = heap_lo(mm_heap), *end = heap_hi(mm_heap);
+	if (p - lo < (ptrdiff_t)width || p > end)
+		return 0;
+	const char *head = p - width;
+	uint64_t h = tag_at(head, width), mask = mm_api_cmu ? 0xf : 0x7;
+	uint64_t size = h & ~mask;
+	if (!(h & 1) || size < n + width || size > (uint64_t)(end - head) - width)
+		return 0;
+	uint64_t next = tag_at(head + size, width);
+	uint64_t next_size = next & ~mask;
+	bool epilogue = next_size == 0 && (next & 1) && head + size + width == end;
+	if (!epilogue &&
+	    (next_size < 2 * (uint64_t)width || next_size > (uint64_t)(end - head) - size))
+		return 0;
+	bool footer = tag_at(head + size - width, width) == h && size >= n + 2 * width;
+	return (size_t)(size - width - (footer ? width : 0));
+}
+
+static size_t mm_usable(void *state, void *p)
+{
+	(void)state;
+	if (p != mm_last || !mm_heap)
+		return 0;
+	if (mm_tag_width)
+		return tags_usable(p, mm_last_request, mm_tag_width);
+	/* the handout's word first: 4-byte tags in 2002, 8-byte ones later */
+	unsigned first = mm_api_cmu ? 8 : 4;
+	unsigned order[2] = {first, 12 - first};
+	for (int i = 0; i < 2; i++) {
+		size_t u = tags_usable(p, mm_last_request, order[i]);
+		if (u) {
+			mm_tag_width = order[i];
+			return u;
+		}
+	}
+	return 0;
+}
+
+static void *returned(void *p, size_t n)
+{
+	mm_last = p;
+	mm_last_request = n;
+	return p;
+}
+
 static void *mm_malloc_call(void *state, size_t n)
 {
 	(void)state;
-	return mm.malloc(n);
+	return returned(mm.malloc(n), n);
 }
 
 static void *mm_calloc_call(void *state, size_t k, size_t n)
 {
 	(void)state;
-	return mm.calloc(k, n);
+	return returned(mm.calloc(k, n), k * n);
 }
 
 static void *mm_realloc_call(void *state, void *p, size_t n)
 {
 	(void)state;
-	return mm.realloc(p, n);
+	return returned(mm.realloc(p, n), n);
 }
 
 static int mm_free_call(void *state, void *p, char *why, size_t len)
@@ -225,6 +302,7 @@ const struct allocator *mm_load(const char *so, bool cmu, char *err, size_t errl
 		.calloc = mm.calloc ? mm_calloc_call : NULL,
 		.realloc = mm_realloc_call,
 		.free = mm_free_call,
+		.usable_size = mm_usable,
 		.check = mm.checkheap ? mm_check_call : NULL,
 	};
 	return &mm_loaded;

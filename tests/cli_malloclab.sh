@@ -130,7 +130,7 @@ check "mm_init returning -1: error" error "$(row "mm:$T/fails/mm.c" .status)"
 check_has "... saying so" "$(row "mm:$T/fails/mm.c" .error)" "mm_init returned -1"
 check_has "no mm_realloc: error naming it" "$(row "mm:$T/norealloc/mm.c" .error)" "defines no mm_realloc"
 check_has "a compile error: the compiler's first error" "$(row "mm:$T/broken/mm.c" .error)" \
-	"does not compile: $T/broken/mm.c:"
+	"does not compile with -m32: $T/broken/mm.c:"
 check_has "... shown once at the start too" "$err" "warning: backend mm:$T/broken/mm.c:"
 check "first-fit beside them: ok" ok "$(row first-fit .status)"
 

@@ -21,7 +21,8 @@ static int mm_probe(struct backend_choice *b)
 	char so[PATH_MAX + 64], why[1024];
 	bool cmu;
 	const char *path = b->opt[0].value;
-	if (mm_object(path, MM_LAB_NONE, so, sizeof so, &cmu, why, sizeof why) < 0)
+	struct replay_config cfg = {.opt = {b->opt[0], b->opt[1]}, .nopt = b->nopt};
+	if (mm_object(path, MM_LAB_NONE, mm_bits(&cfg), so, sizeof so, &cmu, why, sizeof why) < 0)
 		fprintf(stderr, "heapbench: warning: backend %s: %s; its jobs fail\n", b->spec,
 			why);
 	const char *base = strrchr(path, '/');
@@ -103,8 +104,29 @@ static int path_backend(const char *spec, const char *path, const struct allocat
 		b->buf = xstrdup(path);
 	}
 	b->opt[0] = (struct backend_opt){"path", b->buf};
-	b->nopt = 1;
+	b->nopt = b->opt[1].key ? 2 : 1; /* mm:PATH:bits=N's word size */
 	return probe(b, err, len);
+}
+
+/* mm:PATH[:bits=32|64]: the path, and the word size when it is given */
+static int mm_backend(const char *spec, struct backend_choice *b, char *err, size_t len)
+{
+	const char *rest = spec + 3, *bits = strstr(rest, ":bits=");
+	while (bits && strstr(bits + 1, ":bits="))
+		bits = strstr(bits + 1, ":bits=");
+	if (!bits)
+		return path_backend(spec, rest, &mm_allocator, b, err, len);
+	const char *value = bits + 6;
+	if (strcmp(value, "32") && strcmp(value, "64")) {
+		snprintf(err, len, "backend %s: bits is 32 or 64, not '%s'", spec, value);
+		return -1;
+	}
+	char *path = xstrdup(rest);
+	path[bits - rest] = '\0';
+	b->opt[1] = (struct backend_opt){"bits", value[0] == '3' ? "32" : "64"};
+	int rc = path_backend(spec, path, &mm_allocator, b, err, len);
+	free(path);
+	return rc;
 }
 
 static const struct allocator *find(const char *name, const char *spec, char *err, size_t len)
@@ -132,7 +154,7 @@ int backend_parse(const char *spec, struct backend_choice *b, char *err, size_t 
 	if (!strncmp(spec, "library:", 8))
 		return path_backend(spec, spec + 8, &library_allocator, b, err, len);
 	if (!strncmp(spec, "mm:", 3))
-		return path_backend(spec, spec + 3, &mm_allocator, b, err, len);
+		return mm_backend(spec, b, err, len);
 	char *copy = b->buf = xstrdup(spec), *colon = strchr(copy, ':');
 	if (colon)
 		*colon = '\0';

@@ -22,6 +22,7 @@
 #include "heap.h"
 #include "host/hb_assert.h"
 #include "host/os.h"
+#include "replay/jobpage.h"
 #include "replay/mmbuild.h"
 
 int job_trace_fd(const struct trace *t)
@@ -163,12 +164,37 @@ static void pass_name(int pass, char *buf, size_t len)
 	}
 }
 
+/* The worker to run cfg in, into exe: this binary, or for mm:PATH at 32
+ * bits the 32-bit worker next to it.  -1 and why not in err. */
+static int worker_exe(const struct replay_config *cfg, char *exe, size_t len, char *err,
+		      size_t errlen)
+{
+	snprintf(exe, len, "/proc/self/exe");
+	if (cfg->backend != &mm_allocator || mm_bits(cfg) != 32)
+		return 0;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n > 0 ? n : 0] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	int k = snprintf(exe, len, "%s/heapbench-worker32", self);
+	if (n > 0 && k > 0 && (size_t)k < len && access(exe, X_OK) == 0)
+		return 0;
+	snprintf(
+		err, errlen,
+		"mm: a 32-bit build runs in the 32-bit worker, which this heapbench lacks (%.200s: "
+		"it is built where gcc-multilib is installed); mm:PATH:bits=64 runs it 64-bit",
+		n > 0 ? exe : "heapbench-worker32");
+	return -1;
+}
+
 /* Forks and executes the worker (argv) with the backend's library
- * preloaded, or none: an LD_PRELOAD of the caller's would change what
+ * (exe: worker_exe) preloaded, or none: an LD_PRELOAD of the caller's would change what
  * `system` measures.  Its stdout and stderr go to outfd; the descriptors in
  * keep are inherited.  Returns the pid, or -1 with errno set. */
-static pid_t spawn_worker(const char *const *argv, const char *preload, int outfd, const int *keep,
-			  int nkeep)
+static pid_t spawn_worker(const char *exe, const char *const *argv, const char *preload, int outfd,
+			  const int *keep, int nkeep)
 {
 	fflush(NULL);
 	pid_t parent = getpid();
@@ -208,32 +234,12 @@ static pid_t spawn_worker(const char *const *argv, const char *preload, int outf
 	int persona = personality(0xffffffff);
 	if (persona != -1)
 		personality((unsigned long)persona | ADDR_NO_RANDOMIZE);
-	execv("/proc/self/exe", (char *const *)argv);
+	execv(exe, (char *const *)argv);
 	dprintf(2, "cannot run the worker: %s\n", strerror(errno));
 	_exit(127);
 }
 
 /* ---- The page a worker shares ------------------------------------------------ */
-
-/* Pointers do not cross exec: the backend goes by its name, the options as
- * strings, each in a fixed buffer.  A registry name and an option's name
- * are short; the longest value is a path (preload:PATH, library:PATH,
- * made absolute by realpath: at most PATH_MAX with its NUL). */
-#define JOB_NAME_MAX  64
-#define JOB_KEY_MAX   64
-#define JOB_VALUE_MAX PATH_MAX
-
-/* What the parent and its worker share: the job going in (every knob of
- * replay_config as it is, so that a new knob needs nothing here), the
- * result coming out. */
-struct job_page {
-	struct replay_result result;
-	struct replay_config cfg; /* the parent's pointers: the worker sets its own */
-	char backend[JOB_NAME_MAX];
-	struct {
-		char key[JOB_KEY_MAX], value[JOB_VALUE_MAX];
-	} opt[REPLAY_MAX_OPTS];
-};
 
 int job_config_check(const struct replay_config *cfg, char *err, size_t len)
 {
@@ -287,8 +293,11 @@ static struct job_page *page_create(const struct replay_config *cfg, int *fd, ch
 		*fd = -1;
 		return NULL;
 	}
-	pg->cfg = *cfg;
+	pg->magic = JOB_PAGE_MAGIC;
+	pg->size = sizeof *pg;
+	job_knobs_put(&pg->knobs, cfg);
 	snprintf(pg->backend, sizeof pg->backend, "%s", cfg->backend->name);
+	pg->nopt = (uint32_t)cfg->nopt;
 	for (size_t i = 0; i < cfg->nopt; i++) {
 		snprintf(pg->opt[i].key, sizeof pg->opt[i].key, "%s", cfg->opt[i].key);
 		snprintf(pg->opt[i].value, sizeof pg->opt[i].value, "%s", cfg->opt[i].value);
@@ -316,8 +325,8 @@ int job_probe(const struct replay_config *cfg, char *out, size_t len)
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
 	outfd = memfd_create("heapbench-probe", MFD_CLOEXEC);
 	pid_t pid = outfd < 0 ? -1
-			      : spawn_worker(argv, allocator_preload(cfg->backend, &opts), outfd,
-					     &fd, 1);
+			      : spawn_worker("/proc/self/exe", argv,
+					     allocator_preload(cfg->backend, &opts), outfd, &fd, 1);
 	if (pid < 0) {
 		snprintf(out, len, "cannot run a worker: %s", strerror(errno));
 		goto out;
@@ -395,7 +404,9 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 			 strerror(errno));
 		goto out;
 	}
-	if (!(pg = page_create(cfg, &fd, r->error, sizeof r->error)))
+	char exe[PATH_MAX + 32];
+	if (worker_exe(cfg, exe, sizeof exe, r->error, sizeof r->error) < 0 ||
+	    !(pg = page_create(cfg, &fd, r->error, sizeof r->error)))
 		goto out;
 	memcpy(&pg->result, r, sizeof *r);
 	pg->result.pass = REPLAY_PASS_START;
@@ -409,7 +420,8 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 			      "--trace-fd", fdbuf[1],   NULL};
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
 	int keep[2] = {fd, hbt_fd};
-	pid_t pid = spawn_worker(argv, allocator_preload(cfg->backend, &opts), out[1], keep, 2);
+	pid_t pid =
+		spawn_worker(exe, argv, allocator_preload(cfg->backend, &opts), out[1], keep, 2);
 	close(out[1]);
 	out[1] = -1;
 	if (pid < 0) {
@@ -433,145 +445,4 @@ out:
 		if (out[i] >= 0)
 			close(out[i]);
 	return r->status == JOB_OK ? 0 : -1;
-}
-
-/* ---- Worker ---------------------------------------------------------------- */
-
-static int worker_fail(const char *what, const char *arg)
-{
-	fprintf(stderr, "heapbench worker: %s%s\n", what, arg ? arg : "");
-	return 2;
-}
-
-/* `__worker --probe`: can the backend start here, and which version is
- * it?  One line on stdout, "ok\tVERSION" or "error\tWHY" (job_probe). */
-static int worker_probe(const struct replay_config *cfg)
-{
-	const struct allocator *a = cfg->backend;
-	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	struct heap *heap = NULL;
-	char err[ALLOC_ERRLEN], version[256];
-	void *st;
-	if ((a->flags & ALLOC_F_SIMULATED) && !(heap = heap_create(0)))
-		return printf("error\tcannot reserve the simulated heap\n"), 0;
-	if (a->init(&st, heap, &opts, err, sizeof err) < 0)
-		return printf("error\t%s\n", err), 0;
-	if (a->version && a->version(version, sizeof version) < 0)
-		return printf("error\t%s\n", version), 0;
-	if (!a->version) /* built in, or the name a user's library gives itself */
-		snprintf(version, sizeof version, "%s",
-			 allocator_find(a->name) == a ? "heapbench " HB_VERSION : a->name);
-	a->fini(st);
-	heap_destroy(heap);
-	printf("ok\t%s\n", version);
-	return 0;
-}
-
-/* The job's config from the page, with this process's pointers: the
- * options' strings are the page's; the backend is looked up by name. */
-static void worker_config(struct job_page *pg, struct replay_config *cfg)
-{
-	*cfg = pg->cfg;
-	HB_ASSERT(cfg->nopt <= REPLAY_MAX_OPTS);
-	pg->backend[sizeof pg->backend - 1] = '\0';
-	for (size_t i = 0; i < cfg->nopt; i++) {
-		pg->opt[i].key[sizeof pg->opt[i].key - 1] = '\0';
-		pg->opt[i].value[sizeof pg->opt[i].value - 1] = '\0';
-		cfg->opt[i] = (struct backend_opt){pg->opt[i].key, pg->opt[i].value};
-	}
-	cfg->backend = allocator_find(pg->backend);
-}
-
-/* library:PATH - the user's backend, loaded here from the option `path`. */
-static int worker_library(struct replay_config *cfg, char *err, size_t len)
-{
-	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	const char *path = backend_opt_get(&opts, "path");
-	cfg->backend = library_load(path ? path : "", err, len);
-	cfg->nopt = 0; /* `path` was ours; the library's own options are none */
-	return cfg->backend ? 0 : -1;
-}
-
-/* mm:PATH - the student's allocator, built (or found built) and loaded
- * here: the lab's convention from --lab or from the file. */
-static int worker_mm(struct replay_config *cfg, char *err, size_t len)
-{
-	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	const char *path = backend_opt_get(&opts, "path");
-	char so[PATH_MAX + 64];
-	bool cmu;
-	if (mm_object(path ? path : "", cfg->lab, so, sizeof so, &cmu, err, len) < 0)
-		return -1;
-	cfg->backend = mm_load(so, cmu, err, len);
-	cfg->nopt = 0;
-	return cfg->backend ? 0 : -1;
-}
-
-/* A job that cannot start: its error in the result, the worker done. */
-static int worker_cannot_start(struct replay_result *r, const char *what, const char *why)
-{
-	r->status = JOB_ERROR;
-	r->error_op = UINT64_MAX;
-	r->pass = REPLAY_PASS_START;
-	snprintf(r->error, sizeof r->error, "%s%s", what, why);
-	r->finished = true;
-	_exit(0);
-}
-
-/* `heapbench __worker --page-fd N (--trace-fd N | --probe)`: the job is in
- * the page (job_page), the trace in the other descriptor. */
-int job_worker_main(int argc, char **argv)
-{
-	int trace_fd = -1, page_fd = -1;
-	bool probe = false;
-	for (int i = 1; i < argc; i++) {
-		uint64_t x = 0;
-		if (!strcmp(argv[i], "--probe")) {
-			probe = true;
-		} else if (i + 1 >= argc || parse_u64(argv[i + 1], &x) < 0 || x > INT32_MAX) {
-			return worker_fail("bad argument ", argv[i]);
-		} else if (!strcmp(argv[i], "--trace-fd")) {
-			trace_fd = (int)x, i++;
-		} else if (!strcmp(argv[i], "--page-fd")) {
-			page_fd = (int)x, i++;
-		} else {
-			return worker_fail("unknown argument ", argv[i]);
-		}
-	}
-	if (page_fd < 0 || (!probe && trace_fd < 0))
-		return worker_fail("needs --page-fd, and --trace-fd or --probe", NULL);
-	struct job_page *pg =
-		mmap(NULL, sizeof *pg, PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0);
-	if (pg == MAP_FAILED)
-		return worker_fail("cannot map the job: ", strerror(errno));
-	struct replay_config cfg;
-	char err[ALLOC_ERRLEN];
-	worker_config(pg, &cfg);
-	if (!cfg.backend)
-		return worker_fail("unknown backend ", pg->backend);
-	if (cfg.backend == &library_allocator && worker_library(&cfg, err, sizeof err) < 0)
-		return probe ? (printf("error\t%s\n", err), 0)
-			     : worker_fail("cannot load the library: ", err);
-	if (probe)
-		return worker_probe(&cfg);
-	if (cfg.backend == &mm_allocator && worker_mm(&cfg, err, sizeof err) < 0)
-		return worker_cannot_start(&pg->result, "mm: ", err);
-
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", trace_fd);
-	struct diag d;
-	diag_init(&d, path, false);
-	/* mapped without malloc, and verified again: the file may have
-	 * changed since the parent read it */
-	struct trace t = {0};
-	if (trace_map_hbt_fd(&t, trace_fd, path, &d) < 0)
-		return worker_fail("cannot load the trace", NULL);
-	struct replay_result *r = &pg->result;
-	memset(r, 0, sizeof *r); /* touches the result pages before any baseline */
-	r->status = JOB_ERROR;
-	r->pass = REPLAY_PASS_START;
-	snprintf(r->error, sizeof r->error, "the worker stopped before the checked pass");
-	replay_run(&t, &cfg, r);
-	/* the result is in shared memory; nothing else to hand back */
-	_exit(0);
 }

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "allocator.h"
 #include "base/util.h"
 
 /* The longest name of a file in the objects' directory. */
@@ -156,38 +157,54 @@ static int write_headers(const char *inc)
 	return 0;
 }
 
-/* Compiles src into so (by way of a temporary name); -1 with err. */
+/* Compiles src into so (by way of a temporary name) with the flags (at
+ * most 3); -1 with err. */
 static int compile(const char *src, const char *so, const char *inc, const char *logpath,
-		   const char *flags, char *err, size_t errlen)
+		   const char *const *flags, char *err, size_t errlen)
 {
 	char tmp[MM_PATH + 32], incflag[MM_PATH + 8];
 	snprintf(tmp, sizeof tmp, "%s.%d.tmp", so, (int)getpid());
 	snprintf(incflag, sizeof incflag, "-I%s", inc);
 	const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-	char *argv[] = {(char *)cc, "-std=gnu11", "-O2",         "-g",    "-fPIC",
-			"-shared",  "-DDRIVER",   (char *)flags, incflag, "-o",
-			tmp,        (char *)src,  NULL};
+	const char *argv[16] = {cc, "-std=gnu11", "-O2", "-g", "-fPIC", "-shared", "-DDRIVER"};
+	size_t n = 7;
+	for (size_t i = 0; flags[i] && i < 3; i++)
+		argv[n++] = flags[i];
+	argv[n++] = incflag;
+	argv[n++] = "-o";
+	argv[n++] = tmp;
+	argv[n++] = src;
+	argv[n] = NULL;
 	int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (logfd < 0) {
 		snprintf(err, errlen, "%s: %s", logpath, strerror(errno));
 		return -1;
 	}
-	int rc = run_compiler(argv, logfd);
+	int rc = run_compiler((char *const *)argv, logfd);
 	close(logfd);
 	if (rc == 0 && rename(tmp, so) == 0)
 		return 0;
 	unlink(tmp);
-	size_t n;
-	char *log = read_whole_file(logpath, &n), first[512];
+	size_t loglen;
+	char *log = read_whole_file(logpath, &loglen), first[512];
 	first_error(log ? log : "", first, sizeof first);
 	free(log);
-	snprintf(err, errlen, "%s does not compile: %s (the compiler's output: %s)", src, first,
-		 logpath);
+	snprintf(err, errlen, "%s does not compile%s: %s (the compiler's output: %s)", src,
+		 flags[1] ? " with -m32" : "", first, logpath);
 	return -1;
 }
 
-int mm_object(const char *path, unsigned lab, char *so, size_t solen, bool *cmu, char *err,
-	      size_t errlen)
+unsigned mm_bits(const struct replay_config *cfg)
+{
+	struct backend_opts opts = {cfg->opt, cfg->nopt};
+	const char *bits = backend_opt_get(&opts, "bits");
+	if (bits)
+		return !strcmp(bits, "32") ? 32 : 64;
+	return cfg->lab == MM_LAB_CSAPP2002 ? 32 : 64;
+}
+
+int mm_object(const char *path, unsigned lab, unsigned bits, char *so, size_t solen, bool *cmu,
+	      char *err, size_t errlen)
 {
 	*cmu = lab == MM_LAB_CMU2016;
 	size_t n = strlen(path);
@@ -207,9 +224,12 @@ int mm_object(const char *path, unsigned lab, char *so, size_t solen, bool *cmu,
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof dir, ".");
-	const char *flags = lab == MM_LAB_CSAPP2002 ? "-DHB_LAB_CSAPP2002" : "-DHB_LAB_DEFAULT";
+	const char *flags[] = {lab == MM_LAB_CSAPP2002 ? "-DHB_LAB_CSAPP2002" : "-DHB_LAB_DEFAULT",
+			       bits == 32 ? "-m32" : NULL, NULL};
+	char flagtext[64];
+	snprintf(flagtext, sizeof flagtext, "%s %s", flags[0], flags[1] ? flags[1] : "");
 	bool header_cmu = false;
-	uint64_t key = build_key(src, srclen, dir, flags, &header_cmu);
+	uint64_t key = build_key(src, srclen, dir, flagtext, &header_cmu);
 	if (!lab)
 		*cmu = header_cmu || says_bool_init(src);
 	free(src);

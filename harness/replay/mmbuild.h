@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "replay/replay.h"
+
 /* The handouts heapbench knows (--lab). */
 enum mm_lab {
 	MM_LAB_NONE,
@@ -15,10 +17,16 @@ enum mm_lab {
 };
 
 /* The object for path: path itself unless it ends in .c, else the object
- * built from it (once per content), into so.  *cmu: whether the later
- * handouts' convention applies (lab, or the file's own declarations).
- * 0, or -1 with err (naming the first compiler error). */
-int mm_object(const char *path, unsigned lab, char *so, size_t solen, bool *cmu, char *err,
-	      size_t errlen);
+ * built from it (once per content) for a process of `bits` (32: -m32),
+ * into so.  *cmu: whether the later handouts' convention applies (lab, or
+ * the file's own declarations).  0, or -1 with err (naming the first
+ * compiler error). */
+int mm_object(const char *path, unsigned lab, unsigned bits, char *so, size_t solen, bool *cmu,
+	      char *err, size_t errlen);
+
+/* The word size cfg's mm:PATH runs at: its option bits (32 or 64), else
+ * its lab's (csapp2002: 32, as that handout's Makefile builds -m32), else
+ * 64.  32 runs in the 32-bit worker (job.h). */
+unsigned mm_bits(const struct replay_config *cfg);
 
 #endif

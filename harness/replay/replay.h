@@ -11,7 +11,9 @@
  *   3. optionally a latency pass: each op timed into log-scaled histograms.
  *
  * The result is a plain struct with no pointers, so a worker process can
- * fill it in shared memory while its parent watches (job.h).
+ * fill it in shared memory while its parent watches (job.h), and its layout
+ * is the same on i386 and x86-64, so that the worker can be a 32-bit one
+ * (mm:PATH:bits=32).
  */
 #ifndef HB_REPLAY_H
 #define HB_REPLAY_H
@@ -85,86 +87,91 @@ struct replay_config {
 	unsigned lab;                /* enum mm_lab: the malloc-lab handout (--lab) */
 };
 
+/* Before a result's member of 8 bytes: aligned to 8 on every ABI (i386
+ * aligns uint64_t and double to 4 inside a struct), so that the 64-bit
+ * parent and a 32-bit worker read the same layout (tests/unit/layout.c). */
+#define REPLAY_WIRE _Alignas(8)
+
 /* One point of a paced pass's footprint in time: the highest reading of
  * a window of time_stride ns starting at ns. */
 struct replay_time_point {
-	uint64_t ns, footprint;
+	REPLAY_WIRE uint64_t ns, footprint;
 };
 
 /* One point of the heap profile: maxima over a window of ops. */
 struct replay_point {
-	uint64_t op, live, footprint;
+	REPLAY_WIRE uint64_t op, live, footprint;
 };
 
 struct replay_latency {
-	uint64_t count;
-	double p50, p90, p99, p999, max; /* ns */
+	REPLAY_WIRE uint64_t count;
+	REPLAY_WIRE double p50, p90, p99, p999, max; /* ns */
 };
 
 struct replay_result {
 	enum replay_status status;
 	char error[REPLAY_ERRLEN];
-	uint64_t error_op;          /* UINT64_MAX when not known */
-	uint64_t error_line;        /* 0 when the trace has no lines */
-	int signal;                 /* for JOB_CRASH */
-	volatile uint64_t progress; /* ops done in the current pass (worker) */
-	volatile int pass;          /* REPLAY_PASS_*, or 1..repeat: timed pass */
-	volatile bool finished;     /* the worker got to the end of the job */
+	REPLAY_WIRE uint64_t error_op;          /* UINT64_MAX when not known */
+	REPLAY_WIRE uint64_t error_line;        /* 0 when the trace has no lines */
+	int signal;                             /* for JOB_CRASH */
+	REPLAY_WIRE volatile uint64_t progress; /* ops done in the current pass (worker) */
+	volatile int pass;                      /* REPLAY_PASS_*, or 1..repeat: timed pass */
+	volatile bool finished;                 /* the worker got to the end of the job */
 
-	uint64_t ops, allocs, frees, reallocs;
-	uint64_t peak_live_bytes, peak_live_op;
-	uint64_t peak_footprint_bytes;
-	uint64_t footprint_at_peak_live;
+	REPLAY_WIRE uint64_t ops, allocs, frees, reallocs;
+	REPLAY_WIRE uint64_t peak_live_bytes, peak_live_op;
+	REPLAY_WIRE uint64_t peak_footprint_bytes;
+	REPLAY_WIRE uint64_t footprint_at_peak_live;
 	char footprint_source[48];
 	/* the allocator's own figures at the footprint's peak (alloc_stats) */
 	unsigned nstats;
 	struct {
 		char name[48];
-		uint64_t value;
+		REPLAY_WIRE uint64_t value;
 	} stats[ALLOC_STATS_EXTRA];
 	bool have_utilization; /* peak live and peak footprint are both > 0 */
-	double utilization, frag_peak, frag_at_peak_live, frag_mean;
-	uint64_t internal_frag_bytes, external_frag_bytes;
+	REPLAY_WIRE double utilization, frag_peak, frag_at_peak_live, frag_mean;
+	REPLAY_WIRE uint64_t internal_frag_bytes, external_frag_bytes;
 	bool have_usable; /* the backend reports usable sizes */
-	uint64_t peak_rss_bytes;
+	REPLAY_WIRE uint64_t peak_rss_bytes;
 	/* process-wide backends with accounting: its footprint's peak */
 	char stats_source[48];
 	bool have_stats_footprint;
-	uint64_t stats_peak_footprint_bytes;
-	double stats_utilization;
+	REPLAY_WIRE uint64_t stats_peak_footprint_bytes;
+	REPLAY_WIRE double stats_utilization;
 
 	/* process-wide backends: the footprint at full replay speed (the
 	 * untimed pass before the timed ones, pass_timed.c) */
 	bool have_timed_footprint;
-	uint64_t timed_peak_footprint_bytes;
+	REPLAY_WIRE uint64_t timed_peak_footprint_bytes;
 
 	/* --threads recorded (pass_threads.c): the timed passes ran each trace
 	 * thread on an OS thread of its own */
 	enum replay_threads mode;
-	unsigned copies;        /* copies of the trace at once (--copies) */
-	unsigned threads;       /* OS threads of a timed pass (1: serial) */
-	unsigned threads_alive; /* most of them alive at once */
-	bool serialized;        /* the backend's calls ran behind one lock */
-	uint64_t cross_waits;   /* ops that wait for an op of another thread */
-	double wait_fraction;   /* of the threads' lifetimes, spent waiting */
-	uint64_t thread_ops_min, thread_ops_median, thread_ops_max;
+	unsigned copies;                  /* copies of the trace at once (--copies) */
+	unsigned threads;                 /* OS threads of a timed pass (1: serial) */
+	unsigned threads_alive;           /* most of them alive at once */
+	bool serialized;                  /* the backend's calls ran behind one lock */
+	REPLAY_WIRE uint64_t cross_waits; /* ops that wait for an op of another thread */
+	REPLAY_WIRE double wait_fraction; /* of the threads' lifetimes, spent waiting */
+	REPLAY_WIRE uint64_t thread_ops_min, thread_ops_median, thread_ops_max;
 	bool have_threaded_footprint;
-	uint64_t threaded_peak_footprint_bytes; /* in the checked threaded pass */
-	bool have_threaded_stats;               /* ... and the backend's own figure */
-	double pace;                            /* --pace's factor; 0: none */
-	unsigned ntime;                         /* --pace: the footprint in time */
-	uint64_t time_stride;
+	REPLAY_WIRE uint64_t threaded_peak_footprint_bytes; /* in the checked threaded pass */
+	bool have_threaded_stats;                           /* ... and the backend's own figure */
+	REPLAY_WIRE double pace;                            /* --pace's factor; 0: none */
+	unsigned ntime;                                     /* --pace: the footprint in time */
+	REPLAY_WIRE uint64_t time_stride;
 	struct replay_time_point time_timeline[REPLAY_TIMELINE_POINTS];
-	uint64_t threaded_stats_peak_footprint_bytes;
-	uint64_t threaded_peak_rss_bytes; /* its resident set's peak growth */
+	REPLAY_WIRE uint64_t threaded_stats_peak_footprint_bytes;
+	REPLAY_WIRE uint64_t threaded_peak_rss_bytes; /* its resident set's peak growth */
 
 	unsigned repeat;
-	double seconds[REPLAY_MAX_REPEAT];
-	double seconds_median, seconds_min, seconds_max;
-	double mops, ns_per_op;
+	REPLAY_WIRE double seconds[REPLAY_MAX_REPEAT];
+	REPLAY_WIRE double seconds_median, seconds_min, seconds_max;
+	REPLAY_WIRE double mops, ns_per_op;
 
 	bool have_latency;
-	double timer_overhead_ns;
+	REPLAY_WIRE double timer_overhead_ns;
 	struct replay_latency latency[TRACE_NKINDS];
 
 	unsigned npoints;

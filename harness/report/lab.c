@@ -36,7 +36,7 @@ struct lab_row {
 
 struct lab_backend {
 	char *name;
-	unsigned lab;
+	unsigned lab, bits; /* the handout, the word size the file ran at */
 	struct lab_row *rows;
 	size_t nrows, cap;
 };
@@ -45,7 +45,7 @@ static struct lab_backend *backends;
 static size_t nbackends;
 
 /* The row of a job of backend under lab (enum mm_lab). */
-static struct lab_row *add_row(const char *backend, unsigned lab)
+static struct lab_row *add_row(const char *backend, unsigned lab, unsigned bits)
 {
 	struct lab_backend *b = NULL;
 	for (size_t i = 0; i < nbackends && !b; i++)
@@ -54,7 +54,7 @@ static struct lab_row *add_row(const char *backend, unsigned lab)
 	if (!b) {
 		backends = xrealloc(backends, (nbackends + 1) * sizeof *backends);
 		b = &backends[nbackends++];
-		*b = (struct lab_backend){.name = xstrdup(backend), .lab = lab};
+		*b = (struct lab_backend){.name = xstrdup(backend), .lab = lab, .bits = bits};
 	}
 	if (b->nrows == b->cap)
 		b->rows = xrealloc(b->rows, (b->cap = b->cap ? 2 * b->cap : 16) * sizeof *b->rows);
@@ -68,7 +68,8 @@ void lab_report_add(const char *trace_path, const char *backend, const struct re
 {
 	if (!cfg || !cfg->lab)
 		return;
-	struct lab_row *row = add_row(backend, cfg->lab);
+	unsigned bits = cfg->backend == &mm_allocator ? mm_bits(cfg) : 64;
+	struct lab_row *row = add_row(backend, cfg->lab, bits);
 	trace_short_name(trace_path, row->trace, sizeof row->trace);
 	row->valid = r->status == JOB_OK && r->have_utilization;
 	row->timed = r->repeat && r->seconds_median > 0;
@@ -82,7 +83,9 @@ void lab_report_add_json(const json_t *o)
 	const struct replay_lab *l = replay_lab_find(res_str(o, RES_LAB));
 	if (!l)
 		return;
-	struct lab_row *row = add_row(res_str(o, RES_BACKEND), l->lab);
+	double bits = 64;
+	res_num(o, RES_MM_BITS, &bits);
+	struct lab_row *row = add_row(res_str(o, RES_BACKEND), l->lab, (unsigned)bits);
 	snprintf(row->trace, sizeof row->trace, "%s", res_str(o, RES_TRACE));
 	row->valid = res_ok(o) && res_num(o, RES_UTILIZATION, &row->util);
 	res_num(o, RES_OPS, &row->ops);
@@ -126,7 +129,7 @@ static void index_2020(FILE *f, double util, double harm)
 static void print_backend(FILE *f, const struct lab_backend *b)
 {
 	const struct replay_lab *l = replay_lab_of(b->lab);
-	fprintf(f, "\nResults for %s (--lab %s):\n", b->name, l ? l->name : "?");
+	fprintf(f, "\nResults for %s (--lab %s, %u-bit):\n", b->name, l ? l->name : "?", b->bits);
 	fprintf(f, "%5s%7s %5s%8s%10s%6s\n", "trace", " valid", "util", "ops", "secs", "Kops");
 	double util = 0, ops = 0, secs = 0, inverse = 0;
 	size_t errors = 0, untimed = 0;

@@ -121,7 +121,7 @@ bool trace_probe_hbt(const unsigned char *head, size_t n)
 }
 
 /* Maps an uncompressed .hbt file; only the header is read now. */
-static int hbt_map(struct trace *t, int fd, size_t size, struct diag *d)
+int trace_map_hbt(struct trace *t, int fd, size_t size, struct diag *d)
 {
 	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
@@ -139,19 +139,7 @@ int trace_map_hbt_fd(struct trace *t, int fd, const char *path, struct diag *d)
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP, "not a regular .hbt file");
-	if (hbt_map(t, fd, (size_t)st.st_size, d) < 0)
+	if (trace_map_hbt(t, fd, (size_t)st.st_size, d) < 0)
 		return -1;
 	return trace_verify(t, d);
-}
-
-int trace_read_hbt(struct trace *t, struct src *s, struct diag *d)
-{
-	t->format = TRACE_FMT_HBT;
-	struct stat st;
-	if (s->comp == TRACE_COMP_NONE && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
-		return hbt_map(t, s->fd, (size_t)st.st_size, d);
-	size_t len;
-	if (src_slurp(s, &t->blob, &len) < 0)
-		return -1;
-	return trace_open_hbt_image(t, t->blob, len, d);
 }

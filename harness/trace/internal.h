@@ -52,6 +52,8 @@ int trace_read_hbt(struct trace *t, struct src *s, struct diag *d);
 /* Opens a .hbt image in memory in place: the header and every bound are
  * validated, the records are not (trace_verify does that). */
 int trace_open_hbt_image(struct trace *t, const void *image, size_t len, struct diag *d);
+/* The .hbt file fd of size bytes mapped into t, read as an image. */
+int trace_map_hbt(struct trace *t, int fd, size_t size, struct diag *d);
 
 /* Importers of other recorders' logs (import.h), one file each. */
 /* malloc-bench protobuf Tracefile (gzip-compressed protobuf) (mallocbench.c) */

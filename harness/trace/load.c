@@ -8,8 +8,23 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trace/internal.h"
+
+/* A .hbt file is mapped, a compressed one inflated into memory (hbt.c
+ * reads the image; it needs no stream, for the 32-bit worker's sake). */
+int trace_read_hbt(struct trace *t, struct src *s, struct diag *d)
+{
+	t->format = TRACE_FMT_HBT;
+	struct stat st;
+	if (s->comp == TRACE_COMP_NONE && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+		return trace_map_hbt(t, s->fd, (size_t)st.st_size, d);
+	size_t len;
+	if (src_slurp(s, &t->blob, &len) < 0)
+		return -1;
+	return trace_open_hbt_image(t, t->blob, len, d);
+}
 
 /* In probing order: the specific formats first, the text catch-all last. */
 static const struct trace_reader readers[] = {
