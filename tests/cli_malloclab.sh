@@ -57,6 +57,30 @@ check "cmu2016 index without a reference: the util part" \
 HEAPBENCH_LAB_REF_KOPS=1 run "$HB" replay -a "mm:$EXPLICIT" --lab cmu2016 --repeat 1 "$T/random-exponential.rep"
 check "... with one the machine passes" "Perf index = 13.3 (util) + 40.0 (thru) = 53.3/100" \
 	"$(grep '^Perf index' <<<"$out")"
+# Fall 2020's table: each trace weighed by its .rep header's first number
+# (0 ignored, 1 util and throughput, 2 util only, 3 throughput only), the
+# util averaged over weights 1 and 2, the throughput over 1 and 3
+for w in 0 2 3; do
+	sed "1s/^1$/$w/" "$T/random-uniform.rep" >"$T/w$w.rep"
+done
+sed "1s/^1$/2/" "$T/random-exponential.rep" >"$T/w2e.rep"
+HEAPBENCH_LAB_REF_KOPS=1 run "$HB" replay -a "mm:$EXPLICIT" --lab cmu2016 --repeat 1 \
+	"$T/random-uniform.rep" "$T/w0.rep" "$T/w2e.rep" "$T/w3.rep"
+check "cmu2016: Fall 2020's header" "  valid    util     ops   msecs  Kops/s  trace" \
+	"$(sed -n '/^Results for/{n;p}' <<<"$out")"
+check "... a row per trace: its weight's mark, util or --, ops or --" \
+	"* yes 75.3% 20000 random-uniform|yes 75.3% 20000 w0|u yes 59.2% -- -- -- w2e|p yes -- 20000 w3" \
+	"$(sed -n '/^Results for/,/^Average/p' <<<"$out" | grep ' yes ' |
+		awk '{ if ($1 == "yes") print $1, $2, $3, $NF; else if ($4 == "--") print $1, $2, $3, $4, $5, $6, $NF; else print $1, $2, $3, $4, $NF }' | paste -sd'|')"
+check "... the sums: 2 util traces, 2 throughput ones, util (75.3 + 59.2) / 2, ops of 1 and 3" "2 2 67.3% 40000" \
+	"$(grep -E '^ 2  2 ' <<<"$out" | awk '{ print $1, $2, $3, $4 }')"
+check "... Average utilization, as mdriver prints it" "Average utilization = 67.3%." \
+	"$(grep '^Average utilization' <<<"$out")"
+check "... the index from that util: 60 x (0.6726 - 0.55) / 0.19" "Perf index = 38.7 (util) + 40.0 (thru) = 78.7/100" \
+	"$(grep '^Perf index' <<<"$out")"
+run "$HB" replay -a "mm:$EXPLICIT" --lab cmu2016 --repeat 0 --json "$T/w3.rep" traces/examples/coalesce.rep
+check "lab_weight: the header's, or none for a trace without one" "3 null" \
+	"$(jq -rs 'map(.lab_weight) | map(tostring) | join(" ")' <<<"$out")"
 # --mm-check K calls mm_checkheap; one that says false fails the job there
 run "$HB" replay -a "mm:$EXPLICIT" --lab cmu2016 --mm-check 1 --repeat 0 --json "$T/random-uniform.rep"
 check "--mm-check 1: a sound heap passes every check" ok "$(field .status)"

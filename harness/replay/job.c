@@ -23,6 +23,7 @@
 #include "host/hb_assert.h"
 #include "host/os.h"
 #include "replay/jobpage.h"
+#include "replay/lab.h"
 #include "replay/mmbuild.h"
 
 int job_trace_fd(const struct trace *t)
@@ -440,6 +441,7 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);
 out:
+	r->lab_weight = replay_lab_weight(t, cfg->lab);
 	page_destroy(pg, fd);
 	for (int i = 0; i < 2; i++)
 		if (out[i] >= 0)

@@ -79,6 +79,14 @@ const struct replay_lab *replay_lab_of(unsigned lab)
 	return NULL;
 }
 
+int replay_lab_weight(const struct trace *t, unsigned lab)
+{
+	const char *hdr = lab == MM_LAB_CMU2016 ? trace_meta_get(t, "rep-header") : NULL;
+	char *end = NULL;
+	unsigned long w = hdr ? strtoul(hdr, &end, 10) : 4;
+	return w <= 3 && end != hdr ? (int)w : -1;
+}
+
 bool replay_lab_set(struct replay_config *cfg, const char *name)
 {
 	const struct replay_lab *l = replay_lab_find(name);

@@ -9,6 +9,7 @@
 
 #include "replay/mmbuild.h"
 #include "replay/replay.h"
+#include "trace/trace.h"
 
 struct replay_lab {
 	const char *name;          /* as --lab takes it */
@@ -24,6 +25,9 @@ extern const struct replay_lab replay_labs[];
 /* The preset called name, or of enum mm_lab lab; NULL if none. */
 const struct replay_lab *replay_lab_find(const char *name);
 const struct replay_lab *replay_lab_of(unsigned lab);
+/* The weight t's .rep header gives it under lab (cmu2016: line 1, 0 to
+ * 3), or -1: another lab, or a trace with no such header. */
+int replay_lab_weight(const struct trace *t, unsigned lab);
 /* Sets the preset's lab, alignment (strict) and heap limit in cfg: false
  * if there is no preset of that name. */
 bool replay_lab_set(struct replay_config *cfg, const char *name);

@@ -122,9 +122,21 @@ static void first_error(const char *log, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(n < 400 ? n : 400), l);
 }
 
+/* Whether the later handouts' convention is the file's: it, or the mm.h
+ * next to it, declares `bool mm_init`. */
+static bool file_says_cmu(const char *src, const char *dir)
+{
+	char path[PATH_MAX + 16];
+	size_t n;
+	snprintf(path, sizeof path, "%s/mm.h", dir);
+	char *own = read_whole_file(path, &n);
+	bool cmu = says_bool_init(src) || (own && says_bool_init(own));
+	free(own);
+	return cmu;
+}
+
 /* The key of the build: the file, its directory's headers, ours, flags. */
-static uint64_t build_key(const char *src, size_t srclen, const char *dir, const char *flags,
-			  bool *cmu)
+static uint64_t build_key(const char *src, size_t srclen, const char *dir, const char *flags)
 {
 	uint64_t h = fnv1a(FNV1A_BASIS, src, srclen + 1);
 	h = fnv1a(h, flags, strlen(flags) + 1);
@@ -135,8 +147,6 @@ static uint64_t build_key(const char *src, size_t srclen, const char *dir, const
 		char *own = read_whole_file(path, &n);
 		h = own ? fnv1a(h, own, n + 1)
 			: fnv1a(h, headers[i].text, strlen(headers[i].text) + 1);
-		if (!strcmp(headers[i].name, "mm.h") && own && says_bool_init(own))
-			*cmu = true;
 		free(own);
 	}
 	return h;
@@ -224,14 +234,17 @@ int mm_object(const char *path, unsigned lab, unsigned bits, char *so, size_t so
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof dir, ".");
-	const char *flags[] = {lab == MM_LAB_CSAPP2002 ? "-DHB_LAB_CSAPP2002" : "-DHB_LAB_DEFAULT",
+	if (!lab)
+		*cmu = file_says_cmu(src, dir);
+	/* heapbench's mm.h and config.h follow the handout: the 2002 one's,
+	 * or the later ones' (bool mm_init, mm_calloc, mm_checkheap) */
+	const char *flags[] = {lab == MM_LAB_CSAPP2002 ? "-DHB_LAB_CSAPP2002"
+			       : *cmu                  ? "-DHB_LAB_CMU2016"
+						       : "-DHB_LAB_DEFAULT",
 			       bits == 32 ? "-m32" : NULL, NULL};
 	char flagtext[64];
 	snprintf(flagtext, sizeof flagtext, "%s %s", flags[0], flags[1] ? flags[1] : "");
-	bool header_cmu = false;
-	uint64_t key = build_key(src, srclen, dir, flagtext, &header_cmu);
-	if (!lab)
-		*cmu = header_cmu || says_bool_init(src);
+	uint64_t key = build_key(src, srclen, dir, flagtext);
 	free(src);
 	if (objects_dir(objdir, sizeof objdir) < 0) {
 		snprintf(err, errlen, "no directory to build %s in (build/mm or ~/.cache)", path);

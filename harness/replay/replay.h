@@ -176,6 +176,11 @@ struct replay_result {
 
 	unsigned npoints;
 	struct replay_point timeline[REPLAY_TIMELINE_POINTS + 2];
+
+	/* under --lab cmu2016: the trace's weight in its .rep header (0
+	 * ignored, 1 util and throughput, 2 util, 3 throughput), set by the
+	 * parent; -1: none */
+	int lab_weight;
 };
 
 /* The defaults of every knob (what replay and a config start from):

@@ -6,10 +6,12 @@
  *
  *   csapp2002  util: the mean over the traces; throughput: all ops over all
  *              seconds; index = 60 * util + 40 * min(1, Kops / 600)
- *   cmu2016    (the constants of CMU 15-213's Fall 2020 handout, the line
- *              of 64-bit, 16-byte handouts) util scaled from 0.55 to 0.74,
- *              weight 0.60; throughput the harmonic mean over the traces,
- *              scaled from 0.50 to 0.90 of the course's reference
+ *   cmu2016    (the constants and table of CMU 15-213's Fall 2020 handout,
+ *              the line of 64-bit, 16-byte handouts) each trace weighed by
+ *              its .rep header (0 ignored, 1 both, 2 util, 3 throughput);
+ *              util the mean, scaled from 0.55 to 0.74, weight 0.60;
+ *              throughput the harmonic mean of the traces' Kops, scaled
+ *              from 0.50 to 0.90 of the course's reference
  *              (HEAPBENCH_LAB_REF_KOPS: the handout reads it from a table
  *              of its lab machines, or from running its reference driver)
  *
@@ -31,6 +33,7 @@
 struct lab_row {
 	char trace[128];
 	bool valid, timed;
+	int weight; /* cmu2016: the .rep header's (lab_weight); -1: none, counted as 1 */
 	double util, ops, secs;
 };
 
@@ -76,6 +79,7 @@ void lab_report_add(const char *trace_path, const char *backend, const struct re
 	row->util = r->utilization;
 	row->ops = (double)r->ops;
 	row->secs = r->seconds_median;
+	row->weight = r->lab_weight;
 }
 
 void lab_report_add_json(const json_t *o)
@@ -90,6 +94,9 @@ void lab_report_add_json(const json_t *o)
 	row->valid = res_ok(o) && res_num(o, RES_UTILIZATION, &row->util);
 	res_num(o, RES_OPS, &row->ops);
 	row->timed = res_num(o, RES_SECONDS_MEDIAN, &row->secs) && row->secs > 0;
+	double w = -1;
+	res_num(o, RES_LAB_WEIGHT, &w);
+	row->weight = (int)w;
 }
 
 /* The index of the 2002 handout (its main()). */
@@ -124,14 +131,12 @@ static void index_2020(FILE *f, double util, double harm)
 		(p1 + p2) * 100);
 }
 
-/* One backend's table, totals and index, in mdriver's formats (with the
- * trace's name after each row). */
-static void print_backend(FILE *f, const struct lab_backend *b)
+/* The 2002 handout's table, totals and index, in its mdriver's formats
+ * (with the trace's name after each row). */
+static void print_2002(FILE *f, const struct lab_backend *b)
 {
-	const struct replay_lab *l = replay_lab_of(b->lab);
-	fprintf(f, "\nResults for %s (--lab %s, %u-bit):\n", b->name, l ? l->name : "?", b->bits);
 	fprintf(f, "%5s%7s %5s%8s%10s%6s\n", "trace", " valid", "util", "ops", "secs", "Kops");
-	double util = 0, ops = 0, secs = 0, inverse = 0;
+	double util = 0, ops = 0, secs = 0;
 	size_t errors = 0, untimed = 0;
 	for (size_t i = 0; i < b->nrows; i++) {
 		const struct lab_row *r = &b->rows[i];
@@ -148,10 +153,9 @@ static void print_backend(FILE *f, const struct lab_backend *b)
 				r->ops, "-", "-", r->trace);
 			continue;
 		}
-		double kops = r->ops / 1e3 / r->secs;
 		fprintf(f, "%2zu%10s%5.0f%%%8.0f%10.6f%6.0f  %s\n", i, "yes", r->util * 100.0,
-			r->ops, r->secs, kops, r->trace);
-		secs += r->secs, inverse += 1 / kops;
+			r->ops, r->secs, r->ops / 1e3 / r->secs, r->trace);
+		secs += r->secs;
 	}
 	if (errors) {
 		fprintf(f, "%12s%6s%8s%10s%6s\n", "Total       ", "-", "-", "-", "-");
@@ -167,10 +171,99 @@ static void print_backend(FILE *f, const struct lab_backend *b)
 	}
 	fprintf(f, "%12s%5.0f%%%8.0f%10.6f%6.0f\n", "Total       ", util / n * 100.0, ops, secs,
 		ops / 1e3 / secs);
-	if (b->lab == MM_LAB_CSAPP2002)
-		index_2002(f, util / n, ops, secs);
+	index_2002(f, util / n, ops, secs);
+}
+
+/* Fall 2020's weights: 0 ignored, 1 both, 2 util only, 3 throughput only;
+ * a trace without one counts for both. */
+static bool counts_util(int w)
+{
+	return w < 0 || w == 1 || w == 2;
+}
+static bool counts_perf(int w)
+{
+	return w < 0 || w == 1 || w == 3;
+}
+
+/* One row of Fall 2020's table: the weight's mark, util or "--" where it
+ * does not count, ops, msecs and Kops or "--". */
+static void row_2020(FILE *f, const struct lab_row *r)
+{
+	if (!r->valid) {
+		fprintf(f, "%2s%4s%7s%10s%7s%10s %s\n", r->weight != 0 ? "*" : "", "no", "-", "-",
+			"-", "-", r->trace);
+		return;
+	}
+	static const char marks[] = " *up";
+	fprintf(f, "%2c%4s", r->weight < 0 ? '*' : marks[r->weight], "yes");
+	if (r->weight != 3)
+		fprintf(f, " %7.1f%%", r->util * 100.0);
 	else
-		index_2020(f, util / n, n / inverse);
+		fprintf(f, " %8s", "--");
+	if (r->weight == 2)
+		fprintf(f, "%8s%10s%7s ", "--", "--", "--");
+	else if (!r->timed)
+		fprintf(f, "%8.0f%10s%7s ", r->ops, "-", "-");
+	else
+		fprintf(f, "%8.0f%10.3f%7.0f ", r->ops, r->secs * 1000, r->ops / 1e3 / r->secs);
+	fprintf(f, "%s\n", r->trace);
+}
+
+/* Fall 2020's table, sums, averages and index, in its mdriver's formats:
+ * util averaged over the traces of weight 1 or 2, throughput the harmonic
+ * mean of those of weight 1 or 3. */
+static void print_2020(FILE *f, const struct lab_backend *b)
+{
+	fprintf(f, "  %5s  %6s %7s%8s%8s  %s\n", "valid", "util", "ops", "msecs", "Kops/s",
+		"trace");
+	double util = 0, ops = 0, secs = 0, inverse = 0;
+	int nutil = 0, nperf = 0;
+	size_t errors = 0, untimed = 0;
+	for (size_t i = 0; i < b->nrows; i++) {
+		const struct lab_row *r = &b->rows[i];
+		row_2020(f, r);
+		if (!r->valid) {
+			errors++;
+			continue;
+		}
+		if (counts_util(r->weight))
+			util += r->util, nutil++;
+		if (counts_perf(r->weight)) {
+			nperf++;
+			if (!r->timed) {
+				untimed++;
+				continue;
+			}
+			ops += r->ops, secs += r->secs, inverse += 1 / (r->ops / 1e3 / r->secs);
+		}
+	}
+	if (errors) {
+		fprintf(f, "     %8s%10s%7s\n", "-", "-", "-");
+		fprintf(f, "Terminated with %zu errors\n", errors);
+		return;
+	}
+	double avg = nutil ? util / nutil : 0;
+	fprintf(f, "%2d %2d  %7.1f%%%8.0f%10.3f\n\n", nutil ? nutil : 1, nperf ? nperf : 1,
+		avg * 100, ops, secs * 1000);
+	fprintf(f, "Average utilization = %.1f%%.\n", avg * 100);
+	if (untimed) {
+		fprintf(f, "Perf index: needs the timed passes (--repeat 1 or more)\n");
+		return;
+	}
+	double harm = nperf && inverse > 0 ? nperf / inverse : 0;
+	fprintf(f, "Average throughput (Kops/sec) = %.0f.\n", harm);
+	index_2020(f, avg, harm);
+}
+
+/* One backend's report, in its handout's formats. */
+static void print_backend(FILE *f, const struct lab_backend *b)
+{
+	const struct replay_lab *l = replay_lab_of(b->lab);
+	fprintf(f, "\nResults for %s (--lab %s, %u-bit):\n", b->name, l ? l->name : "?", b->bits);
+	if (b->lab == MM_LAB_CSAPP2002)
+		print_2002(f, b);
+	else
+		print_2020(f, b);
 }
 
 void lab_report_print(FILE *f)
