@@ -225,8 +225,23 @@ check "--lab cmu2017: exit 2, saying what it takes" "2 heapbench: replay: --lab 
 # a printf per call: the worker's output is capped, the job unharmed
 variant chatty 's/^void \*mm_malloc(size_t n)$/void *mm_malloc(size_t n) { for (int i = 0; i < 2000; i++) printf("student debug line %d of a call\\n", i); return mm_malloc_real(n); }\nvoid *mm_malloc_real(size_t n)/'
 sed -i '1i #include <stdio.h>\nvoid *mm_malloc_real(size_t n);' "$T/chatty/mm.c"
-run "$HB" replay -a "mm:$T/chatty/mm.c" --lab csapp2002 --repeat 3 --json "$T/random-uniform.rep"
+# heapbench and its worker's peak resident sets, from getrusage: far below
+# what the output would take if it were kept
+python3 -c '
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True).stdout
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+print(out.strip())
+print("peak_mib", peak)
+' "$HB" replay -a "mm:$T/chatty/mm.c" --lab csapp2002 --repeat 3 --json "$T/random-uniform.rep" >"$T/chatty.out"
+out=$(head -1 "$T/chatty.out")
 check "2000 lines a call (about 1.5 GB over the passes): ok" ok "$(field .status)"
+# a call prints 2000 lines of 30 bytes and its number's digits: 66890 bytes;
+# the checked pass and 3 timed ones each make every malloc call at least
+check "... every byte counted (output_bytes): whole calls' worth, 4 passes' at least" "0 true" \
+	"$(field '"\(.output_bytes % 66890) \(.output_bytes >= 4 * .allocs * 66890)"')"
+check_within "... and not kept: heapbench's and its worker's peak RSS at most 200 MiB" 1 200 \
+	"$(awk '/^peak_mib/ { print $2 }' "$T/chatty.out")"
 # ... and when it then crashes, the last line it printed is in the message
 sed -i 's/^void mm_free(void \*bp)$/void mm_free(void *bp) { if (bp) abort(); }\nvoid mm_free_real(void *bp)/; 1i #include <stdlib.h>' "$T/chatty/mm.c"
 run "$HB" replay -a "mm:$T/chatty/mm.c" --lab csapp2002 --repeat 0 --json "$T/random-uniform.rep"

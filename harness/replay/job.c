@@ -438,6 +438,7 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 	}
 	memcpy(r, &pg->result, sizeof *r);
 	judge_end(r, finished, status, timeout, &cap);
+	r->output_bytes = cap.total;
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);
 out:

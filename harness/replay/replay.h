@@ -181,6 +181,10 @@ struct replay_result {
 	 * ignored, 1 util and throughput, 2 util, 3 throughput), set by the
 	 * parent; -1: none */
 	int lab_weight;
+	/* bytes the worker wrote to its stdout and stderr (the backend's
+	 * chatter): only the last 4 KiB are kept, for the error of a job
+	 * that fails; set by the parent */
+	REPLAY_WIRE uint64_t output_bytes;
 };
 
 /* The defaults of every knob (what replay and a config start from):

@@ -97,6 +97,7 @@ static int worker_cannot_start(struct replay_result *r, const char *what, const 
 	r->pass = REPLAY_PASS_START;
 	snprintf(r->error, sizeof r->error, "%s%s", what, why);
 	r->finished = true;
+	fflush(NULL);
 	_exit(0);
 }
 
@@ -158,6 +159,8 @@ int job_worker_main(int argc, char **argv)
 	r->pass = REPLAY_PASS_START;
 	snprintf(r->error, sizeof r->error, "the worker stopped before the checked pass");
 	replay_run(&t, &cfg, r);
-	/* the result is in shared memory; nothing else to hand back */
+	/* the result is in shared memory; nothing else to hand back but what
+	 * the backend printed and its stdio still holds */
+	fflush(NULL);
 	_exit(0);
 }

@@ -48,6 +48,7 @@
 	X(OPTIONS,                "options",                JSON, TEXT,     0,  NONE,  NULL,     always,                 true,                      options_json(id->cfg))          \
 	X(LAB,                    "lab",                    STR,  TEXT,     0,  NONE,  NULL,     id->cfg && id->cfg->lab, true,                     replay_lab_of(id->cfg->lab)->name) \
 	X(LAB_WEIGHT,             "lab_weight",             INT,  COUNT,    0,  NONE,  NULL,     id->cfg && id->cfg->lab && r->lab_weight >= 0, true, r->lab_weight) \
+	X(OUTPUT_BYTES,           "output_bytes",           U64,  BYTES,    0,  NONE,  NULL,     r->output_bytes > 0,    true,                      r->output_bytes) \
 	X(MM_BITS,                "mm_bits",                INT,  COUNT,    0,  NONE,  NULL,     id->cfg && id->cfg->backend == &mm_allocator, true, (int)mm_bits(id->cfg)) \
 	X(STATUS,                 "status",                 STR,  TEXT,     3,  NONE,  NULL,     always,                 true,                      replay_status_names[r->status]) \
 	X(ERROR,                  "error",                  STR,  TEXT,     19, NONE,  NULL,     failed,                 true,                      r->error)                       \
