@@ -171,6 +171,7 @@ build/m32/%.o: %.c | build/.deps-ok
 	$(CC) -m32 $(CPPFLAGS) -std=c11 -O2 -g $(WARN) -Wno-type-limits -MMD -MP -c $< -o $@
 build/m32/harness/replay/mmbuild.o: $(wildcard allocators/malloclab/*.h)
 $(B)/heapbench-worker32: $(W32_OBJ) allocators/exports.list
+	@mkdir -p $(@D)
 	$(CC) -m32 $(EXPORTS) -o $@ $(W32_OBJ) -lm -pthread
 -include $(W32_OBJ:.o=.d)
 
