@@ -79,6 +79,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
+# The catalog of broken backends (tests/cli_containment.sh): one library:
+# object per fault of tests/backends/broken.c
+BROKEN_FAULTS := garbage
+BROKEN_SO := $(patsubst %,$(B)/tests/libbroken_%.so,$(BROKEN_FAULTS))
 
 .PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz format clean
 .SECONDARY:
@@ -155,7 +159,7 @@ $(B)/tests/%: $(B)/tests/bench/%.o $(LIB_OBJ)
 W32_SRC := harness/cli/worker32.c harness/base/diag.c harness/base/util.c \
            harness/trace/hbt.c harness/trace/verify.c harness/trace/trace.c \
            $(filter-out harness/replay/job.c harness/replay/batch.c harness/replay/backend_spec.c \
-                        harness/replay/lab.c,$(wildcard harness/replay/*.c)) \
+                        harness/replay/lab.c harness/replay/jobcheck.c,$(wildcard harness/replay/*.c)) \
            $(wildcard allocators/*.c) $(wildcard allocators/host/*.c)
 W32_OBJ := $(patsubst %.c,build/m32/%.o,$(W32_SRC))
 HAVE_M32 := $(shell printf 'int main(void){return 0;}' | $(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo 1)
@@ -187,7 +191,8 @@ test: build/.deps-ok build/.test-deps-ok
 	tests/run.sh build build/asan
 
 test-unit: $(UNIT_BIN) $(TOOL_BIN) $(B)/tests/libcount.so $(B)/examples/mm.so $(B)/tests/record_prog \
-           $(B)/tests/xprog $(B)/tests/threads $(B)/tests/liborderlog.so $(B)/tests/libunsafe.so
+           $(B)/tests/xprog $(B)/tests/threads $(B)/tests/liborderlog.so $(B)/tests/libunsafe.so \
+           $(BROKEN_SO)
 
 # The recorder that `heapbench record` preloads, next to the binary; never
 # sanitized (it runs inside the recorded program).
@@ -225,6 +230,10 @@ $(B)/tests/libcount.so: tests/preload/count.c | build/.deps-ok
 $(B)/tests/liborderlog.so: tests/backends/orderlog.c allocators/allocator.h allocators/heap.h | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(SO_FLAGS) -Iallocators -o $@ $<
+# The catalog of broken backends: one object per fault (BROKEN_FAULTS)
+$(B)/tests/libbroken_%.so: tests/backends/broken.c allocators/allocator.h allocators/heap.h | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(SO_FLAGS) -Iallocators -DFAULT='"$*"' -o $@ $<
 $(B)/tests/libunsafe.so: tests/preload/unsafe.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(SO_FLAGS) -o $@ $<

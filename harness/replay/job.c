@@ -391,6 +391,29 @@ static void judge_end(struct replay_result *r, bool finished, int status, double
 	}
 }
 
+/* A result page the backend scribbled on: r, cleared, is the job's error
+ * (with how the worker ended), and true; false if the page is sound. */
+static bool judge_page(struct replay_result *r, const struct trace *t, bool finished, int status)
+{
+	char why[256];
+	bool clean_exit = finished && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (job_result_check(r, t->nops, clean_exit, why, sizeof why) == 0)
+		return false;
+	memset(r, 0, sizeof *r);
+	r->status = JOB_ERROR;
+	r->error_op = UINT64_MAX;
+	char end[64] = "";
+	if (!finished) {
+		snprintf(end, sizeof end, "; it then stopped answering");
+	} else if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(end, sizeof end, "; the worker was then killed by SIG%s",
+			 abbrev ? abbrev : "?");
+	}
+	snprintf(r->error, sizeof r->error, "%s%s", why, end);
+	return true;
+}
+
 int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
 	    struct replay_result *r)
 {
@@ -437,7 +460,8 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 		waitpid(pid, &status, 0);
 	}
 	memcpy(r, &pg->result, sizeof *r);
-	judge_end(r, finished, status, timeout, &cap);
+	if (!judge_page(r, t, finished, status))
+		judge_end(r, finished, status, timeout, &cap);
 	r->output_bytes = cap.total;
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);

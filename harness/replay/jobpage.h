@@ -52,4 +52,12 @@ struct job_page {
 void job_knobs_put(struct job_knobs *k, const struct replay_config *cfg);
 void job_knobs_get(const struct job_knobs *k, struct replay_config *cfg);
 
+/* Whether r, as a worker left it for a trace of nops ops, can be read:
+ * its enums, bools, counts and strings within their bounds, and, when
+ * the worker finished an ok job, its numbers possible.  0, or -1 and
+ * which field is broken in why ("the backend corrupted the harness's
+ * result page ..."). */
+int job_result_check(const struct replay_result *r, uint64_t nops, bool finished, char *why,
+		     size_t len);
+
 #endif
