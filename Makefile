@@ -15,7 +15,9 @@
 #   make bench-threads   --threads recorded vs a minimal pthread replay; one wait's cost
 #   make bench-footprint utilization of system/jemalloc/mimalloc/tcmalloc vs an
 #                        independent RSS reference (tests/bench/rss_reference.c)
-#   make fuzz         build/fuzz/fuzz_trace: libFuzzer over every trace reader
+#   make fuzz         build/fuzz/fuzz_trace and fuzz_config: libFuzzer over every
+#                     trace reader and over the config loader
+#   make fuzz-smoke   each fuzz target for FUZZ_SECONDS (30) on its seed corpus
 #   make format       clang-format every source file
 #   make clean
 
@@ -81,10 +83,10 @@ TOOL_SRC := $(wildcard tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 # The catalog of broken backends (tests/cli_containment.sh): one library:
 # object per fault of tests/backends/broken.c
-BROKEN_FAULTS := garbage
+BROKEN_FAULTS := garbage fork closeout exitfini initcrash runaway loop lying
 BROKEN_SO := $(patsubst %,$(B)/tests/libbroken_%.so,$(BROKEN_FAULTS))
 
-.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz format clean
+.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz fuzz-smoke format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so worker32
 
@@ -159,7 +161,7 @@ $(B)/tests/%: $(B)/tests/bench/%.o $(LIB_OBJ)
 W32_SRC := harness/cli/worker32.c harness/base/diag.c harness/base/util.c \
            harness/trace/hbt.c harness/trace/verify.c harness/trace/trace.c \
            $(filter-out harness/replay/job.c harness/replay/batch.c harness/replay/backend_spec.c \
-                        harness/replay/lab.c harness/replay/jobcheck.c,$(wildcard harness/replay/*.c)) \
+                        harness/replay/lab.c harness/replay/jobcheck.c harness/replay/watch.c,$(wildcard harness/replay/*.c)) \
            $(wildcard allocators/*.c) $(wildcard allocators/host/*.c)
 W32_OBJ := $(patsubst %.c,build/m32/%.o,$(W32_SRC))
 HAVE_M32 := $(shell printf 'int main(void){return 0;}' | $(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo 1)
@@ -304,12 +306,28 @@ $(B)/tests/rss_reference: tests/bench/rss_reference.c | build/.deps-ok
 	$(CC) -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
 # ---- Fuzzing (clang + libFuzzer) ----------------------------------------------
+# One target per input a user hands heapbench (tests/fuzz/fuzz_*.c): every
+# trace reader, the suite config loader.  fuzz-smoke runs each for
+# FUZZ_SECONDS on its committed seed corpus (CI does, after the tests): a
+# crash, a sanitizer report or a leak fails it.
+FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(WARN)
-fuzz: build/fuzz/fuzz_trace
-build/fuzz/fuzz_trace: tests/fuzz/fuzz_trace.c $(HARNESS_SRC) $(PROTO_C) $(wildcard harness/*/*.h allocators/*.h allocators/host/*.h) | build/.deps-ok
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 30
+fuzz: $(FUZZ_TARGETS)
+build/.fuzz-deps-ok: Makefile
+	$(call install_packages,$(FUZZ_PACKAGES))
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HARNESS_SRC) $(PROTO_C) $(wildcard harness/*/*.h allocators/*.h allocators/host/*.h) | build/.deps-ok build/.fuzz-deps-ok
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_trace.c \
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< \
 		$(filter-out harness/cli/main.c,$(HARNESS_SRC)) $(PROTO_C) $(LDLIBS)
+# the seeds: the test data's traces; the bundled configs and tests/fuzz/corpus/config
+fuzz-smoke: $(FUZZ_TARGETS)
+	@rm -rf build/fuzz/work && mkdir -p build/fuzz/work/trace build/fuzz/work/config
+	set -o pipefail; build/fuzz/fuzz_trace -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -artifact_prefix=build/fuzz/work/ \
+		-print_final_stats=1 build/fuzz/work/trace tests/data traces/examples 2>&1 | tail -n 12
+	set -o pipefail; build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -artifact_prefix=build/fuzz/work/ \
+		-print_final_stats=1 build/fuzz/work/config configs tests/fuzz/corpus/config 2>&1 | tail -n 12
 
 format:
 	clang-format -i harness/*/*.[ch] allocators/*.[ch] allocators/host/*.[ch] \

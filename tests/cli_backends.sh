@@ -45,11 +45,13 @@ check "list: a missing library is not available" false \
 [ $sanitized = 0 ] && check_has "list: says which library is missing and why" \
 	"$(jq -r 'select(.backend == "tcmalloc") | .reason' <<<"$out")" \
 	"libnot-there.so.4: cannot open shared object file"
-run env HEAPBENCH_TCMALLOC_LIB=libnot-there.so.4 "$HB" replay -a tcmalloc traces/examples/tiny.rep
-check "replay -a with a missing library exits 2" 2 "$rc"
-check "replay -a with a missing library runs nothing" "" "$out"
-check "replay -a with a missing library: one line" 1 "$(grep -c . <<<"$err")"
-check_has "replay -a with a missing library: names the backend" "$err" "heapbench: backend tcmalloc: "
+# a backend that cannot start is its jobs' status (DESIGN: containment), the others run
+run env HEAPBENCH_TCMALLOC_LIB=libnot-there.so.4 "$HB" replay -a tcmalloc -a first-fit --json traces/examples/tiny.rep
+check "replay -a with a missing library: exit 1, its job error, first-fit ok" "1 error ok" \
+	"$rc $(jq -r .status <<<"$out" | paste -sd' ')"
+check "replay -a with a missing library: one warning line" 1 "$(grep -c . <<<"$err")"
+check_has "replay -a with a missing library: names the backend" "$err" "heapbench: warning: backend tcmalloc cannot start here, its jobs fail: "
+check_has "... and the job says why" "$(jq -r 'select(.backend == "tcmalloc") | .error' <<<"$out")" "the backend cannot run here: "
 run env HEAPBENCH_TCMALLOC_LIB=libnot-there.so.4 "$HB" replay --repeat 0 --json traces/examples/tiny.rep
 check "replay without -a runs every available backend" 0 "$rc"
 check_not "replay without -a skips the missing one" "$(jq -r .backend <<<"$out")" tcmalloc
@@ -65,7 +67,7 @@ if [ $sanitized = 0 ]; then
 else
 	for b in $PRELOADED; do
 		run "$HB" replay -a "$b" traces/examples/tiny.rep
-		check "$b in a sanitizer build: exit 2" 2 "$rc"
+		check "$b in a sanitizer build: exit 1 (its job's error)" 1 "$rc"
 		check_has "$b in a sanitizer build: says why" "$err" "cannot be preloaded into a sanitizer build"
 	done
 fi
@@ -215,7 +217,7 @@ if [ $sanitized = 0 ]; then
 		$((want * 4)) $((want * 4 + 1000)) "$mallocs"
 else
 	run "$HB" replay -a "preload:$COUNT" traces/examples/tiny.rep
-	check "preload in a sanitizer build: exit 2" 2 "$rc"
+	check "preload in a sanitizer build: exit 1 (its job's error)" 1 "$rc"
 fi
 run "$HB" replay -a preload:/no/such/lib.so traces/examples/tiny.rep
 check "preload: a missing file exits 2" 2 "$rc"
@@ -224,7 +226,7 @@ run "$HB" replay -a preload: traces/examples/tiny.rep
 check "preload: without a path exits 2" 2 "$rc"
 if [ $sanitized = 0 ]; then
 	run "$HB" replay -a "preload:$(realpath "$BUILD/examples/mm.so")" traces/examples/tiny.rep
-	check "preload: a library without malloc exits 2" 2 "$rc"
+	check "preload: a library without malloc: exit 1, its job's error" 1 "$rc"
 	check_has "preload: a library without malloc is explained" "$err" "does not define malloc"
 fi
 
@@ -236,7 +238,7 @@ check "library: the example allocator replays every bundled trace with --heap-ch
 check "library: footprint from the simulated heap" simulated-heap \
 	"$(jq -r .footprint_source <<<"$out" | sort -u)"
 run "$HB" replay -a "library:$COUNT" traces/examples/tiny.rep
-check "library: an object without heapbench_allocator exits 2" 2 "$rc"
+check "library: an object without heapbench_allocator: exit 1, its job's error" 1 "$rc"
 check_has "library: ... and says what is missing" "$err" "does not export heapbench_allocator"
 run "$HB" replay -a library:/no/such/mm.so traces/examples/tiny.rep
 check "library: a missing file exits 2" 2 "$rc"

@@ -7,41 +7,13 @@
 
 #include "base/util.h"
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
-static size_t utf8_seq(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
-	if (n == 0 || p[0] > 0xf4)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong, surrogate and out-of-range forms */
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-		return 0;
-	return n;
-}
-
 json_t *jx_str(const char *s)
 {
 	json_t *j = json_string(s);
 	if (j)
 		return j;
 	struct buf b = {0};
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		size_t n = utf8_seq(p);
-		if (n) {
-			buf_append(&b, p, n);
-			p += n;
-		} else {
-			buf_append(&b, "\xef\xbf\xbd", 3);
-			p++;
-		}
-	}
+	buf_append_utf8(&b, s);
 	j = json_string(b.data ? b.data : "");
 	buf_free(&b);
 	return j;

@@ -4,12 +4,14 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void hb_oom(void)
 {
@@ -83,15 +85,55 @@ char *xstrdup(const char *s)
 	return memcpy(xmalloc(n), s, n);
 }
 
+/* Bytes of text for one line: a control byte as \n, \t or \xHH, the rest
+ * as it is; into out (cap bytes, at least 5), NUL-terminated.  How many of
+ * in's n bytes fitted. */
+static size_t escape_into(char *out, size_t cap, const char *in, size_t n)
+{
+	size_t o = 0, i = 0;
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		char e[5] = {(char)c, 0};
+		if (c == '\n' || c == '\t')
+			snprintf(e, sizeof e, "\\%c", c == '\n' ? 'n' : 't');
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(e, sizeof e, "\\x%02x", c);
+		size_t k = strlen(e);
+		if (o + k + 1 > cap)
+			break;
+		memcpy(out + o, e, k);
+		o += k;
+	}
+	out[o] = '\0';
+	return i;
+}
+
+const char *hb_quote(const char *s)
+{
+	static char ring[4][256];
+	static unsigned next;
+	char *out = ring[next++ % 4];
+	size_t n = strlen(s), shown = n < 160 ? n : 160;
+	size_t fit = escape_into(out, 200, s, shown);
+	if (fit < n)
+		snprintf(out + strlen(out), 256 - strlen(out), "... (%zu bytes)", n);
+	return out;
+}
+
 void hb_verror(const char *fmt, va_list ap)
 {
-	/* Build the line first so that it reaches stderr in one write. */
-	char line[2048];
+	/* Build the line first so that it reaches stderr in one write: one
+	 * line, whatever bytes a file name or a value brought */
+	char msg[2048], line[4096];
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	int n = snprintf(line, sizeof line, "heapbench: ");
-	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-	size_t len = strlen(line);
-	line[len++] = '\n';
-	fwrite(line, 1, len, stderr);
+	size_t len = strlen(msg);
+	size_t fit = escape_into(line + n, sizeof line - (size_t)n - 5, msg, len);
+	size_t end = strlen(line);
+	if (fit < len || len == sizeof msg - 1)
+		end += (size_t)snprintf(line + end, sizeof line - end, "...");
+	line[end++] = '\n';
+	fwrite(line, 1, end, stderr);
 }
 
 void hb_error(const char *fmt, ...)
@@ -174,7 +216,10 @@ int parse_size(const char *s, uint64_t *out)
 	char *end;
 	if (*s < '0' || *s > '9')
 		return -1;
+	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
+	if (errno) /* more than 64 bits: no size, never "no limit" */
+		return -1;
 	for (size_t i = 0; i < HB_ARRAY_LEN(units); i++)
 		if (!strcmp(end, units[i].suffix)) {
 			if (v > UINT64_MAX / units[i].mult)
@@ -212,11 +257,104 @@ int mkdirs(const char *path)
 	return mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+uint64_t memory_available(void)
+{
+	uint64_t avail = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	unsigned long long kib;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			avail = (uint64_t)kib * 1024;
+	if (f)
+		fclose(f);
+	if (!avail)
+		avail = (uint64_t)sysconf(_SC_AVPHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	return avail;
+}
+
+uint64_t memory_budget(void)
+{
+	static uint64_t budget;
+	if (!budget)
+		budget = memory_available() / 2;
+	return budget;
+}
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
+size_t utf8_seq(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+	if (n == 0 || p[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong, surrogate and out-of-range forms */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+void buf_append_utf8(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_seq(p);
+		buf_append(b, n ? (const char *)p : "\xef\xbf\xbd", n ? n : 3);
+		p += n ? n : 1;
+	}
+}
+
+bool utf8_valid(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_seq(p);
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+const char *hb_strerror(int err)
+{
+	if (err == HB_ENOTREG)
+		return "not a regular file (a FIFO, a socket or a device)";
+	return strerror(err);
+}
+
+int open_regular(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	int err = fstat(fd, &st) < 0     ? errno
+		  : S_ISDIR(st.st_mode)  ? EISDIR
+		  : !S_ISREG(st.st_mode) ? HB_ENOTREG
+					 : 0;
+	if (!err && fcntl(fd, F_SETFL, 0) < 0)
+		err = errno;
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
 char *read_whole_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	int fd = open_regular(path);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
 	struct buf b = {0};
 	char chunk[65536];
 	size_t n;

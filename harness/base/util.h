@@ -11,6 +11,7 @@
 #define HB_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,11 +70,43 @@ int parse_u64(const char *s, uint64_t *out);
  * M, G, B, TiB); 0 or -1 if malformed or too large. */
 int parse_size(const char *s, uint64_t *out);
 
+/* The length of the valid UTF-8 sequence at p (1 to 4 bytes; p is
+ * NUL-terminated), or 0 if none starts there. */
+size_t utf8_seq(const unsigned char *p);
+/* Appends s to b, each byte that starts no valid UTF-8 sequence as U+FFFD. */
+void buf_append_utf8(struct buf *b, const char *s);
+/* Whether the string s is valid UTF-8. */
+bool utf8_valid(const char *s);
+
+/* s for a message: at most 160 of its bytes, control bytes escaped (\n,
+ * \xHH), "..." and its length when longer: one short line whatever the
+ * value.  Four calls' results live at once (a ring of static buffers). */
+const char *hb_quote(const char *s);
+
+/* The memory the kernel says it could give now without swapping
+ * (MemAvailable), in bytes. */
+uint64_t memory_available(void);
+
+/* What heapbench lets one input take in memory (a decompressed trace):
+ * half of memory_available, read once. */
+uint64_t memory_budget(void);
+
 /* mkdir -p: path and the directories above it; 0, or -1 with errno set. */
 int mkdirs(const char *path);
 
-/* The whole of a file, NUL-terminated (malloc'd; *len: its bytes without
- * the NUL), or NULL with errno set. */
+/* errno for a path that is there but is no regular file: a FIFO (which
+ * would block the reader for good), a socket or a device; hb_strerror
+ * says so, and what strerror says of any other errno. */
+#define HB_ENOTREG 0x4e524547
+const char *hb_strerror(int err);
+
+/* Opens path for reading when it is a regular file (O_CLOEXEC): its
+ * descriptor, or -1 with errno set (EISDIR, HB_ENOTREG, or open's).  A
+ * FIFO is opened without blocking, to be refused. */
+int open_regular(const char *path);
+
+/* The whole of a regular file, NUL-terminated (malloc'd; *len: its bytes
+ * without the NUL), or NULL with errno set (open_regular's, or EIO). */
 char *read_whole_file(const char *path, size_t *len);
 
 /* FNV-1a over n bytes at p, continuing from h (FNV1A_BASIS to start): the

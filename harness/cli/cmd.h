@@ -14,4 +14,8 @@ int cmd_run(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
+/* For getopt's '?' (opterr is 0): one line naming the option it refused
+ * (argv[optind - 1]) and where the help is; HB_EXIT_USAGE. */
+int cmd_option_error(const char *cmd, char **argv, int optind_now);
+
 #endif

@@ -49,7 +49,7 @@ int cmd_compare(int argc, char **argv)
 		case 'j': o.junit = optarg; break;
 		case 'k': o.markdown = optarg; break;
 		case 'h': fputs(compare_usage, stdout); return HB_EXIT_OK;
-		default: fputs(compare_usage, stderr); return HB_EXIT_USAGE;
+		default: return cmd_option_error("compare", argv, optind);
 		}
 	}
 	if (argc - optind != 2) {

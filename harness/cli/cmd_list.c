@@ -34,7 +34,7 @@ int cmd_list(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'h': fputs(list_usage, stdout); return HB_EXIT_OK;
-		default: fputs(list_usage, stderr); return HB_EXIT_USAGE;
+		default: return cmd_option_error("list", argv, optind);
 		}
 	}
 	if (optind < argc) {

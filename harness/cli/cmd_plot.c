@@ -34,7 +34,7 @@ int cmd_plot(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h': fputs(plot_usage, stdout); return HB_EXIT_OK;
-		default: fputs(plot_usage, stderr); return HB_EXIT_USAGE;
+		default: return cmd_option_error("plot", argv, optind);
 		}
 	}
 	if (optind != argc - 1) {

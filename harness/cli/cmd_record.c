@@ -86,7 +86,7 @@ int cmd_record(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h': fputs(record_usage, stdout); return HB_EXIT_OK;
-		default: fputs(record_usage, stderr); return HB_EXIT_USAGE;
+		default: return cmd_option_error("record", argv, optind);
 		}
 	}
 	if (!out) {

@@ -13,8 +13,9 @@
 
 static const char replay_usage[] =
 	"usage: heapbench replay [-a BACKEND]... [--repeat N] [--check full|fast|off]\n"
-	"                        [--heap-check K] [--latency] [--timeout S] [--heap-limit SIZE]\n"
-	"                        [--align N | --align-strict N] [--lab LAB] [--sample-every K]\n"
+	"                        [--heap-check K] [--latency] [--timeout S]\n"
+	"                        [--memory-limit SIZE] [--heap-limit SIZE] [--lab LAB]\n"
+	"                        [--align N | --align-strict N] [--sample-every K]\n"
 	"                        [--threads serial|recorded] [--copies N[,N...]]\n"
 	"                        [--pace recorded|Kx] [--json] TRACE...\n"
 	"\n"
@@ -23,28 +24,25 @@ static const char replay_usage[] =
 	"Mops/s) and, with --latency, a pass timing every op.\n"
 	"\n"
 	"  -a BACKEND        a backend, with options (first-fit:min_split=64,...);\n"
-	"                    preload:PATH (any malloc replacement library); library:PATH\n"
-	"                    (heapbench's contract, allocators/examples/); mm:PATH (a\n"
-	"                    malloc-lab mm.c, unmodified, or an object built from it)\n"
-	"                    (repeatable; default: every available backend)\n"
-	"  --repeat N        timed passes (default 5; 0 = none)\n"
+	"                    preload:PATH (a malloc replacement library); library:PATH\n"
+	"                    (allocators/examples/); mm:PATH (a malloc-lab mm.c or its\n"
+	"                    object); repeatable (default: every available backend)\n"
+	"  --repeat N        timed passes (default 5; 0 none)\n"
 	"  --check LEVEL     full: every payload byte; fast: the first and last 64\n"
 	"                    bytes of each block; off: addresses only (default full)\n"
 	"  --heap-check K    call the backend's own check (mm: mm_checkheap) every K ops\n"
 	"  --latency         time every op: p50/p90/p99/p999/max per op kind\n"
-	"  --timeout S       kill a job after S seconds (status timeout)\n"
-	"  --heap-limit SIZE simulated heap limit, e.g. 512MiB (exhaustion: status oom)\n"
-	"  --align N         a block's alignment (default 16), or the largest power of two\n"
-	"                    dividing its size if less; --align-strict N: always N\n"
+	"  --timeout S       a job's wall time, then status timeout (default 600; 0 none)\n"
+	"  --memory-limit SIZE  a job's physical memory, then status oom (default half\n"
+	"                    the memory available; 0 none)\n"
+	"  --heap-limit SIZE the simulated heap (built-ins, mm:), e.g. 512MiB, then oom\n"
+	"  --align N         a block's alignment (default 16), or the largest power of\n"
+	"                    two dividing its size if less; --align-strict N: always N\n"
 	"  --lab LAB         a malloc-lab handout's rules: csapp2002 or cmu2016\n"
-	"  --sample-every K  read a process-wide backend's resident set every K ops of\n"
-	"                    the checked pass and at every live peak (default 128)\n"
-	"  --threads MODE    serial (default), or recorded: each trace thread on an OS\n"
-	"                    thread of its own, in causal order (docs/metrics.md)\n"
-	"  --copies N,...    N copies of each trace at once, each on its own threads and\n"
-	"                    blocks; a job per value: scalability (default 1)\n"
-	"  --pace P          recorded: the trace's recorded gaps between ops; Kx: those\n"
-	"                    divided by K (traces with times: footprint over time)\n"
+	"  --sample-every K  a process-wide backend's resident set every K ops (128)\n"
+	"  --threads MODE    serial (default), or recorded: an OS thread per trace thread\n"
+	"  --copies N,...    N copies of each trace at once, a job per value (default 1)\n"
+	"  --pace P          recorded: the trace's gaps between ops; Kx: divided by K\n"
 	"  --json            one JSON object per job (JSON Lines)\n"
 	"\n"
 	"Exit status: 0 every job ok, 1 a job failed, 2 bad usage or input.\n";
@@ -57,6 +55,7 @@ static const struct option opts[] = {{"backend", required_argument, NULL, 'a'},
 				     {"timeout", required_argument, NULL, 't'},
 				     {"json", no_argument, NULL, 'j'},
 				     {"heap-limit", required_argument, NULL, 'L'},
+				     {"memory-limit", required_argument, NULL, 'M'},
 				     {"align", required_argument, NULL, 'A'},
 				     {"align-strict", required_argument, NULL, 's'},
 				     {"lab", required_argument, NULL, 'b'},
@@ -75,6 +74,7 @@ static const char *const takes[128] = {['r'] = "--repeat takes 0 to " STR(REPLAY
 				       ['k'] = "--heap-check takes a number of ops",
 				       ['t'] = "--timeout takes seconds (0 to 1e6)",
 				       ['L'] = "--heap-limit takes a size like 512MiB",
+				       ['M'] = "--memory-limit takes a size like 4GiB (0: none)",
 				       ['A'] = "--align takes a power of two up to 4096",
 				       ['s'] = "--align-strict takes a power of two up to 4096",
 				       ['b'] = "--lab takes csapp2002 or cmu2016",
@@ -84,7 +84,7 @@ static const char *const takes[128] = {['r'] = "--repeat takes 0 to " STR(REPLAY
 
 /* One option (getopt's c, its argument v) into the batch; -1 once said why
  * not (which ends the command: what a bad value leaves in a knob is moot). */
-static int replay_option(struct replay_batch *b, int c, const char *v, bool *json)
+static int replay_option(struct replay_batch *b, int c, const char *v, bool *json, char **argv)
 {
 	struct replay_config *cfg = &b->base;
 	uint64_t x = 0;
@@ -105,10 +105,11 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 		break;
 	case 'k': ok = !parse_u64(v, &cfg->heap_check_every); break;
 	case 't':
-		b->timeout = strtod(v, &end);
-		ok = !*end && end != v && b->timeout >= 0 && b->timeout <= 1e6;
+		b->limits.timeout = strtod(v, &end);
+		ok = !*end && end != v && b->limits.timeout >= 0 && b->limits.timeout <= 1e6;
 		break;
 	case 'L': ok = !parse_size(v, &cfg->heap_limit); break;
+	case 'M': ok = !parse_size(v, &b->limits.memory); break;
 	case 'A':
 	case 's':
 		ok = !parse_u64(v, &x) && x && !(x & (x - 1)) && x <= 4096;
@@ -121,9 +122,9 @@ static int replay_option(struct replay_batch *b, int c, const char *v, bool *jso
 		ok = (k = replay_name_find(replay_threads_names, v)) >= 0;
 		cfg->threads = (enum replay_threads)k;
 		break;
-	default: return fputs(replay_usage, stderr), -1;
+	default: return cmd_option_error("replay", argv, optind), -1;
 	}
-	return ok ? 0 : (hb_error("replay: %s, not '%s'", takes[c], v), -1);
+	return ok ? 0 : (hb_error("replay: %s, not '%s'", takes[c], hb_quote(v)), -1);
 }
 
 int cmd_replay(int argc, char **argv)
@@ -135,7 +136,7 @@ int cmd_replay(int argc, char **argv)
 	int c, rc = HB_EXIT_USAGE;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1 && c != 'h')
-		if (replay_option(&b, c, optarg, &json) < 0)
+		if (replay_option(&b, c, optarg, &json, argv) < 0)
 			goto out;
 	if (c == 'h')
 		rc = (fputs(replay_usage, stdout), HB_EXIT_OK);

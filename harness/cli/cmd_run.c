@@ -71,7 +71,7 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'h': fputs(run_usage, stdout); return HB_EXIT_OK;
-		default: fputs(run_usage, stderr); return HB_EXIT_USAGE;
+		default: return cmd_option_error("run", argv, optind);
 		}
 	}
 	if (optind != argc - 1) {

@@ -49,7 +49,7 @@ static int cmd_stats(int argc, char **argv)
 		else if (c == 'h')
 			return fputs(trace_usage, stdout), HB_EXIT_OK;
 		else
-			return fputs(trace_usage, stderr), HB_EXIT_USAGE;
+			return cmd_option_error("trace", argv, optind);
 	}
 	if (optind >= argc) {
 		hb_error("trace stats: no trace given");
@@ -120,7 +120,7 @@ static int cmd_gen(int argc, char **argv)
 				bad = "--live takes a number of blocks, not";
 			break;
 		case 'h': return fputs(trace_usage, stdout), HB_EXIT_OK;
-		default: return fputs(trace_usage, stderr), HB_EXIT_USAGE;
+		default: return cmd_option_error("trace", argv, optind);
 		}
 	}
 	if (bad) {

@@ -2,6 +2,7 @@
  * main.c - the heapbench command line: --help, --version, and the dispatch
  * to the command named by argv[1].
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,9 +64,11 @@ int main(int argc, char **argv)
 		printf("heapbench %s (git %s)\n", HB_VERSION, HB_GIT);
 		return HB_EXIT_OK;
 	}
+	/* a refused option is the command's one line (cmd_option_error) */
+	opterr = 0;
 	for (size_t i = 0; i < HB_ARRAY_LEN(commands); i++)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	hb_error("unknown command '%s' (see heapbench --help)", cmd);
+	hb_error("unknown command '%s' (see heapbench --help)", hb_quote(cmd));
 	return HB_EXIT_USAGE;
 }

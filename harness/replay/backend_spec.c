@@ -53,8 +53,10 @@ static int probe(struct backend_choice *b, char *err, size_t len)
 		snprintf(b->version, sizeof b->version, "%s", why);
 		return 0;
 	}
-	snprintf(err, len, "backend %s: %s", b->spec, why);
-	return -1;
+	/* a backend that cannot start is its jobs' status: the others run */
+	b->fault = xstrdup(why);
+	(void)err, (void)len;
+	return 0;
 }
 
 /* Option names are the backend's list; values are its init's to judge, so
@@ -214,8 +216,25 @@ struct replay_config backend_choice_config(const struct backend_choice *b,
 	return cfg;
 }
 
+void backend_heap_limit_note(const struct backend_choice *b, size_t n, uint64_t limit)
+{
+	char names[512] = "";
+	size_t len = 0, k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(b[i].a->flags & ALLOC_F_SIMULATED) && len < sizeof names) {
+			len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+						k++ ? ", " : "", b[i].spec);
+		}
+	if (limit && k)
+		hb_error("warning: the heap limit sizes the simulated heap of the built-in "
+			 "policies, library: and mm: backends; it does not hold %s (process-wide: "
+			 "the memory limit does)",
+			 names);
+}
+
 void backend_choice_free(struct backend_choice *b)
 {
+	free(b->fault);
 	free(b->spec);
 	free(b->buf);
 	memset(b, 0, sizeof *b);

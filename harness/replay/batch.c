@@ -3,6 +3,7 @@
  */
 #include "replay/batch.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ void replay_batch_init(struct replay_batch *b, const struct replay_sink *sink)
 {
 	*b = (struct replay_batch){.sink = sink};
 	replay_config_init(&b->base);
+	job_limits_default(&b->limits);
 }
 
 int replay_batch_add(struct replay_batch *b, const char *spec)
@@ -25,10 +27,14 @@ int replay_batch_add(struct replay_batch *b, const char *spec)
 		return -1;
 	}
 	/* counted even when it fails: replay_batch_free frees what it holds */
-	if (backend_parse(spec, &b->backends[b->nbackends++], why, sizeof why) < 0) {
+	struct backend_choice *c = &b->backends[b->nbackends++];
+	if (backend_parse(spec, c, why, sizeof why) < 0) {
 		hb_error("%s", why);
 		return -1;
 	}
+	if (c->fault)
+		hb_error("warning: backend %s cannot start here, its jobs fail: %s", spec,
+			 c->fault);
 	return 0;
 }
 
@@ -59,7 +65,8 @@ static void every_backend(struct replay_batch *b)
 	char why[ALLOC_ERRLEN + 256];
 	for (size_t i = 0; allocator_registry[i] && b->nbackends < REPLAY_BATCH_MAX_BACKENDS; i++) {
 		struct backend_choice *c = &b->backends[b->nbackends];
-		if (backend_parse(allocator_registry[i]->name, c, why, sizeof why) == 0)
+		if (backend_parse(allocator_registry[i]->name, c, why, sizeof why) == 0 &&
+		    !c->fault)
 			b->nbackends++;
 		else
 			backend_choice_free(c);
@@ -73,17 +80,48 @@ struct failures {
 	size_t n;
 };
 
+/* Ctrl-C, SIGTERM, SIGHUP: the worker running is killed (with whatever it
+ * started), and heapbench then dies of the signal, as it would have. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop(int sig)
+{
+	job_interrupt(sig);
+}
+
+static void stop_signals_catch(struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = on_stop};
+	for (size_t i = 0; i < HB_ARRAY_LEN(stop_signals); i++)
+		sigaction(stop_signals[i], &sa, &old[i]);
+}
+
+/* Puts the old handlers back, and dies of a signal that came meanwhile. */
+static void stop_signals_release(const struct sigaction *old)
+{
+	for (size_t i = 0; i < HB_ARRAY_LEN(stop_signals); i++)
+		sigaction(stop_signals[i], &old[i], NULL);
+	if (job_interrupted()) {
+		fflush(NULL);
+		signal(job_interrupted(), SIG_DFL);
+		raise(job_interrupted());
+	}
+}
+
 /* The jobs of one trace, one per backend and copies value. */
 static void run_trace(const struct replay_batch *b, const struct trace *t, int fd,
 		      struct replay_result *res, struct failures *f)
 {
 	size_t ncopies = b->ncopies ? b->ncopies : 1;
-	for (size_t k = 0; k < b->nbackends * ncopies; k++) {
+	for (size_t k = 0; k < b->nbackends * ncopies && !job_interrupted(); k++) {
 		const struct backend_choice *c = &b->backends[k / ncopies];
 		struct replay_config cfg = backend_choice_config(c, &b->base);
 		if (b->ncopies)
 			cfg.copies = b->copies[k % ncopies];
-		job_run(t, fd, &cfg, b->timeout, res);
+		if (c->fault)
+			job_refuse(t, &cfg, c->fault, res);
+		else if (job_run(t, fd, &cfg, &b->limits, res) < 0 && job_interrupted())
+			return; /* its result is the interruption's, not the backend's */
 		b->sink->job(b->sink->ctx, &(struct replay_done){t->path, c->spec, &cfg, res});
 		if (res->status != JOB_OK) {
 			f->r[f->n] = *res;
@@ -101,7 +139,9 @@ static int run_all(const struct replay_batch *b, struct trace **traces, int ntra
 	struct replay_result *res = xcalloc(1, sizeof *res);
 	struct failures f = {xcalloc(njobs, sizeof *f.r), xcalloc(njobs, sizeof *f.d), 0};
 	b->sink->begin(b->sink->ctx);
-	for (int i = 0; i < ntraces; i++) {
+	struct sigaction old[HB_ARRAY_LEN(stop_signals)];
+	stop_signals_catch(old);
+	for (int i = 0; i < ntraces && !job_interrupted(); i++) {
 		/* one descriptor at a time: a run may hold many traces */
 		int fd = job_trace_fd(traces[i]);
 		if (fd < 0) {
@@ -114,6 +154,7 @@ static int run_all(const struct replay_batch *b, struct trace **traces, int ntra
 		if (f.n > before)
 			rc = HB_EXIT_FAIL;
 	}
+	stop_signals_release(old);
 	b->sink->end(b->sink->ctx, f.d, f.n);
 	free(res);
 	free(f.r);
@@ -125,6 +166,7 @@ int replay_batch(struct replay_batch *b, char *const *paths, int npaths)
 {
 	if (!b->nbackends)
 		every_backend(b);
+	backend_heap_limit_note(b->backends, b->nbackends, b->base.heap_limit);
 	char **expanded = replay_lab_paths(b->base.lab, paths, npaths, &npaths);
 	paths = expanded;
 	/* every trace is read and checked before any job runs */

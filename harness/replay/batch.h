@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "replay/backend_spec.h"
+#include "replay/job.h"
 
 #define REPLAY_BATCH_MAX_BACKENDS 32
 #define REPLAY_BATCH_MAX_COPIES   16
@@ -34,11 +35,11 @@ struct replay_batch {
 	struct replay_config base; /* every knob but the backend and the copies */
 	unsigned copies[REPLAY_BATCH_MAX_COPIES]; /* each backend runs once per value */
 	size_t ncopies;                           /* none: base.copies (1) */
-	double timeout;                           /* seconds per job; 0 = no limit */
+	struct job_limits limits;                 /* per job (job_limits_default) */
 	const struct replay_sink *sink;
 };
 
-/* Knobs at their defaults (replay_config_init), no backend, no timeout. */
+/* Knobs and limits at their defaults, no backend. */
 void replay_batch_init(struct replay_batch *b, const struct replay_sink *sink);
 
 /* Sets the copies list from "1,2,4" (--copies); -1 once said why not. */

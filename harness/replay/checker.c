@@ -172,10 +172,36 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 	return 0;
 }
 
+/* The end of the slack of a block that carries the pattern at --check
+ * full: its usable bytes beyond the request, as far as the pages the
+ * request touches (more would make resident what the trace never wrote);
+ * none for mm:, whose usable sizes are heapbench's reading of its
+ * boundary tags, not the allocator's word. */
+static uint64_t slack_end(const struct checker *c, const unsigned char *p, const struct slot *s)
+{
+	if (c->check != CHECK_FULL || s->usable <= s->size || !strcmp(c->a->name, "mm"))
+		return s->size;
+	uintptr_t page = os_page_size(), a = (uintptr_t)p;
+	uint64_t touched = ((a + (s->size ? s->size : 1) + page - 1) & ~(page - 1)) - a;
+	return s->usable < touched ? s->usable : touched;
+}
+
 int check_pattern(struct checker *c, uint64_t i, uint32_t id, const char *when)
 {
 	const struct slot *s = &c->slots[id];
 	const unsigned char *p = c->ptrs[id];
+	uint64_t slack = slack_end(c, p, s);
+	if (slack > s->size) {
+		uint64_t bad = pattern_find_bad(p, s->seed, s->size, slack);
+		if (bad != UINT64_MAX)
+			return check_fail(c, i, JOB_ERROR,
+					  "%s: the slack of block %" PRIu32 " [%p, +%" PRIu64
+					  ") allocated at op %" PRIu64
+					  " was overwritten: byte %" PRIu64 " of the %" PRIu64
+					  " its usable_size claims is 0x%02x",
+					  when, id, (const void *)p, s->size, s->alloc_op, bad,
+					  s->usable, p[bad]);
+	}
 	struct ranges rg = ranges_of(c->check, s->size);
 	for (int k = 0; k < rg.n; k++) {
 		uint64_t bad = pattern_find_bad(p, s->seed, rg.lo[k], rg.hi[k]);
@@ -255,6 +281,41 @@ static uint64_t resident_usable(uintptr_t a, uint64_t extent, uint64_t usable)
 	return usable < end - a ? usable : end - a;
 }
 
+/* The usable bytes of a live block that count in the footprint's
+ * internal fragmentation (all of them on the simulated heap). */
+static uint64_t counted_usable(const struct checker *c, uintptr_t a, const struct slot *s)
+{
+	return c->j->heap ? s->usable : resident_usable(a, s->size ? s->size : 1, s->usable);
+}
+
+/* A usable_size that claims bytes another live block has: the block's
+ * usable range [a, +usable) runs into the next live block, or the usable
+ * range of the live block before it runs into a. */
+static int check_usable_range(struct checker *c, uint64_t i, uintptr_t a, const struct slot *s)
+{
+	uintptr_t k;
+	uint64_t other;
+	if (s->usable > s->size && addrmap_ceil(&c->live, a + 1, &k, &other) && k < a + s->usable)
+		return check_fail(c, i, JOB_ERROR,
+				  "usable_size(%p) is %" PRIu64 ", but live block %" PRIu64
+				  " [%p, +%" PRIu64 ") allocated at op %" PRIu64 " starts %" PRIu64
+				  " bytes in",
+				  (void *)a, s->usable, other, c->ptrs[other], c->slots[other].size,
+				  c->slots[other].alloc_op, (uint64_t)(k - a));
+	if (a && addrmap_floor(&c->live, a - 1, &k, &other)) {
+		const struct slot *o = &c->slots[other];
+		if (k + o->usable > a)
+			return check_fail(
+				c, i, JOB_ERROR,
+				"%s returned %p, inside the %" PRIu64
+				" usable bytes that usable_size claimed for live block %" PRIu64
+				" [%p, +%" PRIu64 ") allocated at op %" PRIu64,
+				trace_kind_names[c->t->ops[i].kind], (void *)a, o->usable, other,
+				c->ptrs[other], o->size, o->alloc_op);
+	}
+	return 0;
+}
+
 /* Every block gets a new seed, a realloc'd one too: a stale copy of the
  * old contents must not pass later. */
 int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
@@ -278,15 +339,18 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 					  (void *)p, s->usable, n);
 	}
 	uint64_t extent = n ? n : 1;
-	if (!c->j->heap)
-		s->usable = resident_usable((uintptr_t)p, extent, s->usable);
-	c->usable_live += s->usable;
+	if (c->a->usable_size && check_usable_range(c, i, (uintptr_t)p, s) < 0)
+		return -1;
+	c->usable_live += counted_usable(c, (uintptr_t)p, s);
 	c->m.reused_pages += reused_pages_of(c, (uintptr_t)p, extent);
 	if (addrmap_insert(&c->live, (uintptr_t)p, id) < 0)
 		return check_fail(c, i, JOB_ERROR, "the checker ran out of memory");
 	struct ranges rg = ranges_of(c->check, n);
 	for (int k = 0; k < rg.n; k++)
 		pattern_write(p, s->seed, rg.lo[k], rg.hi[k]);
+	uint64_t slack = slack_end(c, p, s);
+	if (slack > n)
+		pattern_write(p, s->seed, n, slack);
 	if (c->check != CHECK_FULL) /* full wrote every byte */
 		pattern_touch_pages(p, s->seed, n);
 	return 0;
@@ -299,7 +363,7 @@ void check_drop(struct checker *c, uint32_t id)
 		uintptr_t a = (uintptr_t)c->ptrs[id];
 		addrmap_remove(&c->live, a, NULL);
 		c->m.reused_pages -= reused_pages_of(c, a, s->size ? s->size : 1);
-		c->usable_live -= s->usable;
+		c->usable_live -= counted_usable(c, a, s);
 	}
 	c->live_bytes -= s->size;
 	memset(s, 0, sizeof *s);

@@ -25,6 +25,7 @@
 #include "replay/jobpage.h"
 #include "replay/lab.h"
 #include "replay/mmbuild.h"
+#include "replay/watch.h"
 
 int job_trace_fd(const struct trace *t)
 {
@@ -47,43 +48,6 @@ int job_trace_fd(const struct trace *t)
 
 /* ---- Parent -------------------------------------------------------------- */
 
-/* What a worker writes to stdout and stderr, read through a pipe while it
- * runs: the last JOB_CAPTURE bytes are kept (the end of a failed job's
- * message comes from them), the rest only counted, so that a backend
- * printing a line per block (a student's debug printf) costs the harness
- * no memory. */
-#define JOB_CAPTURE 4096
-struct capture {
-	char tail[JOB_CAPTURE]; /* a ring */
-	uint64_t total;         /* bytes written */
-};
-
-static void capture_add(struct capture *c, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++, c->total++)
-		c->tail[c->total % JOB_CAPTURE] = p[i];
-}
-
-/* Reads what the pipe holds now (it is non-blocking). */
-static void capture_drain(struct capture *c, int fd)
-{
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0)
-			capture_add(c, buf, (size_t)n);
-}
-
-/* The last bytes written, in order, into out (JOB_CAPTURE + 1 long). */
-static size_t capture_last(const struct capture *c, char *out)
-{
-	size_t n = c->total < JOB_CAPTURE ? (size_t)c->total : JOB_CAPTURE;
-	for (size_t i = 0; i < n; i++)
-		out[i] = c->tail[(c->total - n + i) % JOB_CAPTURE];
-	out[n] = '\0';
-	return n;
-}
-
 /* The last non-empty line of buf (n bytes, NUL-terminated), trimmed. */
 static void last_line_of(char *buf, size_t n, char *out, size_t len)
 {
@@ -95,58 +59,10 @@ static void last_line_of(char *buf, size_t n, char *out, size_t len)
 	const char *start = strrchr(buf, '\n');
 	start = start ? start + 1 : buf;
 	size_t n2 = strlen(start) < len - 1 ? strlen(start) : len - 1;
-	memcpy(out, start, n2);
+	/* one line of text: a backend's control bytes are not ours to print */
+	for (size_t i = 0; i < n2; i++)
+		out[i] = (unsigned char)start[i] < 0x20 || start[i] == 0x7f ? '?' : start[i];
 	out[n2] = '\0';
-}
-
-/* The last non-empty line written to the memory file fd, trimmed. */
-static void last_line(int fd, char *out, size_t len)
-{
-	char buf[8192];
-	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
-	ssize_t n = pread(fd, buf, sizeof buf - 1, from);
-	buf[n > 0 ? n : 0] = '\0';
-	last_line_of(buf, n > 0 ? (size_t)n : 0, out, len);
-}
-
-/* Waits for pid at most timeout seconds (0 = forever), reading its output
- * from outfd into cap meanwhile (when cap is not NULL): 1 exited (*status
- * set), 0 timed out. */
-static int wait_child(pid_t pid, double timeout, int *status, int outfd, struct capture *cap)
-{
-	uint64_t deadline = timeout > 0 ? os_now_ns() + (uint64_t)(timeout * 1e9) : 0;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (;;) {
-		pid_t w = waitpid(pid, status, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			*status = 0;
-			break;
-		}
-		int ms = 50;
-		if (deadline) {
-			uint64_t now = os_now_ns();
-			if (now >= deadline) {
-				if (pidfd >= 0)
-					close(pidfd);
-				return 0;
-			}
-			uint64_t left = (deadline - now) / 1000000 + 1;
-			ms = left < 50 ? (int)left : 50;
-		}
-		/* poll ignores an entry whose fd is -1: with neither, it sleeps */
-		struct pollfd p[2] = {{pidfd, POLLIN, 0}, {cap ? outfd : -1, POLLIN, 0}};
-		poll(p, 2, ms);
-		if (cap)
-			capture_drain(cap, outfd);
-	}
-	if (cap)
-		capture_drain(cap, outfd);
-	if (pidfd >= 0)
-		close(pidfd);
-	return 1;
 }
 
 static void pass_name(int pass, char *buf, size_t len)
@@ -200,8 +116,13 @@ static pid_t spawn_worker(const char *exe, const char *const *argv, const char *
 	fflush(NULL);
 	pid_t parent = getpid();
 	pid_t pid = fork();
+	if (pid > 0) /* its own process group, set on both sides of the race */
+		setpgid(pid, pid);
 	if (pid != 0)
 		return pid;
+	/* what the backend starts is in the worker's group, ended with it
+	 * (watch.c); our Ctrl-C and SIGTERM reach it through job_interrupt */
+	setpgid(0, 0);
 	/* under AddressSanitizer (make debug), let a crashing backend die
 	 * of its signal instead of being reported as an ASan error */
 	char asan[512];
@@ -314,78 +235,134 @@ static void page_destroy(struct job_page *pg, int fd)
 		close(fd);
 }
 
+/* How a worker that did not finish ended, for a message: "exited with
+ * status N" or "was killed by SIGx" (a worker we killed: why). */
+static void how_it_ended(enum watch_end end, const struct watch *w, char *out, size_t len)
+{
+	switch (end) {
+	case WATCH_TIMEOUT: snprintf(out, len, "gave no answer in %g s", w->lim->timeout); return;
+	case WATCH_MEMORY:
+		snprintf(out, len, "was killed over the memory limit (%" PRIu64 " MiB)",
+			 w->lim->memory >> 20);
+		return;
+	case WATCH_INTERRUPTED: snprintf(out, len, "was interrupted"); return;
+	case WATCH_EXITED: break;
+	}
+	if (WIFSIGNALED(w->status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(w->status));
+		snprintf(out, len, "was killed by SIG%s", abbrev ? abbrev : "?");
+	} else {
+		snprintf(out, len, "exited with status %d", WEXITSTATUS(w->status));
+	}
+}
+
+/* A worker's output and its end, into a probe's or a job's message: the
+ * last line it wrote, trimmed, or "" */
+static void output_tail(const struct capture *cap, char *out, size_t len)
+{
+	char last[WATCH_CAPTURE + 1];
+	last_line_of(last, capture_last(cap, last), out, len);
+}
+
+/* The probe's answer, from the page the worker left: ok (its version in
+ * error) or error, both finished; otherwise how far it got (the stage the
+ * worker wrote in error before each step) and how it ended. */
+static int probe_answer(const struct replay_result *r, enum watch_end end, const struct watch *w,
+			char *out, size_t len)
+{
+	bool sane = r->status < JOB_NSTATUS && memchr(r->error, '\0', sizeof r->error);
+	unsigned char done;
+	memcpy(&done, (const char *)&r->finished, 1);
+	if (sane && done == 1 && end == WATCH_EXITED && WIFEXITED(w->status) &&
+	    WEXITSTATUS(w->status) == 0) {
+		snprintf(out, len, "%s", r->error);
+		return r->status == JOB_OK ? 0 : -1;
+	}
+	char how[96], tail[256];
+	how_it_ended(end, w, how, sizeof how);
+	output_tail(w->cap, tail, sizeof tail);
+	snprintf(out, len, "the worker %s %s%s%s", how,
+		 sane ? r->error : "(and the backend corrupted the page it answers in)",
+		 tail[0] ? ": " : "", tail);
+	return -1;
+}
+
 int job_probe(const struct replay_config *cfg, char *out, size_t len)
 {
-	int fd = -1, rc = -1, outfd = -1;
+	int fd = -1, rc = -1, pipefd[2] = {-1, -1};
 	struct job_page *pg = page_create(cfg, &fd, out, len);
 	if (!pg)
 		return -1;
+	/* before the worker takes a step, the stage it is in (worker_probe) */
+	snprintf(pg->result.error, sizeof pg->result.error,
+		 "while it started (a preloaded library loads first)");
 	char fdbuf[16];
 	snprintf(fdbuf, sizeof fdbuf, "%d", fd);
 	const char *argv[] = {"heapbench", "__worker", "--probe", "--page-fd", fdbuf, NULL};
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
-	outfd = memfd_create("heapbench-probe", MFD_CLOEXEC);
-	pid_t pid = outfd < 0 ? -1
-			      : spawn_worker("/proc/self/exe", argv,
-					     allocator_preload(cfg->backend, &opts), outfd, &fd, 1);
+	struct capture cap = {.total = 0};
+	struct job_limits lim;
+	job_limits_default(&lim);
+	lim.timeout = 30;
+	watch_become_reaper();
+	pid_t pid = -1;
+	if (pipe2(pipefd, O_CLOEXEC) == 0 && fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == 0)
+		pid = spawn_worker("/proc/self/exe", argv, allocator_preload(cfg->backend, &opts),
+				   pipefd[1], &fd, 1);
 	if (pid < 0) {
 		snprintf(out, len, "cannot run a worker: %s", strerror(errno));
 		goto out;
 	}
-	int status = 0;
-	if (!wait_child(pid, 30, &status, -1, NULL)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		snprintf(out, len, "loading it took longer than 30 s");
-		goto out;
-	}
-	/* the answer is the last line: "ok\tVERSION" or "error\tWHY" */
-	char line[512];
-	last_line(outfd, line, sizeof line);
-	if (!strncmp(line, "ok\t", 3)) {
-		snprintf(out, len, "%s", line + 3);
-		rc = 0;
-	} else if (!strncmp(line, "error\t", 6)) {
-		snprintf(out, len, "%s", line + 6);
-	} else if (WIFSIGNALED(status)) {
-		const char *abbrev = sigabbrev_np(WTERMSIG(status));
-		snprintf(out, len, "the worker was killed by SIG%s while loading it%s%s",
-			 abbrev ? abbrev : "?", line[0] ? ": " : "", line);
-	} else {
-		snprintf(out, len, "the worker exited with status %d while loading it%s%s",
-			 WEXITSTATUS(status), line[0] ? ": " : "", line);
-	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	struct watch w = {.pid = pid, .lim = &lim, .outfd = pipefd[0], .cap = &cap};
+	enum watch_end end = watch_worker(&w);
+	rc = probe_answer(&pg->result, end, &w, out, len);
 out:
-	if (outfd >= 0)
-		close(outfd);
+	for (int i = 0; i < 2; i++)
+		if (pipefd[i] >= 0)
+			close(pipefd[i]);
 	page_destroy(pg, fd);
 	return rc;
 }
 
 /* How the worker ended, into r (its result as the worker left it). */
-static void judge_end(struct replay_result *r, bool finished, int status, double timeout,
-		      const struct capture *cap)
+static void judge_end(struct replay_result *r, enum watch_end end, const struct watch *w)
 {
-	char where[64], tail[256], last[JOB_CAPTURE + 1];
+	char where[64], tail[256];
 	pass_name(r->pass, where, sizeof where);
-	last_line_of(last, capture_last(cap, last), tail, sizeof tail);
+	output_tail(w->cap, tail, sizeof tail);
 	/* ops are only counted where the harness steps through them itself */
 	bool op_known = r->pass == REPLAY_PASS_CHECKED || r->pass == REPLAY_PASS_LATENCY;
-	if (!finished) {
+	uint64_t op = op_known ? r->progress : UINT64_MAX;
+	int status = w->status;
+	if (end == WATCH_INTERRUPTED) {
+		r->status = JOB_ERROR;
+		r->error_op = op;
+		snprintf(r->error, sizeof r->error, "interrupted in %s", where);
+	} else if (end == WATCH_TIMEOUT) {
 		r->status = JOB_TIMEOUT;
-		r->error_op = op_known ? r->progress : UINT64_MAX;
-		snprintf(r->error, sizeof r->error, "no result after %g s, in %s", timeout, where);
+		r->error_op = op;
+		snprintf(r->error, sizeof r->error, "no result after %g s, in %s", w->lim->timeout,
+			 where);
+	} else if (end == WATCH_MEMORY) {
+		r->status = JOB_OOM;
+		r->error_op = op;
+		snprintf(r->error, sizeof r->error,
+			 "the worker used %" PRIu64 " MiB of physical memory, over the job's limit "
+			 "of %" PRIu64 " MiB (memory_limit), in %s",
+			 w->memory >> 20, w->lim->memory >> 20, where);
 	} else if (WIFSIGNALED(status)) {
 		r->status = JOB_CRASH;
 		r->signal = WTERMSIG(status);
-		r->error_op = op_known ? r->progress : UINT64_MAX;
+		r->error_op = op;
 		const char *abbrev = sigabbrev_np(r->signal);
 		snprintf(r->error, sizeof r->error, "killed by SIG%s in %s%s%s",
 			 abbrev ? abbrev : "?", where, tail[0] ? ": " : "", tail);
 	} else if (WEXITSTATUS(status) != 0 || !r->finished) {
 		/* a backend that calls exit() must not pass for a finished job */
 		r->status = JOB_ERROR;
-		r->error_op = op_known ? r->progress : UINT64_MAX;
+		r->error_op = op;
 		snprintf(r->error, sizeof r->error, "the worker exited with status %d in %s%s%s",
 			 WEXITSTATUS(status), where, tail[0] ? ": " : "", tail);
 	}
@@ -393,29 +370,36 @@ static void judge_end(struct replay_result *r, bool finished, int status, double
 
 /* A result page the backend scribbled on: r, cleared, is the job's error
  * (with how the worker ended), and true; false if the page is sound. */
-static bool judge_page(struct replay_result *r, const struct trace *t, bool finished, int status)
+static bool judge_page(struct replay_result *r, const struct trace *t, enum watch_end end,
+		       const struct watch *w)
 {
 	char why[256];
-	bool clean_exit = finished && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	bool clean_exit = end == WATCH_EXITED && WIFEXITED(w->status) && !WEXITSTATUS(w->status);
 	if (job_result_check(r, t->nops, clean_exit, why, sizeof why) == 0)
 		return false;
 	memset(r, 0, sizeof *r);
 	r->status = JOB_ERROR;
 	r->error_op = UINT64_MAX;
-	char end[64] = "";
-	if (!finished) {
-		snprintf(end, sizeof end, "; it then stopped answering");
-	} else if (WIFSIGNALED(status)) {
-		const char *abbrev = sigabbrev_np(WTERMSIG(status));
-		snprintf(end, sizeof end, "; the worker was then killed by SIG%s",
-			 abbrev ? abbrev : "?");
-	}
-	snprintf(r->error, sizeof r->error, "%s%s", why, end);
+	char how[96] = "";
+	if (!clean_exit)
+		how_it_ended(end, w, how, sizeof how);
+	snprintf(r->error, sizeof r->error, "%s%s%s", why, how[0] ? "; the worker then " : "", how);
 	return true;
 }
 
-int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
-	    struct replay_result *r)
+void job_refuse(const struct trace *t, const struct replay_config *cfg, const char *why,
+		struct replay_result *r)
+{
+	memset(r, 0, sizeof *r);
+	r->status = JOB_ERROR;
+	r->error_op = UINT64_MAX;
+	r->pass = REPLAY_PASS_START;
+	snprintf(r->error, sizeof r->error, "the backend cannot run here: %s", why);
+	r->lab_weight = replay_lab_weight(t, cfg->lab);
+}
+
+int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg,
+	    const struct job_limits *lim, struct replay_result *r)
 {
 	memset(r, 0, sizeof *r);
 	r->status = JOB_ERROR;
@@ -444,6 +428,7 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 			      "--trace-fd", fdbuf[1],   NULL};
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
 	int keep[2] = {fd, hbt_fd};
+	watch_become_reaper();
 	pid_t pid =
 		spawn_worker(exe, argv, allocator_preload(cfg->backend, &opts), out[1], keep, 2);
 	close(out[1]);
@@ -452,16 +437,11 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, 
 		snprintf(r->error, sizeof r->error, "cannot fork a worker: %s", strerror(errno));
 		goto out;
 	}
-
-	int status = 0;
-	bool finished = wait_child(pid, timeout, &status, out[0], &cap);
-	if (!finished) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
+	struct watch w = {.pid = pid, .lim = lim, .outfd = out[0], .cap = &cap};
+	enum watch_end end = watch_worker(&w);
 	memcpy(r, &pg->result, sizeof *r);
-	if (!judge_page(r, t, finished, status))
-		judge_end(r, finished, status, timeout, &cap);
+	if (!judge_page(r, t, end, &w))
+		judge_end(r, end, &w);
 	r->output_bytes = cap.total;
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);

@@ -11,21 +11,48 @@
  * parent sees the progress of a pass while it runs, and everything the
  * worker had finished if it dies.
  *
- * The parent enforces the timeout (SIGKILL, status timeout) and turns a
- * death by signal into status crash, with the signal, the pass, the last
- * op index reached and the last line the worker wrote to stderr (glibc's
- * "free(): invalid pointer", say).
+ * The parent enforces the job's limits (watch.h: wall time, status
+ * timeout; physical memory, status oom), turns a death by signal into
+ * status crash, with the signal, the pass, the last op index reached and
+ * the last line the worker wrote to stderr (glibc's "free(): invalid
+ * pointer", say), and checks the result page before it reads it
+ * (jobcheck.c).  When a job ends, whatever its worker started ends too.
  */
 #ifndef HB_JOB_H
 #define HB_JOB_H
 
 #include "replay/replay.h"
 
+/* What a job may take; 0 in either is no limit. */
+struct job_limits {
+	double timeout;  /* seconds of wall time */
+	uint64_t memory; /* bytes of the worker's physical memory (watch.c) */
+};
+
+/* The timeout when none is given (seconds); HEAPBENCH_TIMEOUT sets another. */
+#define JOB_DEFAULT_TIMEOUT 600
+
+/* The limits when none are given: JOB_DEFAULT_TIMEOUT, and half the memory
+ * the kernel says is available now (MemAvailable); the environment's
+ * HEAPBENCH_TIMEOUT and HEAPBENCH_MEMORY_LIMIT set other defaults. */
+void job_limits_default(struct job_limits *l);
+
 /* Runs the job described by cfg on the trace in hbt_fd (an uncompressed
- * .hbt image; t is the same trace, for line numbers), waiting at most
- * timeout seconds (0 = no limit).  Fills *r; returns 0 if status is ok. */
-int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg, double timeout,
-	    struct replay_result *r);
+ * .hbt image; t is the same trace, for line numbers) within lim.  Fills
+ * *r; returns 0 if status is ok. */
+int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg,
+	    const struct job_limits *lim, struct replay_result *r);
+
+/* A job that is not run because its backend could not start (the probe's
+ * why): its error result, as job_run would fill it. */
+void job_refuse(const struct trace *t, const struct replay_config *cfg, const char *why,
+		struct replay_result *r);
+
+/* For a SIGINT or SIGTERM handler: the running worker is killed and no
+ * further one starts until the signal is handled (async-signal-safe).
+ * job_interrupted says which signal came, or 0. */
+void job_interrupt(int sig);
+int job_interrupted(void);
 
 /* An fd holding t as an uncompressed .hbt image: the file itself when it is
  * one, else a memory file.  -1 on error (reported). */

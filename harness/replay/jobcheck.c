@@ -37,8 +37,8 @@ static bool measure_ok(double v)
 	X(have_utilization)                                                                        \
 	X(have_usable)                                                                             \
 	X(have_stats_footprint)                                                                    \
-	X(have_timed_footprint) X(serialized) X(have_threaded_footprint) X(have_threaded_stats)    \
-		X(have_latency)
+	X(have_timed_footprint)                                                                    \
+	X(serialized) X(have_threaded_footprint) X(have_threaded_stats) X(have_latency)
 
 /* The first field of r found broken, or NULL: its structure (enums,
  * bools, counts within their arrays, strings within their buffers). */

@@ -225,7 +225,7 @@ int mm_object(const char *path, unsigned lab, unsigned bits, char *so, size_t so
 	size_t srclen;
 	char *src = read_whole_file(path, &srclen), dir[PATH_MAX], objdir[PATH_MAX];
 	if (!src) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, hb_strerror(errno));
 		return -1;
 	}
 	snprintf(dir, sizeof dir, "%s", path);

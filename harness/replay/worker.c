@@ -23,9 +23,19 @@ static int worker_fail(const char *what, const char *arg)
 	return 2;
 }
 
+/* The probe's stage, or its answer, in r (job_probe reads it). */
+static void probe_say(struct replay_result *r, enum replay_status st, bool done, const char *what)
+{
+	r->status = st;
+	snprintf(r->error, sizeof r->error, "%s", what);
+	r->finished = done;
+}
+
 /* `__worker --probe`: can the backend start here, and which version is
- * it?  One line on stdout, "ok\tVERSION" or "error\tWHY" (job_probe). */
-static int worker_probe(const struct replay_config *cfg)
+ * it?  The answer is in the page, never on stdout, which is the backend's
+ * to close or fill: before each step the stage it is in, then ok and the
+ * version, or error and why (job_probe). */
+static int worker_probe(const struct replay_config *cfg, struct replay_result *r)
 {
 	const struct allocator *a = cfg->backend;
 	struct backend_opts opts = {cfg->opt, cfg->nopt};
@@ -33,18 +43,22 @@ static int worker_probe(const struct replay_config *cfg)
 	char err[ALLOC_ERRLEN], version[256];
 	void *st;
 	if ((a->flags & ALLOC_F_SIMULATED) && !(heap = heap_create(0)))
-		return printf("error\tcannot reserve the simulated heap\n"), 0;
+		return probe_say(r, JOB_ERROR, true, "cannot reserve the simulated heap"), 0;
+	probe_say(r, JOB_ERROR, false, "in the backend's init");
 	if (a->init(&st, heap, &opts, err, sizeof err) < 0)
-		return printf("error\t%s\n", err), 0;
+		return probe_say(r, JOB_ERROR, true, err), 0;
+	probe_say(r, JOB_ERROR, false, "in the backend's version");
 	if (a->version && a->version(version, sizeof version) < 0)
-		return printf("error\t%s\n", version), 0;
+		return probe_say(r, JOB_ERROR, true, version), 0;
 	if (!a->version) /* built in, or the name a user's library gives itself */
 		snprintf(version, sizeof version, "%s",
 			 allocator_find(a->name) == a ? "heapbench " HB_VERSION : a->name);
+	probe_say(r, JOB_ERROR, false, "in the backend's fini");
 	a->fini(st);
 	heap_destroy(heap);
-	printf("ok\t%s\n", version);
-	return 0;
+	probe_say(r, JOB_OK, true, version);
+	fflush(NULL);
+	_exit(0);
 }
 
 /* The job's config from the page, with this process's pointers: the
@@ -136,11 +150,13 @@ int job_worker_main(int argc, char **argv)
 	worker_config(pg, &cfg);
 	if (!cfg.backend)
 		return worker_fail("unknown backend ", pg->backend);
+	if (probe)
+		probe_say(&pg->result, JOB_ERROR, false, "while loading the library");
 	if (cfg.backend == &library_allocator && worker_library(&cfg, err, sizeof err) < 0)
-		return probe ? (printf("error\t%s\n", err), 0)
+		return probe ? (probe_say(&pg->result, JOB_ERROR, true, err), 0)
 			     : worker_fail("cannot load the library: ", err);
 	if (probe)
-		return worker_probe(&cfg);
+		return worker_probe(&cfg, &pg->result);
 	if (cfg.backend == &mm_allocator && worker_mm(&cfg, err, sizeof err) < 0)
 		return worker_cannot_start(&pg->result, "mm: ", err);
 

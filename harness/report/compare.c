@@ -65,6 +65,12 @@ json_t *compare_load(const char *path)
 		return NULL;
 	}
 	json_t *all = results_read(file);
+	if (all && json_array_size(all) == 0) {
+		/* nothing compared is no pass: a gate must not open on it */
+		hb_error("%s: holds no job results, so nothing can be compared", file);
+		json_decref(all);
+		return NULL;
+	}
 	size_t i;
 	json_t *o;
 	json_array_foreach(all, i, o)

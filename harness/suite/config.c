@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,13 +115,14 @@ static int known_key(const struct ctx *x, const yaml_node_t *k, const char *wher
 			best = d, near = known[i];
 	}
 	if (near && best <= 2 + strlen(s) / 4)
-		return at(x, k, "%s: unknown key '%s' (did you mean '%s'?)", where, s, near);
+		return at(x, k, "%s: unknown key '%s' (did you mean '%s'?)", where, hb_quote(s),
+			  near);
 	char list[512];
 	size_t n = 0;
 	list[0] = '\0';
 	for (int i = 0; known[i] && n < sizeof list; i++)
 		n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", known[i]);
-	return at(x, k, "%s: unknown key '%s' (known: %s)", where, s, list);
+	return at(x, k, "%s: unknown key '%s' (known: %s)", where, hb_quote(s), list);
 }
 
 /* A mapping's keys are a table of rows X(name, set): the names (for
@@ -149,7 +151,7 @@ static int get_uint(const struct ctx *x, const yaml_node_t *n, const char *key, 
 	uint64_t v;
 	if (parse_u64(scalar(n), &v) < 0 || v > max)
 		return at(x, n, "%s: expected a whole number from 0 to %llu, got '%s'", key,
-			  (unsigned long long)max, scalar(n));
+			  (unsigned long long)max, hb_quote(scalar(n)));
 	*out = v;
 	return 0;
 }
@@ -164,7 +166,7 @@ static int get_number(const struct ctx *x, const yaml_node_t *n, const char *key
 	double v = strtod(scalar(n), &end);
 	if (end == scalar(n) || *end || errno || !isfinite(v) || v < lo || v > hi)
 		return at(x, n, "%s: expected a number from %g to %g, got '%s'", key, lo, hi,
-			  scalar(n));
+			  hb_quote(scalar(n)));
 	*out = v;
 	return 0;
 }
@@ -181,7 +183,7 @@ static int get_bool(const struct ctx *x, const yaml_node_t *n, const char *key, 
 	for (int i = 0; no[i]; i++)
 		if (!strcmp(scalar(n), no[i]))
 			return *out = false, 0;
-	return at(x, n, "%s: expected true or false, got '%s'", key, scalar(n));
+	return at(x, n, "%s: expected true or false, got '%s'", key, hb_quote(scalar(n)));
 }
 
 /* One of names (NULL-terminated): its index, or -1 after an error. */
@@ -198,7 +200,7 @@ static int get_choice(const struct ctx *x, const yaml_node_t *n, const char *key
 		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
 					names[i]);
 	}
-	return at(x, n, "%s: expected one of %s, got '%s'", key, list, scalar(n));
+	return at(x, n, "%s: expected one of %s, got '%s'", key, list, hb_quote(scalar(n)));
 }
 
 /* A list of names (NULL-terminated): the bit of each, set in *bits (which
@@ -230,21 +232,58 @@ static int add_trace(const struct ctx *x, const yaml_node_t *n, const char *path
 {
 	struct config *c = x->c;
 	char shortname[256];
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return at(x, n, "traces: %s: %s", hb_quote(path), strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return at(x, n, "traces: %s: %s", hb_quote(path),
+			  hb_strerror(S_ISDIR(st.st_mode) ? EISDIR : HB_ENOTREG));
+	if (name && strlen(name) > CONFIG_NAME_MAX)
+		return at(x, n, "traces: a name of %zu bytes, more than %d", strlen(name),
+			  CONFIG_NAME_MAX);
 	if (!name) {
 		trace_short_name(path, shortname, sizeof shortname);
 		name = shortname;
 	}
-	for (size_t i = 0; i < c->ntraces; i++)
-		if (!strcmp(c->traces[i].name, name))
-			return at(x, n,
-				  "trace name '%s' is used twice (also line %u); give one a name: "
-				  "{path: ..., name: ...}",
-				  name, c->traces[i].line);
 	c->traces = xrealloc(c->traces, (c->ntraces + 1) * sizeof *c->traces);
 	c->traces[c->ntraces++] = (struct config_trace){xstrdup(path), xstrdup(name),
 							(unsigned)n->start_mark.line + 1,
 							(unsigned)n->start_mark.column + 1};
 	return 0;
+}
+
+static int by_name_then_index(const void *a, const void *b, void *arg)
+{
+	const struct config_trace *t = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(t[i].name, t[j].name);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* Every trace name once: sorted, so 100 k traces take no time.  The
+ * mistake told is the first a reader meets: the earliest second use. */
+static int traces_named_once(const struct ctx *x)
+{
+	const struct config *c = x->c;
+	size_t *order = xcalloc(c->ntraces + 1, sizeof *order), worst = SIZE_MAX, first = 0;
+	for (size_t i = 0; i < c->ntraces; i++)
+		order[i] = i;
+	qsort_r(order, c->ntraces, sizeof *order, by_name_then_index, c->traces);
+	/* a run of one name starts with its earliest use */
+	for (size_t k = 1, run = 0; k < c->ntraces; k++) {
+		if (strcmp(c->traces[order[k]].name, c->traces[order[k - 1]].name))
+			run = k;
+		else if (worst == SIZE_MAX || order[k] < worst)
+			worst = order[k], first = order[run];
+	}
+	free(order);
+	if (worst == SIZE_MAX)
+		return 0;
+	const struct config_trace *t = &c->traces[worst];
+	hb_error("%s:%u:%u: trace name '%s' is used twice (also line %u); give one a name: "
+		 "{path: ..., name: ...}",
+		 x->path, t->line, t->column, hb_quote(t->name), c->traces[first].line);
+	return -1;
 }
 
 /* A trace entry's keys, each a row: its name and what it sets. */
@@ -296,26 +335,22 @@ static int one_trace(const struct ctx *x, const yaml_node_t *item)
 	}
 	const char *path = e.path, *name = e.name;
 	const yaml_node_t *pnode = e.pnode;
-	if (!has_glob(path)) {
-		struct stat st;
-		if (stat(path, &st) < 0)
-			return at(x, pnode, "traces: %s: %s", path, strerror(errno));
+	if (!has_glob(path))
 		return add_trace(x, pnode, path, name);
-	}
 	glob_t g;
 	int rc = glob(path, 0, NULL, &g);
 	if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
 		globfree(&g);
-		return at(x, pnode, "traces: no file matches '%s'", path);
+		return at(x, pnode, "traces: no file matches '%s'", hb_quote(path));
 	}
 	if (rc != 0) {
 		globfree(&g);
-		return at(x, pnode, "traces: cannot expand '%s'", path);
+		return at(x, pnode, "traces: cannot expand '%s'", hb_quote(path));
 	}
 	if (name && g.gl_pathc > 1) {
 		globfree(&g);
-		return at(x, pnode, "traces: '%s' matches %zu files, but a name names one", path,
-			  (size_t)g.gl_pathc);
+		return at(x, pnode, "traces: '%s' matches %zu files, but a name names one",
+			  hb_quote(path), (size_t)g.gl_pathc);
 	}
 	for (size_t i = 0; i < g.gl_pathc && rc == 0; i++)
 		rc = add_trace(x, pnode, g.gl_pathv[i], name);
@@ -333,12 +368,15 @@ static int add_backend(const struct ctx *x, const yaml_node_t *n, struct backend
 		backend_choice_free(b);
 		return at(x, n, "%s", err);
 	}
+	if (b->fault)
+		at(x, n, "warning: backend %s cannot start here, its jobs fail: %s", b->spec,
+		   b->fault);
 	for (size_t i = 0; i < c->nbackends; i++)
 		if (!strcmp(c->backends[i].spec, b->spec)) {
 			at(x, n,
 			   "backend name '%s' is used twice; give one a name: {name: ..., backend: "
 			   "...}",
-			   b->spec);
+			   hb_quote(b->spec));
 			backend_choice_free(b);
 			return -1;
 		}
@@ -359,6 +397,9 @@ static int be_name(const struct ctx *x, const yaml_node_t *k, const yaml_node_t 
 {
 	if (want(x, v, YAML_SCALAR_NODE, scalar(k)) < 0)
 		return -1;
+	if (strlen(scalar(v)) > CONFIG_NAME_MAX)
+		return at(x, v, "name: %zu bytes long, more than the %d it may have",
+			  strlen(scalar(v)), CONFIG_NAME_MAX);
 	e->name = scalar(v);
 	return 0;
 }
@@ -531,9 +572,21 @@ static int regression(struct ctx *x, const char *key, const yaml_node_t *n)
 
 /* ---- The document's knobs: one function each --------------------------------------- */
 
+/* A string no longer than max bytes (it becomes a file name, a title). */
+static int get_short_string(const struct ctx *x, const yaml_node_t *n, const char *key, size_t max,
+			    char **out)
+{
+	if (get_string(x, n, key, out) < 0)
+		return -1;
+	if (strlen(*out) > max)
+		return at(x, n, "%s: %zu bytes long, more than the %zu it may have", key,
+			  strlen(*out), max);
+	return 0;
+}
+
 static int top_name(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	return get_string(x, v, key, &x->c->name);
+	return get_short_string(x, v, key, CONFIG_NAME_MAX, &x->c->name);
 }
 
 static int top_traces(struct ctx *x, const char *key, const yaml_node_t *v)
@@ -583,7 +636,7 @@ static int top_pace(struct ctx *x, const char *key, const yaml_node_t *v)
 		return -1;
 	if (replay_parse_pace(scalar(v), &x->c->base.pace) < 0)
 		return at(x, v, "%s: expected recorded or a factor like 10x, got '%s'", key,
-			  scalar(v));
+			  hb_quote(scalar(v)));
 	return 0;
 }
 
@@ -627,7 +680,16 @@ static int top_latency(struct ctx *x, const char *key, const yaml_node_t *v)
 
 static int top_timeout(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	return get_number(x, v, key, 0, 1e6, &x->c->timeout);
+	return get_number(x, v, key, 0, 1e6, &x->c->limits.timeout);
+}
+
+static int top_memory_limit(struct ctx *x, const char *key, const yaml_node_t *v)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0 ||
+	    parse_size(scalar(v), &x->c->limits.memory) < 0)
+		return at(x, v, "%s: expected a size like 512MiB or 4GiB (0: none), got '%s'", key,
+			  scalar(v) ? hb_quote(scalar(v)) : type_name(v));
+	return 0;
 }
 
 static int top_heap_limit(struct ctx *x, const char *key, const yaml_node_t *v)
@@ -635,13 +697,13 @@ static int top_heap_limit(struct ctx *x, const char *key, const yaml_node_t *v)
 	if (want(x, v, YAML_SCALAR_NODE, key) < 0 ||
 	    parse_size(scalar(v), &x->c->base.heap_limit) < 0)
 		return at(x, v, "%s: expected a size like 512MiB or 4GiB, got '%s'", key,
-			  scalar(v) ? scalar(v) : type_name(v));
+			  scalar(v) ? hb_quote(scalar(v)) : type_name(v));
 	return 0;
 }
 
 static int top_output(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	return get_string(x, v, key, &x->c->output);
+	return get_short_string(x, v, key, PATH_MAX - 256, &x->c->output);
 }
 
 static int top_plots(struct ctx *x, const char *key, const yaml_node_t *v)
@@ -686,7 +748,8 @@ static int top_lab(struct ctx *x, const char *key, const yaml_node_t *v)
 	if (want(x, v, YAML_SCALAR_NODE, key) < 0)
 		return -1;
 	if (!replay_lab_set(&x->c->base, scalar(v)))
-		return at(x, v, "%s: expected csapp2002 or cmu2016, got '%s'", key, scalar(v));
+		return at(x, v, "%s: expected csapp2002 or cmu2016, got '%s'", key,
+			  hb_quote(scalar(v)));
 	return 0;
 }
 
@@ -700,6 +763,7 @@ static int top_lab(struct ctx *x, const char *key, const yaml_node_t *v)
 	X("heap_check", top_heap_check)                                                            \
 	X("latency", top_latency)                                                                  \
 	X("timeout", top_timeout)                                                                  \
+	X("memory_limit", top_memory_limit)                                                        \
 	X("heap_limit", top_heap_limit)                                                            \
 	X("output", top_output)                                                                    \
 	X("plots", top_plots)                                                                      \
@@ -716,6 +780,54 @@ static int (*const top_sets[])(struct ctx *, const char *,
 			       const yaml_node_t *) = {TOP_KEYS(KEY_SET_)};
 
 /* ---- The document ------------------------------------------------------------------- */
+
+struct key_at {
+	const char *key;
+	const yaml_node_t *node;
+};
+
+static int by_key_then_place(const void *a, const void *b)
+{
+	const struct key_at *p = a, *q = b;
+	int c = strcmp(p->key, q->key);
+	if (c)
+		return c;
+	size_t i = p->node->start_mark.index, j = q->node->start_mark.index;
+	return (i > j) - (i < j);
+}
+
+/* A key written twice in one mapping, anywhere in the document: the second
+ * is the mistake (YAML says keys are unique; libyaml keeps both). */
+static int keys_once(const struct ctx *x)
+{
+	for (yaml_node_t *m = x->doc.nodes.start; m < x->doc.nodes.top; m++) {
+		if (m->type != YAML_MAPPING_NODE)
+			continue;
+		size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start), k = 0;
+		if (n < 2)
+			continue;
+		struct key_at *keys = xcalloc(n, sizeof *keys);
+		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+		     p < m->data.mapping.pairs.top; p++) {
+			yaml_node_t *key = node(x, p->key);
+			if (key->type == YAML_SCALAR_NODE)
+				keys[k++] = (struct key_at){scalar(key), key};
+		}
+		qsort(keys, k, sizeof *keys, by_key_then_place);
+		const struct key_at *dup = NULL, *was = NULL;
+		for (size_t i = 1; i < k; i++)
+			if (!strcmp(keys[i].key, keys[i - 1].key) &&
+			    (!dup || keys[i].node->start_mark.index < dup->node->start_mark.index))
+				dup = &keys[i], was = &keys[i - 1];
+		int rc = dup ? at(x, dup->node, "duplicate key '%s' (also line %zu)",
+				  hb_quote(dup->key), was->node->start_mark.line + 1)
+			     : 0;
+		free(keys);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
 
 /* Every item of a list through one(). */
 static int each_item(const struct ctx *x, const yaml_node_t *list,
@@ -756,9 +868,29 @@ static int top(struct ctx *x, const yaml_node_t *root)
 		return at(x, x->traces, "traces: the list is empty");
 	if (x->backends->data.sequence.items.start == x->backends->data.sequence.items.top)
 		return at(x, x->backends, "backends: the list is empty");
-	if (each_item(x, x->traces, one_trace) < 0)
+	if (each_item(x, x->traces, one_trace) < 0 || traces_named_once(x) < 0)
 		return -1;
 	return each_item(x, x->backends, one_backend);
+}
+
+/* Nothing after the first document but the end: a second one (after
+ * ---) would be ignored, so it is a mistake, as is a YAML error there. */
+static int more_documents(const struct ctx *x, yaml_parser_t *parser)
+{
+	yaml_document_t next;
+	if (!yaml_parser_load(parser, &next)) {
+		hb_error("%s:%zu:%zu: %s", x->path, parser->problem_mark.line + 1,
+			 parser->problem_mark.column + 1,
+			 parser->problem ? parser->problem : "bad YAML");
+		return -1;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	int rc = 0;
+	if (root)
+		rc = at(x, root,
+			"a second YAML document: a config is one document (remove the ---)");
+	yaml_document_delete(&next);
+	return rc;
 }
 
 struct config *config_load(const char *path)
@@ -766,13 +898,14 @@ struct config *config_load(const char *path)
 	size_t len = 0;
 	char *text = read_whole_file(path, &len);
 	if (!text) {
-		hb_error("%s: %s", path, strerror(errno));
+		hb_error("%s: %s", path, hb_strerror(errno));
 		return NULL;
 	}
 	struct config *c = xcalloc(1, sizeof *c);
 	c->path = xstrdup(path);
 	c->text = text;
 	replay_config_init(&c->base);
+	job_limits_default(&c->limits);
 	c->plots = PLOT_ALL;
 	for (int f = 0; f < RES_NFIELDS; f++)
 		c->max_drop[f] = -1;
@@ -789,9 +922,14 @@ struct config *config_load(const char *path)
 		config_free(c);
 		return NULL;
 	}
-	yaml_parser_delete(&parser);
 	yaml_node_t *root = yaml_document_get_root_node(&x.doc);
-	int rc = root ? top(&x, root) : (hb_error("%s: the config is empty", path), -1);
+	int rc = root ? more_documents(&x, &parser)
+		      : (hb_error("%s: the config is empty", path), -1);
+	yaml_parser_delete(&parser);
+	if (rc == 0)
+		rc = keys_once(&x);
+	if (rc == 0)
+		rc = top(&x, root);
 	yaml_document_delete(&x.doc);
 	if (rc < 0) {
 		config_free(c);

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 
 #include "replay/backend_spec.h"
+#include "replay/job.h"
 #include "report/fields.h"
 
 struct config_trace {
@@ -47,6 +48,7 @@ struct config_trace {
 };
 
 #define CONFIG_MAX_COPIES 16
+#define CONFIG_NAME_MAX   200 /* bytes of a name: the config's, a trace's, a backend's */
 
 struct config {
 	char *path, *name, *text; /* text: the file as read */
@@ -57,7 +59,7 @@ struct config {
 	struct replay_config base;          /* everything but the backend and the copies */
 	unsigned copies[CONFIG_MAX_COPIES]; /* a job per value; none: 1 */
 	size_t ncopies;
-	double timeout;
+	struct job_limits limits; /* timeout: and memory_limit:, or their defaults */
 	char *output;
 	unsigned plots; /* PLOT_* bits (plot.h) */
 	bool has_regression;

@@ -27,10 +27,12 @@
 
 static volatile sig_atomic_t interrupted;
 
+/* Ctrl-C or SIGTERM: the running job's worker is killed, no other starts;
+ * the run ends as the signal asks (exit status 128 + its number). */
 static void on_interrupt(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	interrupted = sig;
+	job_interrupt(sig);
 }
 
 struct job {
@@ -97,9 +99,11 @@ static void plan_print(const struct run *r)
 	if (r->opt->shard_n > 1)
 		printf(", shard %u/%u runs %zu", r->opt->shard_i, r->opt->shard_n, mine);
 	printf("; output %s\n", c->output);
-	printf("repeat %u, check %s, heap_check %llu, latency %s, timeout %gs%s\n", c->base.repeat,
-	       replay_check_names[c->base.check], (unsigned long long)c->base.heap_check_every,
-	       c->base.latency ? "yes" : "no", c->timeout,
+	printf("repeat %u, check %s, heap_check %llu, latency %s, timeout %gs, memory limit "
+	       "%llu MiB%s\n",
+	       c->base.repeat, replay_check_names[c->base.check],
+	       (unsigned long long)c->base.heap_check_every, c->base.latency ? "yes" : "no",
+	       c->limits.timeout, (unsigned long long)(c->limits.memory >> 20),
 	       c->base.threads == THREADS_RECORDED ? ", threads recorded" : "");
 	for (size_t k = 0; k < r->njobs; k++) {
 		char cp[32];
@@ -228,7 +232,10 @@ static int job_one(struct run *r, size_t k, struct replay_result *res)
 		return -1;
 	struct replay_config rcfg = backend_choice_config(b, &r->cfg->base);
 	rcfg.copies = j->copies;
-	job_run(r->traces[j->trace], r->fds[j->trace], &rcfg, r->cfg->timeout, res);
+	if (b->fault)
+		job_refuse(r->traces[j->trace], &rcfg, b->fault, res);
+	else
+		job_run(r->traces[j->trace], r->fds[j->trace], &rcfg, &r->cfg->limits, res);
 	if (interrupted) /* the worker died of our Ctrl-C: no result */
 		return -1;
 	if (r->cached[j->trace] && res->error_op != UINT64_MAX) {
@@ -370,15 +377,37 @@ static void run_free(struct run *r)
 	free(r->jobs);
 }
 
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --dry-run: every trace opens and is a format heapbench reads, each file
+ * looked at once however many entries name it. */
+static int traces_recognised(const struct config *cfg)
+{
+	char **paths = xcalloc(cfg->ntraces + 1, sizeof *paths);
+	for (size_t t = 0; t < cfg->ntraces; t++)
+		paths[t] = cfg->traces[t].path;
+	qsort(paths, cfg->ntraces, sizeof *paths, by_path);
+	int rc = HB_EXIT_OK;
+	for (size_t t = 0; t < cfg->ntraces; t++)
+		if ((t == 0 || strcmp(paths[t], paths[t - 1])) && !trace_recognise(paths[t]))
+			rc = HB_EXIT_USAGE;
+	free(paths);
+	return rc;
+}
+
 int suite_run(const struct config *cfg, const struct suite_opts *o)
 {
 	HB_ASSERT(o->shard_i >= 1 && o->shard_i <= o->shard_n);
 	struct run r = {.cfg = cfg, .opt = o, .out = -1};
 	plan_make(&r);
+	backend_heap_limit_note(cfg->backends, cfg->nbackends, cfg->base.heap_limit);
 	if (o->dry_run) {
 		plan_print(&r);
 		free(r.jobs);
-		return HB_EXIT_OK;
+		return traces_recognised(cfg);
 	}
 	r.traces = xcalloc(cfg->ntraces + 1, sizeof *r.traces);
 	r.fds = xcalloc(cfg->ntraces + 1, sizeof *r.fds);
@@ -392,7 +421,7 @@ int suite_run(const struct config *cfg, const struct suite_opts *o)
 			hb_error("interrupted after %zu of %zu jobs; `heapbench run %s -o %s "
 				 "--resume` goes on",
 				 r.ran, r.todo, cfg->path, cfg->output);
-			rc = 130;
+			rc = 128 + interrupted;
 		} else {
 			rc = run_report(&r);
 		}

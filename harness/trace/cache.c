@@ -35,7 +35,7 @@ static bool cache_dir(char *out, size_t len)
 /* FNV-1a over the file's bytes, and its size: the cache key. */
 static bool content_key(const char *path, char *out, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(path);
 	if (fd < 0)
 		return false;
 	uint64_t h = FNV1A_BASIS, size = 0;
@@ -55,7 +55,7 @@ struct trace *trace_cache_load(const char *path, bool *cached)
 {
 	*cached = false;
 	char magic[HBT_MAGIC_LEN] = {0}, dir[4096], key[64], file[4200];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(path);
 	bool plain = fd >= 0 && read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
 		     !memcmp(magic, HBT_MAGIC, HBT_MAGIC_LEN);
 	if (fd >= 0)

@@ -44,6 +44,9 @@ static int hbt_read_meta(struct trace *t, const char *p, size_t n, struct diag *
 		key[kl] = '\0';
 		memcpy(value, colon + 2, vl);
 		value[vl] = '\0';
+		if (!utf8_valid(value))
+			return hbt_bad(d, "metadata entry '%s' at byte %" PRIu64 " is not UTF-8",
+				       key, (uint64_t)(p - (end - n)));
 		if (!trace_meta_valid(key, value) || trace_meta_get(t, key))
 			return hbt_bad(d, "invalid metadata entry '%s' at byte %" PRIu64, key,
 				       (uint64_t)(p - (end - n)));

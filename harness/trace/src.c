@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -215,18 +216,11 @@ int src_open(struct src *s, const char *path, struct diag *d)
 	memset(s, 0, sizeof *s);
 	s->path = path;
 	s->d = d;
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	s->fd = open_regular(path);
+	if (s->fd < 0 && errno == EISDIR)
+		return src_fail(s, "is a directory, not a trace%s", "");
 	if (s->fd < 0)
-		return src_fail(s, "cannot open: %s", strerror(errno));
-	struct stat st;
-	if (fstat(s->fd, &st) < 0) {
-		src_fail(s, "cannot stat: %s", strerror(errno));
-		goto fail;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		src_fail(s, "is a directory, not a trace%s", "");
-		goto fail;
-	}
+		return src_fail(s, "cannot open: %s", hb_strerror(errno));
 	s->in = xmap(SRC_CHUNK);
 	s->cap = SRC_CHUNK + 1;
 	s->buf = xmap(s->cap);
@@ -338,9 +332,15 @@ int src_line(struct src *s, char **line, size_t *len)
 	}
 }
 
-int src_slurp(struct src *s, void **data, size_t *len)
+int src_slurp(struct src *s, uint64_t max, void **data, size_t *len)
 {
 	while (!s->eof) {
+		if (s->len - s->pos > max)
+			return diag_fatal(s->d, DIAG_NO_LINE, DIAG_NO_OP,
+					  "decompresses to more than %" PRIu64
+					  " MiB, half the memory available: decompress it to a "
+					  "file, which is read without holding it",
+					  max >> 20);
 		/* fill() grows the buffer only when it runs short; ask for room */
 		buf_grow(s, s->len + SRC_CHUNK + 1);
 		if (fill(s) < 0)

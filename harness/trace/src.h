@@ -57,7 +57,7 @@ long src_peek(struct src *s, size_t n);
 int src_line(struct src *s, char **line, size_t *len);
 
 /* Reads everything not yet consumed into one malloc'd buffer (8-byte
- * aligned).  -1 on error. */
-int src_slurp(struct src *s, void **data, size_t *len);
+ * aligned), refusing more than max bytes.  -1 on error (reported). */
+int src_slurp(struct src *s, uint64_t max, void **data, size_t *len);
 
 #endif

@@ -145,8 +145,9 @@ static int text_op_parse(struct text_reader *r, const char *p, uint64_t thread)
 				  r->rep ? "a, r or f, or heapbench's c or m" : "a, c, m, r or f");
 	}
 	p++;
-	if (*p && *p != ' ' && *p != '\t')
-		return text_error(r, "unknown op '%.*s'", (int)strcspn(p - 1, " \t"), p - 1);
+	/* the blanks are those of every other place in a line (skip_ws) */
+	if (*p && *p != ' ' && *p != '\t' && *p != '\v' && *p != '\f')
+		return text_error(r, "unknown op '%.*s'", (int)strcspn(p - 1, " \t\v\f"), p - 1);
 
 	uint64_t v[3] = {0, 0, 0};
 	bool neg = false;

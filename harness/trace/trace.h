@@ -161,6 +161,10 @@ struct trace *trace_load_verified(const char *path, struct diag *d);
  * NULL (reported unless quiet) if it cannot be loaded. */
 struct trace *trace_load_file(const char *path, bool quiet);
 void trace_free(struct trace *t);
+/* Whether path opens (a regular file), decompresses and starts as some
+ * format heapbench reads, without reading it whole: the reader's name
+ * ("text", "valgrind", ...), or NULL (reported). */
+const char *trace_recognise(const char *path);
 /* Opens the uncompressed .hbt file at fd into *t (the caller's, zeroed;
  * path is borrowed) without malloc: the ops mapped in place, the metadata
  * checked but not kept, then verified (trace_verify).  A replay's worker

@@ -213,8 +213,12 @@ static int write_rep(const struct trace *t, struct out *o)
 static int write_hbt(const struct trace *t, struct out *o)
 {
 	struct buf meta = {0};
-	for (size_t i = 0; i < t->nmeta; i++)
-		buf_printf(&meta, "%s: %s\n", t->meta[i].key, t->meta[i].value);
+	/* the format's metadata is UTF-8: a recorded command line may not be */
+	for (size_t i = 0; i < t->nmeta; i++) {
+		buf_printf(&meta, "%s: ", t->meta[i].key);
+		buf_append_utf8(&meta, t->meta[i].value);
+		buf_append(&meta, "\n", 1);
+	}
 	struct hbt_header h;
 	memset(&h, 0, sizeof h);
 	memcpy(h.magic, HBT_MAGIC, HBT_MAGIC_LEN);

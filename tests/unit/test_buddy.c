@@ -789,7 +789,7 @@ static void run_job(const struct trace *t, const char *name, const char *spec, u
 	memset(&r, 0, sizeof r);
 	int fd = job_trace_fd(t);
 	assert_true(fd >= 0);
-	job_run(t, fd, &cfg, 120, &r);
+	job_run(t, fd, &cfg, &(struct job_limits){120, 0}, &r);
 	close(fd);
 	if (r.status != JOB_OK)
 		fail_msg("buddy:%s on %s: %s at op %lld: %s", spec ? spec : "", name,

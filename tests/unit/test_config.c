@@ -28,6 +28,7 @@ static void test_good(void **state)
 		     "backends:\n  - first-fit\n"
 		     "  - {name: ff-lifo, backend: first-fit, options: {order: lifo}}\n"
 		     "repeat: 3\ncheck: fast\nheap_check: 7\nlatency: yes\ntimeout: 2.5\n"
+		     "memory_limit: 3GiB\n"
 		     "heap_limit: 4GiB\noutput: out/unit\nplots: [throughput, latency]\n"
 		     "sample_every: 64\nalign: 32\n"
 		     "regression:\n  baseline: base.jsonl\n"
@@ -45,7 +46,8 @@ static void test_good(void **state)
 	assert_int_equal(c->base.check, CHECK_FAST);
 	assert_int_equal(c->base.heap_check_every, 7);
 	assert_true(c->base.latency);
-	assert_true(c->timeout == 2.5);
+	assert_true(c->limits.timeout == 2.5);
+	assert_int_equal(c->limits.memory, 3ull << 30);
 	assert_int_equal(c->base.heap_limit, 4ull << 30);
 	assert_string_equal(c->output, "out/unit");
 	assert_int_equal(c->plots, PLOT_THROUGHPUT | PLOT_LATENCY);
@@ -97,7 +99,8 @@ static void test_unknown_key(void **state)
 	mistake(TR BE "repaet: 3\n", "5:1: config: unknown key 'repaet' (did you mean 'repeat'?)");
 	mistake(TR BE "colour: red\n",
 		"5:1: config: unknown key 'colour' (known: name, traces, backends, repeat, check, "
-		"heap_check, latency, timeout, heap_limit, output, plots, regression, "
+		"heap_check, latency, timeout, memory_limit, heap_limit, output, plots, "
+		"regression, "
 		"sample_every, align, align_strict, lab, threads, copies, pace)");
 	mistake(TR "backends:\n  - {name: x, backnd: first-fit}\n",
 		"4:15: backends: unknown key 'backnd' (did you mean 'backend'?)");
@@ -152,6 +155,46 @@ static void test_regression(void **state)
 		"6:3: regression: needs a baseline (a results.jsonl or run directory)");
 }
 
+/* What YAML allows but a config must not mean: a key twice (libyaml keeps
+ * both, the last would win), a second document (it would be ignored);
+ * values beyond what their use can take; and messages that stay one short
+ * line for a huge or multi-line value. */
+static void test_strict(void **state)
+{
+	(void)state;
+	mistake(TR BE "repeat: 3\nlatency: no\nrepeat: 4\n",
+		"7:1: duplicate key 'repeat' (also line 5)");
+	mistake(TR "backends:\n  - {name: a, backend: first-fit, options: {order: lifo, order: "
+		   "fifo}}\n",
+		"4:58: duplicate key 'order' (also line 4)");
+	mistake("traces:\n  - {path: traces/examples/tiny.rep, path: "
+		"traces/examples/coalesce.rep}\n" BE,
+		"2:38: duplicate key 'path' (also line 2)");
+	mistake(TR BE "---\nrepeat: 2\n",
+		"6:1: a second YAML document: a config is one document (remove the ---)");
+	mistake("traces:\n  - {path: traces/examples/tiny.rep, name: a}\n"
+		"  - {path: traces/examples/coalesce.rep, name: b}\n"
+		"  - {path: traces/examples/coalesce.rep, name: a}\n" BE,
+		"4:12: trace name 'a' is used twice (also line 2); give one a name: {path: ..., "
+		"name: ...}");
+	mistake("traces: [traces/examples]\n" BE, "1:10: traces: traces/examples: Is a directory");
+	mistake(TR BE "memory_limit: 99999999999999999999\n",
+		"5:15: memory_limit: expected a size like 512MiB or 4GiB (0: none), got "
+		"'99999999999999999999'");
+	mistake(TR BE "repeat: \"3\\n4\"\n",
+		"5:9: repeat: expected a whole number from 0 to 100, got '3\\n4'");
+	char big[4096], fill[3001], want[512];
+	memset(fill, 'x', 3000);
+	fill[3000] = '\0';
+	snprintf(big, sizeof big, "name: %s\n" TR BE, fill);
+	mistake(big, "1:7: name: 3000 bytes long, more than the 200 it may have");
+	fill[1000] = '\0';
+	snprintf(big, sizeof big, TR BE "check: %s\n", fill);
+	snprintf(want, sizeof want,
+		 "5:8: check: expected one of off, fast, full, got '%.160s... (1000 bytes)'", fill);
+	mistake(big, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_backend_and_values),
 		cmocka_unit_test(test_regression),
+		cmocka_unit_test(test_strict),
 	};
 	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

@@ -317,7 +317,7 @@ static void run(const struct trace *t, const struct replay_config *cfg, double t
 {
 	int fd = job_trace_fd(t);
 	assert_true(fd >= 0);
-	job_run(t, fd, cfg, timeout, r);
+	job_run(t, fd, cfg, &(struct job_limits){timeout, 0}, r);
 	close(fd);
 }
 
