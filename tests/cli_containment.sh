@@ -139,6 +139,18 @@ run "$HB" trace stats "$T/huge.hbt.zst"
 check "a compressed .hbt declaring 16 EiB of ops: exit 2" 2 "$rc"
 check_has "... refused before it is inflated, saying why" "$err" "its header declares 25165824 MiB of .hbt, more than the"
 check "... one line" 1 "$(grep -c . <<<"$err")"
+# a 5 KB zstd file of 10 M ops: the parent stops building it at its memory limit
+python3 -c "
+import sys
+sys.stdout.write('# heapbench-trace: 1\\n' + 'a 0 1\\nf 0\\n' * 5000000)" | zstd -q -c >"$T/bomb.trace.zst"
+HEAPBENCH_MEMORY_LIMIT=64MiB run "$HB" trace stats "$T/bomb.trace.zst"
+check "a decompression bomb of text under a 64 MiB limit: stopped at the op that would cross it" \
+	"2 heapbench: $T/bomb.trace.zst:2097154: op 2097152: the trace holds more ops than fit in the 64 MiB (\$HEAPBENCH_MEMORY_LIMIT) heapbench may use" \
+	"$rc $err"
+zstd -q "$T/r.hbt" -o "$T/r.hbt.zst"
+HEAPBENCH_MEMORY_LIMIT=100KiB run "$HB" trace stats "$T/r.hbt.zst"
+check_has "a compressed .hbt over the limit: refused before it is inflated" "$rc $err" \
+	"2 heapbench: $T/r.hbt.zst: its header declares 468 KiB of .hbt, more than the 100 KiB (\$HEAPBENCH_MEMORY_LIMIT) heapbench may hold"
 zstd -q -c traces/examples/tiny.rep | gzip -c >"$T/double.gz"
 run "$HB" trace stats "$T/double.gz"
 check "zstd inside gzip: named" "2 heapbench: $T/double.gz: compressed twice (zstd inside gzip): heapbench undoes one layer; decompress the outer one first" "$rc $err"

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,8 @@ uint64_t memory_available(void)
 uint64_t memory_budget(void)
 {
 	static uint64_t budget;
-	if (!budget)
+	const char *env = getenv("HEAPBENCH_MEMORY_LIMIT");
+	if (!budget && (!env || parse_size(env, &budget) < 0 || !budget))
 		budget = memory_available() / 2;
 	return budget;
 }
@@ -317,6 +319,19 @@ bool utf8_valid(const char *s)
 		p += n;
 	}
 	return true;
+}
+
+const char *memory_budget_said(void)
+{
+	static char said[96];
+	uint64_t b = memory_budget();
+	const char *env = getenv("HEAPBENCH_MEMORY_LIMIT");
+	uint64_t v;
+	bool given = env && parse_size(env, &v) == 0 && v == b;
+	snprintf(said, sizeof said, "%" PRIu64 " %s (%s)", b >= (1u << 20) ? b >> 20 : b >> 10,
+		 b >= (1u << 20) ? "MiB" : "KiB",
+		 given ? "$HEAPBENCH_MEMORY_LIMIT" : "half the memory available");
+	return said;
 }
 
 const char *hb_strerror(int err)

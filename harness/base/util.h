@@ -87,9 +87,13 @@ const char *hb_quote(const char *s);
  * (MemAvailable), in bytes. */
 uint64_t memory_available(void);
 
-/* What heapbench lets one input take in memory (a decompressed trace):
- * half of memory_available, read once. */
+/* What heapbench lets one thing take in memory (a job's worker, by
+ * default; a trace inflated or built in the parent): $HEAPBENCH_MEMORY_LIMIT
+ * when it is a size, else half of memory_available, read once. */
 uint64_t memory_budget(void);
+
+/* memory_budget for a message: "11877 MiB (half the memory available)". */
+const char *memory_budget_said(void);
 
 /* mkdir -p: path and the directories above it; 0, or -1 with errno set. */
 int mkdirs(const char *path);

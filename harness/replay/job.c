@@ -357,8 +357,15 @@ static void judge_end(struct replay_result *r, enum watch_end end, const struct 
 		r->signal = WTERMSIG(status);
 		r->error_op = op;
 		const char *abbrev = sigabbrev_np(r->signal);
-		snprintf(r->error, sizeof r->error, "killed by SIG%s in %s%s%s",
-			 abbrev ? abbrev : "?", where, tail[0] ? ": " : "", tail);
+		/* a SIGKILL that is not ours: the kernel's OOM killer, most often */
+		char who[128] = "";
+		if (r->signal == SIGKILL)
+			snprintf(who, sizeof who,
+				 " (not by heapbench: by the kernel's OOM killer or another "
+				 "process; the worker held %" PRIu64 " MiB)",
+				 w->memory >> 20);
+		snprintf(r->error, sizeof r->error, "killed by SIG%s%s in %s%s%s",
+			 abbrev ? abbrev : "?", who, where, tail[0] ? ": " : "", tail);
 	} else if (WEXITSTATUS(status) != 0 || !r->finished) {
 		/* a backend that calls exit() must not pass for a finished job */
 		r->status = JOB_ERROR;

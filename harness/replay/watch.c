@@ -86,12 +86,10 @@ void job_limits_default(struct job_limits *l)
 	double t = env ? strtod(env, &end) : -1;
 	if (env && end != env && !*end && t >= 0 && t <= 1e6)
 		l->timeout = t;
-	/* half of what the kernel says it could give now without swapping */
-	l->memory = memory_available() / 2;
+	/* half of what the kernel says it could give now without swapping,
+	 * or $HEAPBENCH_MEMORY_LIMIT (0: none) */
 	env = getenv("HEAPBENCH_MEMORY_LIMIT");
-	uint64_t m;
-	if (env && parse_size(env, &m) == 0)
-		l->memory = m;
+	l->memory = env && !strcmp(env, "0") ? 0 : memory_budget();
 }
 
 /* ---- What a worker leaves ---------------------------------------------------------- */
@@ -169,12 +167,9 @@ static enum watch_end over(struct watch *w, uint64_t deadline, int statm_fd)
 		return WATCH_INTERRUPTED;
 	if (deadline && os_now_ns() >= deadline)
 		return WATCH_TIMEOUT;
-	if (w->lim->memory && statm_fd >= 0) {
+	if (statm_fd >= 0)
 		w->memory = anon_resident(statm_fd);
-		if (w->memory > w->lim->memory)
-			return WATCH_MEMORY;
-	}
-	return WATCH_EXITED;
+	return w->lim->memory && w->memory > w->lim->memory ? WATCH_MEMORY : WATCH_EXITED;
 }
 
 enum watch_end watch_worker(struct watch *w)

@@ -683,22 +683,26 @@ static int top_timeout(struct ctx *x, const char *key, const yaml_node_t *v)
 	return get_number(x, v, key, 0, 1e6, &x->c->limits.timeout);
 }
 
+/* A size like 512MiB (parse_size: 64 bits at most). */
+static int get_size(const struct ctx *x, const yaml_node_t *v, const char *key, const char *note,
+		    uint64_t *out)
+{
+	if (want(x, v, YAML_SCALAR_NODE, key) < 0)
+		return -1;
+	if (parse_size(scalar(v), out) < 0)
+		return at(x, v, "%s: expected a size like 512MiB or 4GiB%s, got '%s'", key, note,
+			  hb_quote(scalar(v)));
+	return 0;
+}
+
 static int top_memory_limit(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	if (want(x, v, YAML_SCALAR_NODE, key) < 0 ||
-	    parse_size(scalar(v), &x->c->limits.memory) < 0)
-		return at(x, v, "%s: expected a size like 512MiB or 4GiB (0: none), got '%s'", key,
-			  scalar(v) ? hb_quote(scalar(v)) : type_name(v));
-	return 0;
+	return get_size(x, v, key, " (0: none)", &x->c->limits.memory);
 }
 
 static int top_heap_limit(struct ctx *x, const char *key, const yaml_node_t *v)
 {
-	if (want(x, v, YAML_SCALAR_NODE, key) < 0 ||
-	    parse_size(scalar(v), &x->c->base.heap_limit) < 0)
-		return at(x, v, "%s: expected a size like 512MiB or 4GiB, got '%s'", key,
-			  scalar(v) ? hb_quote(scalar(v)) : type_name(v));
-	return 0;
+	return get_size(x, v, key, "", &x->c->base.heap_limit);
 }
 
 static int top_output(struct ctx *x, const char *key, const yaml_node_t *v)

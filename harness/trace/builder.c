@@ -287,10 +287,27 @@ static void builder_free_null(struct trace_builder *b, const struct trace_srcop 
 	builder_append(b, s, op);
 }
 
+/* Before the op array doubles: whether the doubled array fits in what
+ * heapbench may hold (memory_budget); a trace that does not (a small
+ * compressed file can inflate to billions of ops) stops here, before the
+ * machine runs short.  0, or -1 reported. */
+static int builder_room(struct trace_builder *b, const struct trace_srcop *s)
+{
+	uint64_t next =
+		(uint64_t)(b->t->capops ? b->t->capops : 1024) * 2 * sizeof(struct trace_op);
+	if (next <= memory_budget())
+		return 0;
+	return diag_fatal(b->d, s->line, s->opno,
+			  "the trace holds more ops than fit in the %s heapbench may use",
+			  memory_budget_said());
+}
+
 /* The steps in order; each reports its own problem. */
 static int builder_op(struct trace_builder *b, const struct trace_srcop *s)
 {
 	struct trace_op op = {.size = s->size, .arg = s->arg};
+	if (__builtin_expect(b->t->nops == b->t->capops, 0) && builder_room(b, s) < 0)
+		return -1;
 	int rc = builder_thread(b, s, &op);
 	if (rc)
 		return rc;

@@ -45,11 +45,11 @@ int trace_read_hbt(struct trace *t, struct src *s, struct diag *d)
 		uint64_t need = hbt_declared(&h);
 		if (need > budget)
 			return diag_fatal(d, DIAG_NO_LINE, DIAG_NO_OP,
-					  "its header declares %" PRIu64 " MiB of .hbt, more than "
-					  "the %" PRIu64 " MiB heapbench may hold (half the memory "
-					  "available): decompress it (zstd -d), a plain .hbt is "
-					  "mapped, not held",
-					  need >> 20, budget >> 20);
+					  "its header declares %" PRIu64 " %s of .hbt, more than "
+					  "the %s heapbench may hold: decompress it (zstd -d), a "
+					  "plain .hbt is mapped, not held",
+					  need >= (1u << 20) ? need >> 20 : need >> 10,
+					  need >= (1u << 20) ? "MiB" : "KiB", memory_budget_said());
 	}
 	size_t len;
 	if (src_slurp(s, budget, &t->blob, &len) < 0)

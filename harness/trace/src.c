@@ -338,9 +338,9 @@ int src_slurp(struct src *s, uint64_t max, void **data, size_t *len)
 		if (s->len - s->pos > max)
 			return diag_fatal(s->d, DIAG_NO_LINE, DIAG_NO_OP,
 					  "decompresses to more than %" PRIu64
-					  " MiB, half the memory available: decompress it to a "
+					  " KiB, more than it may hold: decompress it to a "
 					  "file, which is read without holding it",
-					  max >> 20);
+					  max >> 10);
 		/* fill() grows the buffer only when it runs short; ask for room */
 		buf_grow(s, s->len + SRC_CHUNK + 1);
 		if (fill(s) < 0)
