@@ -230,6 +230,24 @@ static void *mapped_alloc(struct bt *f, size_t size, size_t align)
 	return p;
 }
 
+/* Mapped block p resized for size bytes (heap_remap), or NULL with p as it
+ * was.  The payload keeps its offset in the mapping, which stays
+ * page-aligned: 16-byte alignment, all a realloc promises, holds. */
+static void *mapped_resize(struct bt *f, void *p, size_t size)
+{
+	uint64_t lead = ((uint64_t *)p)[-2], old = mapped_len(p), len = lead + size;
+	if (len < size)
+		return NULL;
+	char *m = heap_remap(f->heap, (char *)p - lead, (size_t)old, (size_t)len);
+	if (!m)
+		return NULL;
+	char *q = m + lead;
+	((uint64_t *)q)[-1] =
+		((len + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1)) | BT_F_MAPPED | BT_F_ALLOC;
+	f->in_use = f->in_use - old + mapped_len(q);
+	return q;
+}
+
 /* ---- The policy ---------------------------------------------------------- */
 
 /* The treap path to the block the last fit search returned (end), root
@@ -367,6 +385,9 @@ void *bt_realloc(void *state, void *p, size_t size)
 		if (size <= mapped_usable(p) &&
 		    !(f->mmap_threshold && size < f->mmap_threshold / 2))
 			return p;
+		/* still large: the mapping is resized, its pages moved, not copied */
+		if (f->mmap_threshold && size >= f->mmap_threshold)
+			return mapped_resize(f, p, size);
 		void *q = bt_malloc(state, size);
 		if (!q)
 			return NULL;

@@ -345,6 +345,26 @@ static uint64_t mapped_usable(void *p)
 	return *mapped_len(p) - hdr((char *)p - HDR)->lead;
 }
 
+/* Mapped block p resized for size bytes (heap_remap: its pages moved, not
+ * copied), or NULL with p as it was.  The payload keeps its offset in the
+ * page-aligned mapping: 16-byte alignment holds. */
+static void *mapped_resize(struct buddy *b, void *p, size_t size)
+{
+	uint64_t lead = hdr((char *)p - HDR)->lead, old = *mapped_len(p), len = lead + size;
+	if (size > ((uint64_t)1 << 62))
+		return NULL;
+	char *m = heap_remap(b->heap, (char *)p - lead, (size_t)old, (size_t)len);
+	if (!m)
+		return NULL;
+	char *q = m + lead;
+	uint64_t rounded = (len + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1);
+	*mapped_len(q) = rounded;
+	hdr_set(b, q - HDR, 0, B_MAPPED, lead);
+	hdr(q - HDR)->tag = mapped_tag(b, q - HDR, rounded);
+	b->in_use = b->in_use - old + rounded;
+	return q;
+}
+
 static int mapped_free(struct buddy *b, void *p)
 {
 	uint64_t len = *mapped_len(p);
@@ -455,6 +475,8 @@ static void *bd_realloc(void *state, void *p, size_t size)
 		uint64_t usable = mapped_usable(p);
 		if (size >= b->large_from && n <= usable && n >= usable / 2)
 			return p;
+		if (size >= b->large_from)
+			return mapped_resize(b, p, size);
 	} else {
 		char *blk = block_of(p);
 		unsigned k = hdr(blk)->order;

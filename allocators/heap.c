@@ -153,6 +153,27 @@ int heap_unmap(struct heap *h, void *p, size_t size)
 	return 0;
 }
 
+void *heap_remap(struct heap *h, void *p, size_t old_size, size_t new_size)
+{
+	uint64_t have, rounded = page_round(new_size);
+	if (new_size == 0 || rounded < new_size || !addrmap_get(&h->maps, (uintptr_t)p, &have) ||
+	    have != page_round(old_size))
+		return NULL;
+	if (rounded > have && h->limit && footprint_of(h) + (rounded - have) > h->limit)
+		return NULL;
+	void *q = rounded == have ? p : os_remap(p, (size_t)have, (size_t)rounded);
+	if (!q)
+		return NULL;
+	/* the insert takes the node the remove gave back: it cannot fail */
+	addrmap_remove(&h->maps, (uintptr_t)p, NULL);
+	int rc = addrmap_insert(&h->maps, (uintptr_t)q, rounded);
+	HB_ASSERT(rc == 0);
+	(void)rc;
+	h->mapped = h->mapped - have + rounded;
+	peak_note(h);
+	return q;
+}
+
 bool heap_contains(const struct heap *h, const void *p, size_t n)
 {
 	uintptr_t a = (uintptr_t)p, end = a + n;

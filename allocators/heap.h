@@ -4,12 +4,14 @@
  * Like the malloc lab's memlib, but exact and bounded:
  *   - heap_sbrk grows (or shrinks) a break inside one reserved virtual
  *     region (MAP_NORESERVE: untouched pages cost nothing);
- *   - heap_map / heap_unmap serve large blocks as separate mappings;
+ *   - heap_map / heap_unmap serve large blocks as separate mappings, and
+ *     heap_remap resizes one as mremap does (moving its pages, not their
+ *     bytes: glibc's realloc of a mapped chunk);
  *   - the footprint (break size + mapped bytes, each mapping rounded up to
  *     HEAP_PAGE) is known exactly at every moment, with its peak, so the
  *     same trace and backend give the same utilization on every machine;
  *   - an optional limit turns exhaustion into a NULL return, never a crash.
- * Costs: sbrk O(1); map/unmap O(log m) in the number of live mappings.
+ * Costs: sbrk O(1); map/unmap/remap O(log m) in the number of live mappings.
  */
 #ifndef HB_HEAP_H
 #define HB_HEAP_H
@@ -54,6 +56,11 @@ void *heap_hi(const struct heap *h);
  * changes nothing if [p, p+size) is not a live mapping of this heap. */
 void *heap_map(struct heap *h, size_t size);
 int heap_unmap(struct heap *h, void *p, size_t size);
+/* The live mapping p of old_size bytes resized to new_size, perhaps moved
+ * (its contents go with it, page by page, without a copy): the new start,
+ * or NULL with p unchanged (the limit, or the system refused).  The
+ * footprint goes from old to new at once: never both. */
+void *heap_remap(struct heap *h, void *p, size_t old_size, size_t new_size);
 
 /* Whether [p, p+n) lies inside the break region or one live mapping. */
 bool heap_contains(const struct heap *h, const void *p, size_t n);

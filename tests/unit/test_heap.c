@@ -156,6 +156,41 @@ static void test_map_accounting(void **state)
 	heap_destroy(h);
 }
 
+/* heap_remap resizes a mapping with its contents: the footprint goes from
+ * the old rounded size to the new one, never holding both (the peak says
+ * so); it refuses a size that is not the mapping's, a foreign pointer and
+ * growth past the limit, changing nothing. */
+static void test_remap(void **state)
+{
+	(void)state;
+	struct heap *h = open_heap(64 * HEAP_PAGE);
+	heap_sbrk(h, 100);
+	unsigned char *m = heap_map(h, 10000); /* 3 pages */
+	for (size_t i = 0; i < 10000; i++)
+		m[i] = (unsigned char)(i * 7);
+	EXPECT_USAGE(h, 100, 12288, 12388, 1);
+	unsigned char *g = heap_remap(h, m, 10000, 50000); /* 13 pages */
+	if (!g)
+		fail_msg("heap_remap(10000 -> 50000) returned NULL");
+	for (size_t i = 0; i < 10000; i++)
+		if (g[i] != (unsigned char)(i * 7))
+			fail_msg("byte %zu moved wrong: %d", i, g[i]);
+	/* 100 + 53248: never 100 + 12288 + 53248 */
+	EXPECT_USAGE(h, 100, 53248, 53348, 1);
+	EXPECT_EQ(heap_contains(h, g + 49999, 1), 1, "the grown mapping's last byte");
+	EXPECT_PTR(heap_remap(h, g, 10000, 60000), NULL, "heap_remap with the old size");
+	EXPECT_PTR(heap_remap(h, g + HEAP_PAGE, 40000, 50000), NULL, "heap_remap inside a mapping");
+	EXPECT_PTR(heap_remap(h, g, 50000, 65 * HEAP_PAGE), NULL, "heap_remap past the limit");
+	EXPECT_USAGE(h, 100, 53248, 53348, 1);
+	unsigned char *s = heap_remap(h, g, 50000, 5000); /* 2 pages */
+	if (!s || s[4999] != (unsigned char)(4999 * 7))
+		fail_msg("heap_remap(50000 -> 5000) lost the bytes it keeps");
+	EXPECT_USAGE(h, 100, 8192, 53348, 1);
+	EXPECT_EQ(heap_unmap(h, s, 5000), 0, "heap_unmap of the shrunk mapping");
+	EXPECT_USAGE(h, 100, 0, 53348, 0);
+	heap_destroy(h);
+}
+
 /* heap_unmap takes any size that rounds to the mapping's (as implemented),
  * and refuses, changing nothing, what is not a live mapping of its size. */
 static void test_unmap_rejects(void **state)
@@ -296,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_sbrk_reservation),
 		cmocka_unit_test(test_map_accounting),
 		cmocka_unit_test(test_unmap_rejects),
+		cmocka_unit_test(test_remap),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_contains),
 		cmocka_unit_test(test_reset),
