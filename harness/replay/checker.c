@@ -5,11 +5,13 @@
  * payload pattern each block carries while it lives (O(block size) with
  * --check full, O(1) with fast).
  *
- * Whatever the check level, every page of every block is written when the
- * block is adopted (a byte of its pattern at each page start), as a
- * program writes what it allocates: live bytes are then resident, so a
- * footprint read from the resident set can never fall below them.  The
- * levels differ in what they verify, not in what becomes resident.
+ * Whatever the check level, every page of every block of a process-wide
+ * backend is written when the block is adopted (a byte of its pattern at
+ * each page start), as a program writes what it allocates: live bytes are
+ * then resident, so a footprint read from the resident set can never fall
+ * below them.  The levels differ in what they verify, not in what becomes
+ * resident.  A simulated heap's footprint is its own exact accounting:
+ * there only what the level verifies is written.
  *
  * Memory: the index comes from mmap (host/addrmap.h), never from the
  * allocator under test, so a backend that scribbles over its neighbours
@@ -150,8 +152,11 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 				  call, (void *)p, n);
 	uintptr_t k;
 	uint64_t other;
-	if (addrmap_floor(&c->live, a, &k, &other)) {
+	struct neighbours *nb = &c->nb;
+	nb->valid = false;
+	if ((nb->has_prev = addrmap_floor(&c->live, a, &k, &other))) {
 		const struct slot *o = &c->slots[other];
+		nb->prev = k, nb->prev_id = other;
 		if (k + (o->size ? o->size : 1) > a)
 			return check_fail(
 				c, i, JOB_ERROR,
@@ -159,7 +164,9 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 				" [%p, +%" PRIu64 ") allocated at op %" PRIu64,
 				call, (void *)p, n, other, c->ptrs[other], o->size, o->alloc_op);
 	}
-	if (addrmap_ceil(&c->live, a, &k, &other) && k < a + extent) {
+	if ((nb->has_next = addrmap_ceil(&c->live, a, &k, &other)))
+		nb->next = k, nb->next_id = other;
+	if (nb->has_next && k < a + extent) {
 		const struct slot *o = &c->slots[other];
 		/* the new block holds the live one whole, or runs into its start */
 		bool whole = k + (o->size ? o->size : 1) <= a + extent;
@@ -169,6 +176,8 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 				  call, (void *)p, n, whole ? "contains" : "overlaps", other,
 				  c->ptrs[other], o->size, o->alloc_op);
 	}
+	/* no live block starts at a: floor(a) is floor(a - 1), ceil(a) ceil(a + 1) */
+	nb->at = a, nb->valid = true;
 	return 0;
 }
 
@@ -295,14 +304,22 @@ static int check_usable_range(struct checker *c, uint64_t i, uintptr_t a, const 
 {
 	uintptr_t k;
 	uint64_t other;
-	if (s->usable > s->size && addrmap_ceil(&c->live, a + 1, &k, &other) && k < a + s->usable)
+	struct neighbours nb = c->nb;
+	if (!nb.valid || nb.at != a) { /* not just checked: look them up */
+		nb.has_prev = a && addrmap_floor(&c->live, a - 1, &nb.prev, &nb.prev_id);
+		nb.has_next = addrmap_ceil(&c->live, a + 1, &nb.next, &nb.next_id);
+	}
+	c->nb.valid = false;
+	k = nb.next, other = nb.next_id;
+	if (s->usable > s->size && nb.has_next && k < a + s->usable)
 		return check_fail(c, i, JOB_ERROR,
 				  "usable_size(%p) is %" PRIu64 ", but live block %" PRIu64
 				  " [%p, +%" PRIu64 ") allocated at op %" PRIu64 " starts %" PRIu64
 				  " bytes in",
 				  (void *)a, s->usable, other, c->ptrs[other], c->slots[other].size,
 				  c->slots[other].alloc_op, (uint64_t)(k - a));
-	if (a && addrmap_floor(&c->live, a - 1, &k, &other)) {
+	if (nb.has_prev) {
+		k = nb.prev, other = nb.prev_id;
 		const struct slot *o = &c->slots[other];
 		if (k + o->usable > a)
 			return check_fail(
@@ -351,7 +368,9 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 	uint64_t slack = slack_end(c, p, s);
 	if (slack > n)
 		pattern_write(p, s->seed, n, slack);
-	if (c->check != CHECK_FULL) /* full wrote every byte */
+	/* full wrote every byte; a simulated heap's footprint is its own
+	 * accounting, which no page touched changes */
+	if (c->check != CHECK_FULL && !c->j->heap)
 		pattern_touch_pages(p, s->seed, n);
 	return 0;
 }

@@ -264,6 +264,13 @@ struct checker {
 	struct slot *slots;
 	void **ptrs;
 	struct addrmap live; /* live blocks by address: the overlap index */
+	/* the live neighbours of the block check_block last passed (at), for
+	 * the checks of its usable range: one pair of lookups per block */
+	struct neighbours {
+		uintptr_t at, prev, next;
+		uint64_t prev_id, next_id;
+		bool valid, has_prev, has_next;
+	} nb;
 	uint64_t live_bytes, usable_live, seeds;
 	bool usable_unknown; /* usable_size could not tell for some block */
 	struct measure m;
