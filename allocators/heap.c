@@ -164,7 +164,8 @@ void *heap_remap(struct heap *h, void *p, size_t old_size, size_t new_size)
 	void *q = rounded == have ? p : os_remap(p, (size_t)have, (size_t)rounded);
 	if (!q)
 		return NULL;
-	/* the insert takes the node the remove gave back: it cannot fail */
+	/* an insert right after a remove never needs memory (addrmap.h):
+	 * it cannot fail */
 	addrmap_remove(&h->maps, (uintptr_t)p, NULL);
 	int rc = addrmap_insert(&h->maps, (uintptr_t)q, rounded);
 	HB_ASSERT(rc == 0);

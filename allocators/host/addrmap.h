@@ -1,8 +1,8 @@
 /*
  * addrmap.h - an ordered map from addresses to 64-bit values, for the
  * harness's checker (live blocks by address) and the simulated heap (live
- * mappings).  A treap whose priorities hash the key: O(log n) expected per
- * operation, deterministic.  Nodes live in one mmap'd pool that grows with
+ * mappings).  A B+-tree of 1 KiB nodes: O(log n) per operation, a few
+ * cache misses, deterministic.  Nodes live in one mmap'd pool that grows with
  * mremap, so the map never calls malloc and never shares memory with the
  * allocator under test.
  */
@@ -13,18 +13,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct addrmap_node;
+union addrmap_node;
 
 struct addrmap {
-	struct addrmap_node *nodes; /* nodes[0] is the nil sentinel */
-	uint32_t cap, next, free_head, root;
+	union addrmap_node *nodes; /* the pool; nodes[0] is unused (0: no node) */
+	uint32_t cap, next;        /* nodes mapped; nodes ever handed out, + 1 */
+	uint32_t free_head;        /* nodes given back by merges */
+	uint32_t root, height;     /* height 0: empty; 1: the root is a leaf */
 	size_t count;
 };
 
 void addrmap_init(struct addrmap *m);
 void addrmap_destroy(struct addrmap *m);
 
-/* 0, or -1 if key is present (nothing changes) or memory ran out. */
+/* 0, or -1 if key is present (nothing changes) or memory ran out.  An
+ * insert right after a successful remove never runs out of memory: the pool
+ * always has room for the largest tree of as many entries as the map has
+ * held. */
 int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val);
 /* 0 and *val (if val), or -1 if key is absent. */
 int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val);
