@@ -37,7 +37,8 @@ struct trace_builder {
 
 static void heap_push(struct trace_builder *b, uint32_t v)
 {
-	xgrow((void **)&b->heap, &b->capheap, b->nheap + 1, sizeof *b->heap);
+	if (b->nheap == b->capheap)
+		xgrow((void **)&b->heap, &b->capheap, b->nheap + 1, sizeof *b->heap);
 	size_t i = b->nheap++;
 	while (i > 0 && b->heap[(i - 1) / 2] > v) {
 		b->heap[i] = b->heap[(i - 1) / 2];
@@ -135,16 +136,21 @@ static void builder_time(struct trace_builder *b, const struct trace_srcop *s)
 	b->last_time = now;
 }
 
+/* Doubles the op array. */
+static void builder_grow(struct trace *t)
+{
+	xgrow((void **)&t->owned, &t->capops, t->nops + 1, sizeof *t->owned);
+	t->ops = t->owned;
+}
+
 /* Stores the op.  Forced inline into both callers: it is the per-op store
  * of every text reader, and a call here costs parsing a few per cent. */
 static inline __attribute__((always_inline)) void
 builder_append(struct trace_builder *b, const struct trace_srcop *s, const struct trace_op *op)
 {
 	struct trace *t = b->t;
-	if (t->nops == t->capops) {
-		xgrow((void **)&t->owned, &t->capops, t->nops + 1, sizeof *t->owned);
-		t->ops = t->owned;
-	}
+	if (t->nops == t->capops)
+		builder_grow(t);
 	if (s->line)
 		trace_mark_line(t, t->nops, s->line);
 	if (s->timed || t->times)

@@ -7,14 +7,6 @@
 
 #include "base/util.h"
 
-struct idmap_slot *idmap_find(const struct idmap *m, uint64_t key)
-{
-	size_t i = idmap_hash(key, m->cap);
-	while (m->slots[i].key && m->slots[i].key != key)
-		i = (i + 1) & (m->cap - 1);
-	return &m->slots[i];
-}
-
 static void idmap_grow(struct idmap *m)
 {
 	struct idmap_slot *old = m->slots;

@@ -32,8 +32,16 @@ static inline size_t idmap_hash(uint64_t key, size_t cap)
 
 /* Sizes the map for its first keys; call before any lookup. */
 void idmap_init(struct idmap *m);
-/* The slot holding key, or the empty slot where it would go. */
-struct idmap_slot *idmap_find(const struct idmap *m, uint64_t key);
+/* The slot holding key, or the empty slot where it would go.  Inline: the
+ * trace builder looks up every op's id, and the call cost a few per cent
+ * of parsing. */
+static inline struct idmap_slot *idmap_find(const struct idmap *m, uint64_t key)
+{
+	size_t mask = m->cap - 1, i = idmap_hash(key, m->cap);
+	while (m->slots[i].key && m->slots[i].key != key)
+		i = (i + 1) & mask;
+	return &m->slots[i];
+}
 /* Claims the empty slot s found for key (growing first if need be); the
  * payloads are zero. */
 struct idmap_slot *idmap_insert(struct idmap *m, struct idmap_slot *s, uint64_t key);

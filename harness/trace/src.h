@@ -56,6 +56,25 @@ long src_peek(struct src *s, size_t n);
  * place.  1 = got a line, 0 = end of stream, -1 = error (reported). */
 int src_line(struct src *s, char **line, size_t *len);
 
+/* For a reader that scans whole lines itself (text.c's fast path): the
+ * bytes not yet consumed, n of them, followed by a NUL the call writes
+ * (the buffer always has that byte of room).  Nothing is read. */
+static inline char *src_window(struct src *s, size_t *n)
+{
+	s->buf[s->len] = '\0';
+	*n = s->len - s->pos;
+	return s->buf + s->pos;
+}
+
+/* Consumes the first n bytes of the window: `lines` whole lines, the last
+ * one ended by its LF, as if src_line had returned each of them. */
+static inline void src_consume_lines(struct src *s, size_t n, uint64_t lines)
+{
+	s->pos += n;
+	s->line += lines;
+	s->unterminated = false;
+}
+
 /* Reads everything not yet consumed into one malloc'd buffer (8-byte
  * aligned), refusing more than max bytes.  -1 on error (reported). */
 int src_slurp(struct src *s, uint64_t max, void **data, size_t *len);

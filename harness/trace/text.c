@@ -68,7 +68,7 @@ struct text_reader {
 	struct diag *d;
 	struct trace_builder *b;
 	bool rep;
-	uint64_t rep_num_ids;  /* rep: ids must be below this */
+	uint64_t rep_num_ids;  /* ids must be below this (native: UINT64_MAX) */
 	uint64_t rep_ids_line; /* the header line that declared it */
 	uint64_t prev_size;    /* rep quirk: `a id` means the previous size */
 	bool have_prev_size;
@@ -233,6 +233,88 @@ static int text_op(struct text_reader *r, const char *p, uint64_t thread)
 	return rc;
 }
 
+/* ---- The fast path ------------------------------------------------------ */
+
+/* Nearly every line of a big trace is a plain op: its letter, one space,
+ * then its 1 to 3 decimal numbers separated by single spaces, then LF.
+ * text_fast takes a run of such lines straight from the source's buffer,
+ * without a call per line or per number; it stops before the first line
+ * that is anything else (blank, a comment, a thread prefix, a time, CR,
+ * tabs or runs of blanks, `f -1`, a number of 19 digits or more, an id out
+ * of a .rep's range, the ops after a .rep's num_ops, a line the buffer
+ * cuts), which then goes through src_line and text_op as it always did:
+ * what is accepted and every message stay theirs.  A line taken here gives
+ * exactly the op text_op would have queued. */
+
+/* The number at p: 1 to 18 digits (below 10^18, so never near an
+ * overflow), else NULL.  The byte after the buffer is a NUL (src_window),
+ * which ends the digits like any non-digit. */
+static inline const char *fast_num(const char *p, uint64_t *v)
+{
+	const char *start = p;
+	uint64_t x = 0;
+	while ((unsigned)(*p - '0') <= 9)
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	if (p == start || p - start > 18)
+		return NULL;
+	*v = x;
+	return p;
+}
+
+/* The plain op line at p, queued; the byte after its LF, or NULL (not
+ * plain: nothing queued). */
+static inline const char *fast_line(struct text_reader *r, const char *p, uint64_t line)
+{
+	int nfields = p[0] == 'a' || p[0] == 'r' ? 2 : p[0] == 'c' || p[0] == 'm' ? 3 : p[0] == 'f';
+	if (!nfields || p[1] != ' ')
+		return NULL;
+	uint64_t v[3];
+	const char *q = p + 2;
+	for (int i = 0; i < nfields; i++) {
+		if (!(q = fast_num(q, &v[i])) || *q != (i + 1 < nfields ? ' ' : '\n'))
+			return NULL;
+		q++;
+	}
+	if (v[0] >= r->rep_num_ids)
+		return NULL;
+	struct trace_srcop *op = &r->batch[r->nbatch];
+	*op = (struct trace_srcop){
+		.kind = p[0], .id = (int64_t)v[0], .line = line, .opno = r->opno};
+	if (nfields == 3) {
+		op->arg = v[1];
+		op->size = v[2];
+	} else if (nfields == 2) {
+		op->size = v[1];
+	}
+	if (nfields >= 2) {
+		r->prev_size = v[nfields - 1];
+		r->have_prev_size = true;
+	}
+	return q;
+}
+
+/* Queues (and adds, batch by batch) the plain op lines that come next, at
+ * most max_ops of them; 0, or -1 when the builder stops. */
+static int text_fast(struct text_reader *r, uint64_t max_ops)
+{
+	size_t n;
+	const char *start = src_window(r->s, &n), *p = start, *end = start + n;
+	uint64_t line = r->s->line, first = r->opno;
+	int rc = 0;
+	while (p < end && r->opno - first < max_ops) {
+		const char *next = fast_line(r, p, line + 1);
+		if (!next)
+			break;
+		p = next;
+		line++;
+		r->opno++;
+		if (++r->nbatch == TEXT_BATCH && (rc = text_flush(r)) < 0)
+			break;
+	}
+	src_consume_lines(r->s, (size_t)(p - start), line - r->s->line);
+	return rc;
+}
+
 /* ---- CMU .rep ----------------------------------------------------------- */
 
 static enum rep_dialect rep_guess_dialect(const uint64_t h[4], uint64_t peak_live)
@@ -294,7 +376,7 @@ static int read_rep(struct text_reader *r, char *line)
 				extra_line = r->s->line;
 			continue;
 		}
-		if (text_op(r, p, 0) < 0)
+		if (text_op(r, p, 0) < 0 || text_fast(r, h[2] - text_opno(r)) < 0)
 			return -1;
 	}
 	if (got < 0 || text_flush(r) < 0)
@@ -396,7 +478,7 @@ static int read_native(struct text_reader *r, char *line)
 			}
 			p = skip_ws(p);
 		}
-		if (text_op(r, p, thread) < 0)
+		if (text_op(r, p, thread) < 0 || text_fast(r, UINT64_MAX) < 0)
 			return -1;
 	} while ((got = src_line(r->s, &line, &len)) > 0);
 	if (got < 0 || text_flush(r) < 0)
@@ -424,7 +506,7 @@ bool trace_probe_text(const unsigned char *head, size_t n)
 
 int trace_read_text(struct trace *t, struct src *s, struct diag *d)
 {
-	struct text_reader r = {.t = t, .s = s, .d = d};
+	struct text_reader r = {.t = t, .s = s, .d = d, .rep_num_ids = UINT64_MAX};
 	char *line;
 	size_t len;
 	int got;

@@ -4,6 +4,7 @@
  * time to open the same trace as .hbt (header only: one mmap) and to open it
  * and run trace_verify (the O(n) semantic pass), plus peak RSS; then the
  * MB/s of each LOG, another recorder's log read by its importer (best of 3).
+ * The text figure is printed beside its goal (TEXT_GOAL_MBS).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,9 @@
 #include <time.h>
 
 #include "trace/trace.h"
+
+/* Issue 19: the text reader at 150 MB/s or more (it was about 130). */
+#define TEXT_GOAL_MBS 150.0
 
 static double now(void)
 {
@@ -56,8 +60,10 @@ int main(int argc, char **argv)
 	uint64_t nops;
 	double text = best_load(argv[1], 5, 0, &nops);
 	double mb = (double)st.st_size / 1e6;
-	printf("text   %-40s %7.1f MB  %9.0f ms  %7.1f MB/s  %6.2f Mops/s\n", argv[1], mb,
-	       text * 1e3, mb / text, (double)nops / text / 1e6);
+	printf("text   %-40s %7.1f MB  %9.0f ms  %7.1f MB/s  %6.2f Mops/s  (goal >= %.0f MB/s: "
+	       "%s)\n",
+	       argv[1], mb, text * 1e3, mb / text, (double)nops / text / 1e6, TEXT_GOAL_MBS,
+	       mb / text >= TEXT_GOAL_MBS ? "met" : "NOT met");
 	double open = best_load(argv[2], 20, 0, &nops);
 	double ver = best_load(argv[2], 5, 1, &nops);
 	printf(".hbt   open (header, one mmap)        %9.3f ms  for %llu ops\n", open * 1e3,
