@@ -9,6 +9,8 @@
 #   make debug        build/asan/heapbench: -O1, AddressSanitizer + UBSan
 #   make SANITIZE=1   the same as `make debug` for any target
 #   make bench-parse  text parse MB/s and .hbt load time on a ~20 MB trace
+#   make bench-scale  a 100M-op trace: gen, convert, replay, plot; time and peak RSS
+#                     of each step, memory vs its bound (OPS=10000000 for a quick try)
 #   make bench-overhead  heapbench's timed pass vs a direct loop (glibc, jemalloc, mimalloc)
 #   make bench-record    recording's cost: plain vs heapbench record vs heaptrack
 #   make bench-backends  Mops/s of every backend, ratios to system, 2M/1M time
@@ -86,7 +88,7 @@ TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 BROKEN_FAULTS := garbage fork closeout exitfini initcrash runaway loop lying
 BROKEN_SO := $(patsubst %,$(B)/tests/libbroken_%.so,$(BROKEN_FAULTS))
 
-.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz fuzz-smoke format clean
+.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-scale bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz fuzz-smoke format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so worker32
 
@@ -248,6 +250,10 @@ $(B)/examples/mm.so: allocators/examples/mm.c allocators/allocator.h allocators/
 bench-parse: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/parse.sh build
+
+bench-scale: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all
+	tests/bench/scale.sh build
 
 bench-backends: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit

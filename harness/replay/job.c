@@ -450,6 +450,7 @@ int job_run(const struct trace *t, int hbt_fd, const struct replay_config *cfg,
 	if (!judge_page(r, t, end, &w))
 		judge_end(r, end, &w);
 	r->output_bytes = cap.total;
+	r->worker_peak_rss_bytes = w.peak_rss;
 	/* the worker's trace is the .hbt image, which has no lines: ours has */
 	r->error_line = r->error_op == UINT64_MAX ? 0 : trace_line(t, r->error_op);
 out:

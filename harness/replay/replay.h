@@ -185,6 +185,9 @@ struct replay_result {
 	 * chatter): only the last 4 KiB are kept, for the error of a job
 	 * that fails; set by the parent */
 	REPLAY_WIRE uint64_t output_bytes;
+	/* the worker process's largest resident set (wait4's ru_maxrss: its
+	 * trace's mapped pages included), set by the parent; 0: unknown */
+	REPLAY_WIRE uint64_t worker_peak_rss_bytes;
 };
 
 /* The defaults of every knob (what replay and a config start from):

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -211,7 +212,10 @@ enum watch_end watch_worker(struct watch *w)
 		close(statm_fd);
 	/* its group while the worker, not yet reaped, still names it */
 	kill(-w->pid, SIGKILL);
-	waitpid(w->pid, &w->status, 0);
+	struct rusage ru;
+	w->peak_rss = 0;
+	if (wait4(w->pid, &w->status, 0, &ru) == w->pid)
+		w->peak_rss = (uint64_t)ru.ru_maxrss << 10; /* KiB on Linux */
 	end_descendants();
 	return end;
 }

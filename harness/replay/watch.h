@@ -48,6 +48,7 @@ struct watch {
 	struct capture *cap; /* where it goes, or NULL */
 	int status;          /* the worker's wait status */
 	uint64_t memory;     /* its physical memory at the last reading, bytes */
+	uint64_t peak_rss;   /* its largest resident set (wait4's ru_maxrss), bytes */
 };
 
 /* Makes this process the subreaper of what its children leave; before the
@@ -56,8 +57,8 @@ void watch_become_reaper(void);
 
 /* Waits for w->pid within w->lim, reading its output meanwhile; a worker
  * over a limit, or of a run interrupted, is killed.  When it returns the
- * worker is reaped and every process it left behind is killed and reaped
- * too. */
+ * worker is reaped (w->status, w->peak_rss) and every process it left
+ * behind is killed and reaped too. */
 enum watch_end watch_worker(struct watch *w);
 
 #endif

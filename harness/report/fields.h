@@ -75,6 +75,7 @@
 	X(INTERNAL_FRAG_BYTES,    "internal_frag_bytes",    U64,  BYTES,    12, NONE,  NULL,     measured,               r->have_usable,            r->internal_frag_bytes)         \
 	X(EXTERNAL_FRAG_BYTES,    "external_frag_bytes",    U64,  BYTES,    13, NONE,  NULL,     measured,               r->have_usable,            r->external_frag_bytes)         \
 	X(PEAK_RSS_BYTES,         "peak_rss_bytes",         U64,  BYTES,    14, NONE,  NULL,     measured,               true,                      r->peak_rss_bytes)              \
+	X(WORKER_PEAK_RSS,        "worker_peak_rss_bytes",  U64,  BYTES,    0,  NONE,  NULL,     r->worker_peak_rss_bytes > 0, true,                 r->worker_peak_rss_bytes)       \
 	X(TIMED_PEAK_FOOTPRINT,   "timed_peak_footprint_bytes", U64, BYTES, 0,  NONE,  NULL,     timed && r->have_timed_footprint, true,        r->timed_peak_footprint_bytes)  \
 	X(MODE,                   "mode",                   STR,  TEXT,     20, NONE,  NULL,     always,                 true,                      replay_threads_names[r->mode])  \
 	X(COPIES,                 "copies",                 INT,  COUNT,    22, NONE,  NULL,     always,                 true,                      r->copies ? r->copies : 1)      \
