@@ -93,6 +93,23 @@ for t in 1 2 3 4 5 6 7 8; do
 done
 check "threads: every thread's 2000 mallocs in program order, and its 1000 reallocs" 8 "$good"
 
+# ---- both ways of ordering threads' calls (raw.h): by the time-stamp counter
+# where the kernel keeps it in step across CPUs, else by a shared counter ----
+# threadcalls TRACE: each thread's calls (kind and size) in order, one line
+# a thread, sorted: the same for any run of the program
+threadcalls() { ops "$1" | awk '{ t = $1; c[t] = c[t] " " $2 ($2 == "f" ? "" : $NF) } END { for (t in c) print c[t] }' | sort | md5sum; }
+want_calls=$(threadcalls "$T/threads/1-record_prog.hbt.zst")
+for order in ticks seq; do
+	run env HEAPBENCH_RECORD_ORDER=$order "$HB" record -o "$T/threads-$order" -- "$PROG" threads 8
+	tr="$T/threads-$order/1-record_prog.hbt.zst"
+	"$HB" trace lint "$tr" >/dev/null 2>&1
+	check "threads, ordered by $order: the trace is valid, no call cut short" "0 0 0" \
+		"$? $(summary "$T/threads-$order" '.processes[0].calls_cut_short') $(summary "$T/threads-$order" '.processes[0].frees_of_untraced_blocks')"
+	check "threads, ordered by $order: each thread's calls in program order" "$want_calls" "$(threadcalls "$tr")"
+done
+check "summary.json has the seconds the conversion took" true \
+	"$(jq '.convert_seconds | type == "number" and . >= 0' "$T/threads/summary.json")"
+
 # ---- fork: a trace per process ------------------------------------------------------------
 run "$HB" record -o "$T/fork" -- "$PROG" fork
 check "fork: exit 0" 0 "$rc"

@@ -55,6 +55,8 @@ static int run_recorded(char **argv, const char *lib, const char *rawdir)
 		snprintf(preload, len, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("HEAPBENCH_RECORD_DIR", rawdir, 1);
+		/* a user's (or a test's) choice stays */
+		setenv("HEAPBENCH_RECORD_ORDER", recorder_order(), 0);
 		execvp(argv[0], argv);
 		hb_error("record: cannot run '%s': %s", argv[0], strerror(errno));
 		_exit(127);

@@ -1,23 +1,31 @@
 /*
  * convert.c - one raw log of the recorder (raw.h) into a trace.
  *
- * From pointers to ids: the raw records are placed in their global order
- * (each carries its place, so no sort), and the builder (trace/builder.h)
- * follows every block by its address from its allocation through its
- * reallocs to its free, and gives the blocks dense ids.  What a log cannot
- * explain is counted in struct recorder_info, never silent: a free or
- * realloc of an address the process never allocated while recorded (memory
- * from before the recorder started, or inherited across fork) is left out,
- * a place in the order with no record is a call cut short, and an address
- * handed out again without a free we saw is freed first.
+ * The records come in their global order from a merge: each thread's
+ * chunks are a run already in order, so the order is a merge of the runs by
+ * key (a heap of runs, one comparison per record while a run stays first).
+ * The conversion follows every block by its address from its allocation through its reallocs to
+ * its free and gives the blocks dense ids (the lowest id not live, as every
+ * reader does: trace.h), writing the op array directly.
  *
- * Costs: one pass over the log, mapped read-only; memory: the op array plus
- * 4 bytes per record for the order.
+ * What a log cannot explain is counted in struct recorder_info, never
+ * silent: a free or realloc of an address the process never allocated while
+ * recorded (memory from before the recorder started, or inherited across
+ * fork) is left out, a record begun and not finished is a call cut short,
+ * and an address handed out again without a free we saw is freed first.
+ *
+ * Structures: a hash map from live address to dense id and live bytes,
+ * a bitmap tree of the ids in use (the lowest free id in
+ * one word per level), the op and time arrays sized from the first pass.
+ * Costs: O(n log threads) for the merge, then one hash lookup per op
+ * (prefetched a few ops ahead: the misses overlap); memory: the op array
+ * and O(max live blocks).
  */
 #include "recorder/convert.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,172 +35,15 @@
 #include <unistd.h>
 
 #include "recorder/raw.h"
-#include "trace/builder.h"
+#include "trace/internal.h"
 
-/* ---- One record --------------------------------------------------------- */
+/* ---- The log, mapped ---------------------------------------------------- */
 
-/* A conversion: the builder, the counts, the time of the record at hand. */
-struct conv {
-	struct trace_builder *b;
-	struct recorder_info *info;
-	uint64_t ns; /* the record's time, since the log's first record */
-	bool timed;  /* the log's ticks can be turned into ns */
-};
-
-/* Feeds one op to the builder; -1 if it refused (reported).  Source ids
- * are the addresses themselves: the builder follows a realloc that moves a
- * block to its new address (to). */
-static int emit(struct conv *c, char kind, uint64_t addr, uint64_t size, uint64_t arg, uint32_t tid,
-		uint64_t to)
-{
-	struct trace_srcop op = {.kind = kind,
-				 .id = addr ? (int64_t)addr : -1,
-				 .size = size,
-				 .arg = arg,
-				 .thread = tid,
-				 .to = to ? to + 1 : 0,
-				 .opno = c->info->ops,
-				 .time = c->ns,
-				 .timed = c->timed};
-	c->info->ops++;
-	return trace_builder_add(c->b, &op);
-}
-
-/* A block the program got at addr, which must not be live: if it is, the
- * program freed it in a way we did not see (say, inside the C library),
- * and the trace frees it first. */
-static int claim(struct conv *c, uint64_t addr, uint32_t tid)
-{
-	if (!trace_builder_live(c->b, (int64_t)addr))
-		return 0;
-	c->info->unseen_frees++;
-	return emit(c, 'f', addr, 0, 0, tid, 0);
-}
-
-static uint64_t pow2_at_least(uint64_t a)
-{
-	uint64_t p = 1;
-	while (p < a && p < TRACE_ALIGN_MAX)
-		p <<= 1;
-	return p;
-}
-
-/* One raw record, in order: 0, or -1 if the builder refused it. */
-static int convert_one(struct conv *c, const struct raw_record *r)
-{
-	struct recorder_info *info = c->info;
-	bool known = r->in && trace_builder_live(c->b, (int64_t)r->in);
-	int rc = 0;
-	switch (r->kind) {
-	case RAW_MALLOC:
-	case RAW_CALLOC:
-	case RAW_MEMALIGN: {
-		char kind = r->kind == RAW_MALLOC ? 'a' : r->kind == RAW_CALLOC ? 'c' : 'm';
-		uint64_t arg = r->kind == RAW_MEMALIGN ? pow2_at_least(r->arg) : r->arg;
-		info->allocs++;
-		return claim(c, r->out, r->tid) || emit(c, kind, r->out, r->size, arg, r->tid, 0);
-	}
-	case RAW_REALLOC:
-		if (!r->in) { /* realloc(NULL, n): a dead id, which the builder spells */
-			info->allocs++;
-			return claim(c, r->out, r->tid) ||
-			       emit(c, 'r', r->out, r->size, 0, r->tid, 0);
-		}
-		if (!known) { /* a block from before the recording: now a new one */
-			info->unknown_reallocs++;
-			if (!r->out)
-				return 0;
-			info->allocs++;
-			return claim(c, r->out, r->tid) ||
-			       emit(c, 'a', r->out, r->size, 0, r->tid, 0);
-		}
-		if (r->size == 0) { /* realloc(p, 0) freed p ... */
-			info->frees++;
-			rc = emit(c, 'r', r->in, 0, 0, r->tid, 0);
-			if (rc == 0 && r->out) { /* ... and returned a new block */
-				info->allocs++;
-				rc = claim(c, r->out, r->tid) ||
-				     emit(c, 'a', r->out, 0, 0, r->tid, 0);
-			}
-			return rc;
-		}
-		if (r->out != r->in && claim(c, r->out, r->tid))
-			return -1;
-		return emit(c, 'r', r->in, r->size, 0, r->tid, r->out);
-	case RAW_FREE:
-		if (!r->in)
-			return emit(c, 'f', 0, 0, 0, r->tid, 0);
-		if (!known) {
-			info->unknown_frees++;
-			return 0;
-		}
-		info->frees++;
-		return emit(c, 'f', r->in, 0, 0, r->tid, 0);
-	default: return 0; /* RAW_NONE: a failed call */
-	}
-}
-
-/* ---- Time ----------------------------------------------------------------- */
-
-#if RAW_TICKS_TSC
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Whether the CPU says its time-stamp counter runs at one rate, in every
- * power state (/proc/cpuinfo's flags): then it is a clock. */
-static bool tsc_invariant(void)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[8192];
-	bool yes = false;
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, "flags", 5)) {
-			yes = strstr(line, " constant_tsc") && strstr(line, " nonstop_tsc");
-			break;
-		}
-	if (f)
-		fclose(f);
-	return yes;
-}
-#endif
-
-/* ns per tick of raw_ticks on this machine (the machine that recorded:
- * heapbench record converts right after the program), or 0 when ticks are
- * not a clock here.  The counter's rate is measured once, against
- * CLOCK_MONOTONIC over 20 ms (relative error about 1e-4). */
-static double ns_per_tick(void)
-{
-	static double rate = -1;
-	if (rate >= 0)
-		return rate;
-#if RAW_TICKS_TSC
-	rate = 0;
-	if (!tsc_invariant())
-		return rate;
-	uint64_t n0 = monotonic_ns(), t0 = raw_ticks();
-	struct timespec pause = {0, 20000000};
-	while (nanosleep(&pause, &pause) && errno == EINTR)
-		;
-	uint64_t n1 = monotonic_ns(), t1 = raw_ticks();
-	rate = t1 > t0 ? (double)(n1 - n0) / (double)(t1 - t0) : 0;
-#else
-	rate = 1;
-#endif
-	return rate;
-}
-
-/* ---- The log in order --------------------------------------------------- */
-
-/* A raw log, mapped. */
 struct raw_log {
 	const char *map;
 	size_t len;
-	const struct raw_record *rec;
-	size_t nrec;
+	const struct raw_header *h;
+	unsigned timeword; /* 1 when records carry a time word (RAW_ORDER_SEQ) */
 };
 
 /* Maps the log at path; -1 if it cannot be read or has no header (reported). */
@@ -209,7 +60,9 @@ static int raw_map(const char *path, struct raw_log *log)
 	size_t len = (size_t)st.st_size;
 	const char *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
 	close(fd);
-	if (map == MAP_FAILED || len < RAW_HEADER_BYTES) {
+	const struct raw_header *h = (const void *)map;
+	if (map == MAP_FAILED || len < RAW_HEADER_BYTES || memcmp(h->magic, RAW_MAGIC, 8) ||
+	    (h->order != RAW_ORDER_SEQ && h->order != RAW_ORDER_TICKS)) {
 		hb_error("%s: not a recorder log", path);
 		if (map != MAP_FAILED)
 			munmap((void *)map, len);
@@ -218,27 +71,657 @@ static int raw_map(const char *path, struct raw_log *log)
 	madvise((void *)map, len, MADV_SEQUENTIAL);
 	log->map = map;
 	log->len = len;
-	log->rec = (const void *)(map + RAW_HEADER_BYTES);
-	log->nrec = (len - RAW_HEADER_BYTES) / sizeof *log->rec;
+	log->h = h;
+	log->timeword = h->order == RAW_ORDER_SEQ;
 	return 0;
 }
 
-/* The index of the record at each place 1..*maxseq, UINT32_MAX where none
- * is: seqs are dense from 1, so placing each record is the whole sort. */
-static uint32_t *raw_order(const struct raw_log *log, uint64_t *maxseq)
+/* ---- Runs: one thread's records in order -------------------------------- */
+
+/* A thread's chunks, in file order, and where its next record is. */
+struct run {
+	const uint64_t *p, *end; /* the rest of the current chunk */
+	const uint32_t *chunk;   /* the run's chunk numbers ... */
+	size_t nchunks, at;      /* ... and the one after the current */
+	const uint64_t *rec;     /* the current record, NULL when done */
+	uint64_t key;            /* its order key, before-call calls first */
+	uint16_t thread;         /* dense, in order of first op */
+	bool named;              /* thread assigned */
+	uint32_t tid;
+};
+
+/* Moves r to its next record; r->rec is NULL when the run is done.  A
+ * zero stamp ends a chunk's records; payload words behind it are a call cut
+ * short (a kill between writing it and its stamp). */
+static void run_next(struct run *r, const struct raw_log *log, uint64_t *lost)
 {
-	const struct raw_record *rec = log->rec;
-	uint64_t max = 0;
-	for (size_t i = 0; i < log->nrec; i++)
-		if (rec[i].seq > max && rec[i].seq <= log->nrec)
-			max = rec[i].seq;
-	uint32_t *at = xmalloc((max + 1) * sizeof *at);
-	memset(at, 0xff, (max + 1) * sizeof *at);
-	for (size_t i = 0; i < log->nrec; i++)
-		if (rec[i].seq && rec[i].seq <= max)
-			at[rec[i].seq] = (uint32_t)i;
-	*maxseq = max;
-	return at;
+	for (;;) {
+		if (r->p < r->end && *r->p) {
+			uint64_t stamp = *r->p;
+			unsigned kind = stamp & 15;
+			size_t words = 1 + log->timeword + raw_payload_words(kind);
+			if (kind >= RAW_MALLOC && kind <= RAW_FREE &&
+			    (size_t)(r->end - r->p) >= words) {
+				r->rec = r->p;
+				r->p += words;
+				/* ties: a call keyed before it ran goes first */
+				r->key = (stamp >> 4) << 1 | (kind < RAW_REALLOC);
+				return;
+			}
+			(*lost)++; /* not a record: the chunk ends here */
+			r->p = r->end;
+		}
+		for (const uint64_t *q = r->p; q < r->end && q < r->p + 5; q++)
+			if (*q) {
+				(*lost)++;
+				break;
+			}
+		if (r->at == r->nchunks) {
+			r->rec = NULL;
+			return;
+		}
+		const char *c =
+			log->map + RAW_HEADER_BYTES + (size_t)r->chunk[r->at++] * RAW_CHUNK_BYTES;
+		r->p = (const uint64_t *)(c + sizeof(struct raw_chunk));
+		r->end = (const uint64_t *)(c + RAW_CHUNK_BYTES);
+	}
+}
+
+/* The started chunks, numbered from 0, sorted by thread, then file order. */
+struct chunkref {
+	uint32_t tid, chunk;
+};
+
+static int by_thread(const void *a, const void *b)
+{
+	const struct chunkref *x = a, *y = b;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return (x->chunk > y->chunk) - (x->chunk < y->chunk);
+}
+
+/* The runs of the log (*nruns of them) over the chunk numbers in *chunks. */
+static struct run *runs_make(const struct raw_log *log, size_t *nruns, uint32_t **chunks,
+			     uint64_t *lost)
+{
+	size_t total = (log->len - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES, n = 0;
+	struct chunkref *refs = xmalloc((total ? total : 1) * sizeof *refs);
+	for (size_t i = 0; i < total; i++) {
+		const struct raw_chunk *c =
+			(const void *)(log->map + RAW_HEADER_BYTES + i * RAW_CHUNK_BYTES);
+		if (c->tid)
+			refs[n++] = (struct chunkref){c->tid, (uint32_t)i};
+	}
+	qsort(refs, n, sizeof *refs, by_thread);
+	struct run *runs = xcalloc(n ? n : 1, sizeof *runs);
+	uint32_t *nums = xmalloc((n ? n : 1) * sizeof *nums);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		nums[i] = refs[i].chunk;
+		if (i == 0 || refs[i].tid != refs[i - 1].tid) {
+			runs[k].chunk = nums + i;
+			runs[k++].tid = refs[i].tid;
+		}
+		runs[k - 1].nchunks++;
+	}
+	for (size_t i = 0; i < k; i++)
+		run_next(&runs[i], log, lost);
+	free(refs);
+	*nruns = k;
+	*chunks = nums;
+	return runs;
+}
+
+/* ---- The merge ---------------------------------------------------------- */
+
+/* The runs merged by key, one record at a time; threads are numbered in
+ * order of their first record. */
+struct merge {
+	struct run **heap; /* runs with records left, a min-heap by key */
+	size_t n;
+	const struct run *next; /* the second run in the order (NULL: none) */
+	unsigned nthreads;
+	const struct raw_log *log;
+	uint64_t *lost;
+};
+
+static bool run_before(const struct run *a, const struct run *b)
+{
+	return a->key != b->key ? a->key < b->key : a->tid < b->tid;
+}
+
+static void heap_down(struct run **heap, size_t n, size_t i)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && run_before(heap[c + 1], heap[c]))
+			c++;
+		if (!run_before(heap[c], heap[i]))
+			return;
+		struct run *t = heap[c];
+		heap[c] = heap[i];
+		heap[i] = t;
+		i = c;
+	}
+}
+
+/* The run after the first: a child of the heap's root. */
+static const struct run *merge_second(const struct merge *m)
+{
+	if (m->n < 2)
+		return NULL;
+	return m->n == 2 || run_before(m->heap[1], m->heap[2]) ? m->heap[1] : m->heap[2];
+}
+
+static void merge_init(struct merge *m, struct run *runs, size_t nruns, const struct raw_log *log,
+		       uint64_t *lost)
+{
+	*m = (struct merge){
+		.heap = xmalloc((nruns ? nruns : 1) * sizeof *m->heap), .log = log, .lost = lost};
+	for (size_t i = 0; i < nruns; i++)
+		if (runs[i].rec)
+			m->heap[m->n++] = &runs[i];
+	for (size_t i = m->n / 2; i-- > 0;)
+		heap_down(m->heap, m->n, i);
+	m->next = merge_second(m);
+}
+
+/* The next record in order into *rec and *thread: 1, 0 at the end, or -1
+ * if there are more threads than a trace holds (reported).  A run goes on
+ * while it stays first: one comparison per record. */
+static int merge_next(struct merge *m, const uint64_t **rec, uint16_t *thread)
+{
+	if (!m->n)
+		return 0;
+	struct run *r = m->heap[0];
+	if (!r->named) {
+		if (m->nthreads == TRACE_THREADS_MAX) {
+			hb_error("more than %d threads", TRACE_THREADS_MAX);
+			return -1;
+		}
+		r->thread = (uint16_t)m->nthreads++;
+		r->named = true;
+	}
+	*rec = r->rec;
+	*thread = r->thread;
+	run_next(r, m->log, m->lost);
+	if (r->rec && (!m->next || run_before(r, m->next)))
+		return 1;
+	if (!r->rec)
+		m->heap[0] = m->heap[--m->n];
+	heap_down(m->heap, m->n, 0);
+	m->next = merge_second(m);
+	return 1;
+}
+
+/* ---- Dense ids: the lowest one not live --------------------------------- */
+
+/* Level 0 has a bit per id (1 = live); a bit of level k+1 says its word of
+ * level k is full.  Words beyond an array's length are zero.  Six levels
+ * cover 2^36 ids, more than a trace has. */
+enum { IDSET_LEVELS = 6 };
+struct idset {
+	uint64_t *lv[IDSET_LEVELS];
+	size_t words[IDSET_LEVELS];
+};
+
+static uint32_t idset_take(struct idset *s)
+{
+	uint64_t id = 0;
+	for (int k = IDSET_LEVELS - 1; k >= 0; k--) {
+		uint64_t w = id < s->words[k] ? s->lv[k][id] : 0;
+		id = id * 64 + (uint64_t)__builtin_ctzll(~w);
+	}
+	for (int k = 0; k < IDSET_LEVELS; k++) {
+		uint64_t word = id >> (6 * k + 6), bit = (id >> (6 * k)) & 63;
+		if (word >= s->words[k]) {
+			size_t old = s->words[k];
+			xgrow((void **)&s->lv[k], &s->words[k], word + 1, sizeof *s->lv[k]);
+			memset(s->lv[k] + old, 0, (s->words[k] - old) * sizeof *s->lv[k]);
+		}
+		s->lv[k][word] |= (uint64_t)1 << bit;
+		if (s->lv[k][word] != UINT64_MAX)
+			break;
+	}
+	return (uint32_t)id;
+}
+
+static void idset_put(struct idset *s, uint64_t id)
+{
+	for (int k = 0; k < IDSET_LEVELS; k++) {
+		uint64_t word = id >> (6 * k + 6), bit = (id >> (6 * k)) & 63;
+		bool was_full = s->lv[k][word] == UINT64_MAX;
+		s->lv[k][word] &= ~((uint64_t)1 << bit);
+		if (!was_full)
+			break;
+	}
+}
+
+static void idset_free(struct idset *s)
+{
+	for (int k = 0; k < IDSET_LEVELS; k++)
+		free(s->lv[k]);
+}
+
+/* ---- Live blocks: address -> id ------------------------------------------ */
+
+/* Open addressing with linear probing, at most half full, deletion by
+ * backward shift, as trace/idmap.h, but inline and in memory made in one
+ * call (MADV_POPULATE_WRITE): a page each written first through a read
+ * fault costs two faults, and faults are most of a conversion's kernel
+ * time. */
+struct lslot {
+	uint64_t addr;  /* 0 = empty */
+	uint64_t bytes; /* the block's live bytes */
+	uint32_t id;
+};
+
+struct livemap {
+	struct lslot *s;
+	size_t cap, used;
+	unsigned shift; /* 64 - log2(cap) */
+};
+
+static struct lslot *slots_new(size_t cap)
+{
+	size_t bytes = cap * sizeof(struct lslot);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		hb_oom();
+	madvise(p, bytes, MADV_POPULATE_WRITE);
+	return p;
+}
+
+static inline size_t live_hash(const struct livemap *m, uint64_t addr)
+{
+	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift); /* Fibonacci */
+}
+
+static void live_init(struct livemap *m)
+{
+	m->cap = 1u << 16;
+	m->shift = 64 - 16;
+	m->used = 0;
+	m->s = slots_new(m->cap);
+}
+
+static void live_free(struct livemap *m)
+{
+	munmap(m->s, m->cap * sizeof *m->s);
+}
+
+/* The slot of addr, or the empty slot where it would go. */
+static inline struct lslot *live_find(const struct livemap *m, uint64_t addr)
+{
+	size_t i = live_hash(m, addr);
+	while (m->s[i].addr && m->s[i].addr != addr)
+		i = (i + 1) & (m->cap - 1);
+	return &m->s[i];
+}
+
+static void live_grow(struct livemap *m)
+{
+	struct livemap old = *m;
+	m->cap *= 2;
+	m->shift--;
+	m->s = slots_new(m->cap);
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.s[i].addr)
+			*live_find(m, old.s[i].addr) = old.s[i];
+	live_free(&old);
+}
+
+/* Claims the empty slot s found for addr. */
+static inline struct lslot *live_insert(struct livemap *m, struct lslot *s, uint64_t addr)
+{
+	if (__builtin_expect(m->used + 1 > m->cap / 2, 0)) {
+		live_grow(m);
+		s = live_find(m, addr);
+	}
+	*s = (struct lslot){.addr = addr};
+	m->used++;
+	return s;
+}
+
+static inline void live_delete(struct livemap *m, struct lslot *s)
+{
+	size_t mask = m->cap - 1, hole = (size_t)(s - m->s), i = hole;
+	for (;;) {
+		i = (i + 1) & mask;
+		if (!m->s[i].addr)
+			break;
+		size_t home = live_hash(m, m->s[i].addr);
+		/* move i into the hole unless its home lies cyclically in (hole, i] */
+		if (((i - home) & mask) >= ((i - hole) & mask)) {
+			m->s[hole] = m->s[i];
+			hole = i;
+		}
+	}
+	m->s[hole].addr = 0;
+	m->used--;
+}
+
+/* ---- Ops ---------------------------------------------------------------- */
+
+/* A conversion: the trace being written, the live blocks, the counts. */
+struct conv {
+	struct trace *t;
+	struct recorder_info *info;
+	struct diag *d;
+	struct livemap live;
+	struct idset ids;
+	uint64_t live_bytes;
+	uint32_t nids;   /* ids 0..nids-1 have been used */
+	uint64_t ns;     /* the time of the record at hand */
+	uint16_t thread; /* its dense thread */
+};
+
+static int conv_error(struct conv *c, const char *msg)
+{
+	diag_error(c->d, 0, c->info->ops, "%s", msg);
+	return -1;
+}
+
+/* Appends op (its thread and time are the record's). */
+static int op_push(struct conv *c, struct trace_op op)
+{
+	struct trace *t = c->t;
+	if (__builtin_expect(t->nops == t->capops, 0)) {
+		if ((t->capops + 1) * (sizeof op + 8) > memory_budget())
+			return diag_fatal(
+				c->d, 0, c->info->ops,
+				"the trace holds more ops than fit in the %s heapbench may use",
+				memory_budget_said());
+		size_t cap = t->capops;
+		xgrow((void **)&t->owned, &t->capops, t->nops + 1, sizeof *t->owned);
+		t->ops = t->owned;
+		if (t->owned_times) {
+			xgrow((void **)&t->owned_times, &cap, t->nops + 1, sizeof *t->owned_times);
+			t->times = t->owned_times;
+			t->ncaptimes = cap;
+		}
+	}
+	op.thread = c->thread;
+	if (t->owned_times)
+		t->owned_times[t->nops] = c->ns;
+	t->owned[t->nops++] = op;
+	c->info->ops++;
+	return 0;
+}
+
+/* Live bytes become live - old + new (a block's bytes are in its slot). */
+static int live_set(struct conv *c, struct lslot *s, uint64_t bytes)
+{
+	uint64_t lb = c->live_bytes - s->bytes;
+	if (__builtin_add_overflow(lb, bytes, &lb) || lb > TRACE_SIZE_MAX)
+		return conv_error(c, "live bytes exceed 2^63-1");
+	c->live_bytes = lb;
+	if (lb > c->info->peak_live)
+		c->info->peak_live = lb;
+	s->bytes = bytes;
+	return 0;
+}
+
+/* A new block at addr (not live). */
+static int op_new(struct conv *c, uint8_t kind, uint8_t flags, uint64_t addr, uint64_t size,
+		  uint64_t arg)
+{
+	struct trace_op op = {.size = size, .arg = arg, .kind = kind, .flags = flags};
+	char why[160];
+	const char *err = trace_op_check(&op, why, sizeof why);
+	if (err)
+		return conv_error(c, err);
+	op.id = idset_take(&c->ids);
+	if (op.id == TRACE_ID_NULL)
+		return conv_error(c, "more than 2^32-1 live blocks");
+	if (op.id >= c->nids)
+		c->nids = op.id + 1;
+	struct lslot *s = live_insert(&c->live, live_find(&c->live, addr), addr);
+	s->id = op.id;
+	if (live_set(c, s, trace_op_bytes(&op)))
+		return -1;
+	return op_push(c, op);
+}
+
+/* The end of the live block in slot s. */
+static int op_end(struct conv *c, struct lslot *s, uint8_t flags)
+{
+	struct trace_op op = {.id = s->id, .kind = TRACE_FREE, .flags = flags};
+	c->live_bytes -= s->bytes;
+	idset_put(&c->ids, s->id);
+	live_delete(&c->live, s);
+	return op_push(c, op);
+}
+
+/* A block the program got at addr, which must not be live: if it is, the
+ * program freed it in a way we did not see (say, inside the C library),
+ * and the trace frees it first. */
+static int claim(struct conv *c, uint64_t addr)
+{
+	struct lslot *s = live_find(&c->live, addr);
+	if (!s->addr)
+		return 0;
+	c->info->unseen_frees++;
+	return op_end(c, s, 0);
+}
+
+/* realloc(in, size > 0) of the live block in slot s, now at out. */
+static int op_resize(struct conv *c, struct lslot *s, uint64_t out, uint64_t size)
+{
+	struct trace_op op = {.size = size, .id = s->id, .kind = TRACE_REALLOC};
+	if (size > TRACE_SIZE_MAX)
+		return conv_error(c, "realloc size exceeds the largest request");
+	if (live_set(c, s, size))
+		return -1;
+	if (out != s->addr) {
+		struct lslot moved = *s;
+		live_delete(&c->live, s);
+		s = live_insert(&c->live, live_find(&c->live, out), out);
+		s->id = moved.id;
+		s->bytes = moved.bytes;
+	}
+	return op_push(c, op);
+}
+
+static uint64_t pow2_at_least(uint64_t a)
+{
+	uint64_t p = 1;
+	while (p < a && p < TRACE_ALIGN_MAX)
+		p <<= 1;
+	return p;
+}
+
+/* A realloc record (in, out, size) of an address that may be live. */
+static int convert_realloc(struct conv *c, const uint64_t *w)
+{
+	struct recorder_info *info = c->info;
+	uint64_t in = w[0], out = w[1], size = w[2];
+	struct lslot *s = in ? live_find(&c->live, in) : NULL;
+	if (!out && size) /* not a record the recorder writes */
+		return 0;
+	if (!in) { /* realloc(NULL, n): malloc, as the builder spells it */
+		info->allocs++;
+		return claim(c, out) < 0
+			       ? -1
+			       : op_new(c, TRACE_ALLOC, TRACE_F_REALLOC_NULL, out, size, 0);
+	}
+	if (!s->addr) { /* a block from before the recording: now a new one */
+		info->unknown_reallocs++;
+		if (!out)
+			return 0;
+		info->allocs++;
+		return claim(c, out) < 0 ? -1 : op_new(c, TRACE_ALLOC, 0, out, size, 0);
+	}
+	if (size == 0) { /* realloc(p, 0) freed p ... */
+		info->frees++;
+		if (op_end(c, s, TRACE_F_REALLOC_ZERO) < 0)
+			return -1;
+		if (!out)
+			return 0;
+		info->allocs++; /* ... and returned a new block */
+		return claim(c, out) < 0 ? -1 : op_new(c, TRACE_ALLOC, 0, out, 0, 0);
+	}
+	if (out != in && live_find(&c->live, out)->addr) {
+		if (claim(c, out) < 0)
+			return -1;
+		s = live_find(&c->live, in); /* the claim moved the slots */
+	}
+	return op_resize(c, s, out, size);
+}
+
+/* One record in order (w: its payload): 0, or -1 (reported). */
+static int convert_one(struct conv *c, unsigned kind, const uint64_t *w)
+{
+	struct recorder_info *info = c->info;
+	switch (kind) {
+	case RAW_MALLOC:
+	case RAW_CALLOC:
+	case RAW_MEMALIGN: {
+		uint8_t k = kind == RAW_MALLOC   ? TRACE_ALLOC
+			    : kind == RAW_CALLOC ? TRACE_CALLOC
+						 : TRACE_MEMALIGN;
+		uint64_t arg = kind == RAW_MALLOC   ? 0
+			       : kind == RAW_CALLOC ? w[2]
+						    : pow2_at_least(w[2]);
+		if (!w[0]) /* not a record the recorder writes */
+			return 0;
+		info->allocs++;
+		return claim(c, w[0]) < 0 ? -1 : op_new(c, k, 0, w[0], w[1], arg);
+	}
+	case RAW_REALLOC: return convert_realloc(c, w);
+	default: { /* RAW_FREE */
+		if (!w[0]) {
+			return op_push(c,
+				       (struct trace_op){.id = TRACE_ID_NULL, .kind = TRACE_FREE});
+		}
+		struct lslot *s = live_find(&c->live, w[0]);
+		if (!s->addr) {
+			info->unknown_frees++;
+			return 0;
+		}
+		info->frees++;
+		return op_end(c, s, 0);
+	}
+	}
+}
+
+/* ---- Time --------------------------------------------------------------- */
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#if RAW_TICKS_TSC
+/* Whether the CPU says its time-stamp counter runs at one rate, in every
+ * power state (/proc/cpuinfo's flags): then it is a clock. */
+bool recorder_tsc_invariant(void)
+{
+	static int yes = -1;
+	if (yes >= 0)
+		return yes;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192];
+	yes = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "flags", 5)) {
+			yes = strstr(line, " constant_tsc") && strstr(line, " nonstop_tsc");
+			break;
+		}
+	if (f)
+		fclose(f);
+	return yes;
+}
+#else
+bool recorder_tsc_invariant(void)
+{
+	return false;
+}
+#endif
+
+/* ns per tick of raw_ticks for the log with header h (recorded on this
+ * machine: heapbench record converts right after the program), or 0 when
+ * ticks are not a clock here.  The counter's rate is the ratio of the
+ * elapsed ticks and ns since the pair the recorder read when the log began
+ * (at least 10 ms apart: relative error about 1e-5). */
+static double ns_per_tick(const struct raw_header *h)
+{
+	if (!RAW_TICKS_TSC)
+		return 1;
+	if (!recorder_tsc_invariant())
+		return 0;
+	uint64_t n1 = monotonic_ns();
+	if (n1 < h->start_mono_ns + 10000000u && n1 >= h->start_mono_ns) {
+		uint64_t wait = h->start_mono_ns + 10000000u - n1;
+		struct timespec pause = {0, (long)wait};
+		while (nanosleep(&pause, &pause) && errno == EINTR)
+			;
+		n1 = monotonic_ns();
+	}
+	uint64_t t1 = raw_ticks();
+	if (t1 <= h->start_ticks || n1 <= h->start_mono_ns)
+		return 0;
+	return (double)(n1 - h->start_mono_ns) / (double)(t1 - h->start_ticks);
+}
+
+/* ---- The whole log ------------------------------------------------------ */
+
+/* The op and time arrays, sized for the most ops the runs can hold (a
+ * record is 2 words at least; pages never written cost nothing) within
+ * what heapbench may hold; claims may add a few more (op_push). */
+static void trace_size(struct trace *t, const struct run *runs, size_t nruns, unsigned timeword,
+		       bool timed)
+{
+	uint64_t most = 0;
+	for (size_t i = 0; i < nruns; i++)
+		most += runs[i].nchunks * (uint64_t)(RAW_CHUNK_BYTES / 8 / (2 + timeword));
+	uint64_t per = sizeof(struct trace_op) + (timed ? 8 : 0);
+	if (most > memory_budget() / per)
+		most = memory_budget() / per;
+	t->capops = most + 64;
+	t->owned = xmalloc(t->capops * sizeof *t->owned);
+	t->ops = t->owned;
+	if (timed) {
+		t->ncaptimes = t->capops;
+		t->owned_times = xmalloc(t->ncaptimes * sizeof *t->owned_times);
+		t->times = t->owned_times;
+	}
+}
+
+/* Every record in order into c's trace.  The records pass through a ring
+ * of AHEAD so that each one's hash slot is fetched before it is needed. */
+static int convert_all(struct conv *c, struct merge *m, double rate)
+{
+	enum { AHEAD = 64 }; /* the hash map's cache misses overlap */
+	const uint64_t *ring[AHEAD];
+	uint16_t thread[AHEAD];
+	unsigned tw = m->log->timeword, n = 0, at = 0;
+	int rc = 1;
+	while (n < AHEAD && (rc = merge_next(m, &ring[n], &thread[n])) == 1)
+		n++;
+	uint64_t first = n ? (tw ? ring[0][1] : ring[0][0] >> 4) : 0;
+	while (n && rc >= 0) {
+		const uint64_t *r = ring[at];
+		c->thread = thread[at];
+		if (rc == 1 && (rc = merge_next(m, &ring[at], &thread[at])) == 1) {
+			const uint64_t *f = ring[at] + 1 + tw;
+			__builtin_prefetch(&c->live.s[live_hash(&c->live, f[0] ? f[0] : f[1])]);
+		} else if (rc == 0) {
+			n--; /* the ring drains: its entries from at on are the last */
+		}
+		uint64_t ticks = tw ? r[1] : r[0] >> 4;
+		/* per thread the ticks grow; across threads (RAW_ORDER_SEQ) a call
+		 * may read them just before an earlier one */
+		c->ns = ticks > first ? (uint64_t)((double)(ticks - first) * rate) : 0;
+		if (convert_one(c, r[0] & 15, r + 1 + tw) < 0)
+			return -1;
+		at = (at + 1) % AHEAD;
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 int recorder_convert(const char *path, struct trace *t, struct recorder_info *info)
@@ -246,37 +729,29 @@ int recorder_convert(const char *path, struct trace *t, struct recorder_info *in
 	struct raw_log log;
 	if (raw_map(path, &log) < 0)
 		return -1;
-	uint64_t maxseq;
-	uint32_t *at = raw_order(&log, &maxseq);
+	size_t nruns;
+	uint32_t *chunks;
+	struct run *runs = runs_make(&log, &nruns, &chunks, &info->lost);
+	struct merge m;
+	merge_init(&m, runs, nruns, &log, &info->lost);
 
 	struct diag d;
 	diag_init(&d, path, false);
-	struct trace_builder *b = trace_builder_new(t, &d);
-	double rate = ns_per_tick();
-	struct conv c = {b, info, 0, rate > 0};
-	uint64_t first = maxseq && at[1] != UINT32_MAX ? log.rec[at[1]].ticks : 0;
-	int rc = 0;
-	enum { AHEAD = 16 }; /* the map's cache misses overlap */
-	for (uint64_t s = 1; s <= maxseq && rc == 0; s++) {
-		if (s + AHEAD <= maxseq && at[s + AHEAD] != UINT32_MAX) {
-			const struct raw_record *f = &log.rec[at[s + AHEAD]];
-			trace_builder_prefetch(b, (int64_t)(f->in ? f->in : f->out));
-		}
-		if (at[s] == UINT32_MAX)
-			info->lost++;
-		else {
-			const struct raw_record *r = &log.rec[at[s]];
-			/* per thread the ticks grow; across threads a call may read
-			 * them just before an earlier one: the builder allows it */
-			c.ns = r->ticks > first ? (uint64_t)((double)(r->ticks - first) * rate) : 0;
-			rc = convert_one(&c, r);
-		}
-	}
-	info->peak_live = trace_builder_peak_live(b);
-	trace_builder_finish(b);
-	diag_finish(&d);
+	double rate = ns_per_tick(log.h);
+	struct conv c = {.t = t, .info = info, .d = &d};
+	live_init(&c.live);
+	t->has_lines = false;
+	trace_size(t, runs, nruns, log.timeword, rate > 0);
+	int rc = convert_all(&c, &m, rate);
+	t->nids = c.nids;
+	t->nthreads = m.nthreads;
 	info->threads = t->nthreads;
-	free(at);
+	diag_finish(&d);
+	live_free(&c.live);
+	idset_free(&c.ids);
+	free(m.heap);
+	free(runs);
+	free(chunks);
 	munmap((void *)log.map, log.len);
 	return rc;
 }

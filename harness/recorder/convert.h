@@ -5,6 +5,7 @@
 #ifndef HB_RECORDER_CONVERT_H
 #define HB_RECORDER_CONVERT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "trace/trace.h"
@@ -21,5 +22,9 @@ struct recorder_info {
 /* The raw log at path, in order, into trace t (already created; its path
  * names the output).  info starts zeroed.  0, or -1 (reported). */
 int recorder_convert(const char *path, struct trace *t, struct recorder_info *info);
+
+/* Whether this CPU's time-stamp counter is a clock (constant and nonstop):
+ * then recorded calls get times from it. */
+bool recorder_tsc_invariant(void);
 
 #endif

@@ -6,7 +6,7 @@
  * It interposes malloc, calloc, realloc, reallocarray, free, posix_memalign,
  * aligned_alloc, memalign, valloc and pvalloc, calls the next definition
  * (glibc's, or whatever allocator the program runs on) and writes one
- * 48-byte record per successful call into the raw log (raw.h): a shared
+ * record of 2 to 4 words per successful call into the raw log (raw.h): a shared
  * file mapping, so the records are in the page cache the moment they are
  * written and survive _exit, a crash or SIGKILL.  Failed calls are not
  * recorded.  Pointers stay pointers here; `heapbench record` turns them into
@@ -16,18 +16,22 @@
  *   - start-up: dlsym itself may call calloc before the real functions are
  *     known; such calls are served from a static bootstrap buffer, never
  *     recorded, and freeing them does nothing;
- *   - threads: each thread fills its own chunk of the log; the global order
- *     is a counter taken after an allocation returns and before a free or
- *     realloc starts, so that in the order an address is always freed
- *     before it is handed out again and allocated before it is freed;
+ *   - threads: each thread fills its own chunks of the log, in program
+ *     order; the order across threads is a key taken after an allocation
+ *     returns and before a free or realloc starts, so that in the order an
+ *     address is always freed before it is handed out again and allocated
+ *     before it is freed.  The key is the time-stamp counter where the
+ *     kernel keeps it in step across CPUs (no shared write per call), else
+ *     a process-wide counter;
  *   - fork: the child closes the parent's log (pthread_atfork) and starts
  *     its own; exec starts a new log because the library is loaded afresh;
  *   - recursion: a call made while recording (by the next allocator, say)
  *     is passed through unrecorded (a thread-local depth);
  *   - thread-local storage uses the initial-exec model: the general one may
  *     call malloc on first use.
- * The cost per call is the call itself, one atomic add and a 48-byte store
- * (make bench-record measures it).
+ * The cost per call is the call itself, a counter read and a store of 16
+ * to 32 bytes into memory the thread alone writes, its pages made a chunk
+ * at a time (make bench-record measures it).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -52,7 +56,6 @@
 
 #define MAP_RESERVE (UINT64_C(1) << 36) /* 64 GiB of address space for the log */
 #define GROW_MIN    (UINT64_C(16) << 20)
-#define CHUNK       (1365u * sizeof(struct raw_record)) /* just under 64 KiB */
 
 /* ---- The next allocator ------------------------------------------------------ */
 
@@ -117,12 +120,14 @@ static atomic_int log_state; /* 0 not started, 1 logging, -1 off */
 static char *log_map;
 static int log_fd = -1;
 static atomic_uint_fast64_t log_size; /* bytes of the file */
-static atomic_uint_fast64_t log_next; /* next free byte */
-static atomic_uint_fast64_t log_seq;
-static atomic_uint log_gen; /* a forked child's chunks are its own */
+static atomic_uint_fast64_t log_next; /* next chunk's offset */
+static atomic_uint_fast64_t log_seq;  /* RAW_ORDER_SEQ only */
+static atomic_uint log_gen;           /* a forked child's chunks are its own */
+static bool log_ticks;                /* RAW_ORDER_TICKS: the key is the time */
+static uint64_t log_base;             /* raw_ticks when the log began */
 
 static TLS struct {
-	char *cur, *end; /* this thread's chunk */
+	uint64_t *cur, *end; /* this thread's chunk: the next record, the end */
 	unsigned gen;
 	uint32_t tid;
 	int depth; /* > 0 inside a hook */
@@ -133,6 +138,32 @@ static uint32_t my_tid(void)
 	if (!self.tid)
 		self.tid = (uint32_t)syscall(SYS_gettid);
 	return self.tid;
+}
+
+/* The header of a new log: who, when, and how its records are ordered. */
+static void log_header(struct raw_header *h, uint64_t k)
+{
+	memcpy(h->magic, RAW_MAGIC, sizeof h->magic);
+	h->pid = (uint64_t)getpid();
+	h->ppid = (uint64_t)getppid();
+	h->exec_seq = k;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	/* `heapbench record` says whether the counter is one clock for all CPUs */
+	const char *order = getenv("HEAPBENCH_RECORD_ORDER");
+	log_ticks = RAW_TICKS_TSC && order && !strcmp(order, "ticks");
+	h->order = log_ticks ? RAW_ORDER_TICKS : RAW_ORDER_SEQ;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	log_base = raw_ticks();
+	h->start_ticks = log_base;
+	h->start_mono_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (cfd >= 0) {
+		ssize_t n = read(cfd, h->cmdline, sizeof h->cmdline);
+		h->cmdline_len = n > 0 ? (uint32_t)n : 0;
+		close(cfd);
+	}
 }
 
 /* Opens PID-K.raw in $HEAPBENCH_RECORD_DIR; under log_lock. */
@@ -163,20 +194,7 @@ static void log_start_locked(void)
 		atomic_store(&log_state, -1);
 		return;
 	}
-	struct raw_header *h = m;
-	memcpy(h->magic, RAW_MAGIC, sizeof h->magic);
-	h->pid = (uint64_t)getpid();
-	h->ppid = (uint64_t)getppid();
-	h->exec_seq = k - 1;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	h->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (cfd >= 0) {
-		ssize_t n = read(cfd, h->cmdline, sizeof h->cmdline);
-		h->cmdline_len = n > 0 ? (uint32_t)n : 0;
-		close(cfd);
-	}
+	log_header(m, k - 1);
 	log_fd = fd;
 	log_map = m;
 	atomic_store(&log_size, GROW_MIN);
@@ -198,53 +216,85 @@ static bool log_on(void)
 	return s > 0;
 }
 
-/* A free slot for this thread, or NULL when the log is full. */
-static struct raw_record *log_slot(void)
+/* Makes the file at least end bytes long; false when the log is full. */
+static bool log_grow(uint64_t end)
+{
+	bool ok = true;
+	pthread_mutex_lock(&log_lock);
+	uint64_t size = atomic_load(&log_size);
+	while (size < end && ok) {
+		uint64_t grow = size / 4 > GROW_MIN ? size / 4 : GROW_MIN;
+		ok = size + grow <= MAP_RESERVE && ftruncate(log_fd, (off_t)(size + grow)) == 0;
+		size += ok ? grow : 0;
+	}
+	atomic_store(&log_size, size);
+	pthread_mutex_unlock(&log_lock);
+	return ok;
+}
+
+/* A fresh chunk for this thread; false when the log is full (recording
+ * stops).  Its pages are made in one call rather than a fault each. */
+static bool log_chunk(unsigned gen)
+{
+	uint64_t off = atomic_fetch_add(&log_next, RAW_CHUNK_BYTES);
+	if (off + RAW_CHUNK_BYTES > atomic_load(&log_size) && !log_grow(off + RAW_CHUNK_BYTES)) {
+		atomic_store(&log_state, -1);
+		return false;
+	}
+	char *c = log_map + off;
+	madvise(c, RAW_CHUNK_BYTES, MADV_POPULATE_WRITE); /* a hint: faults do it otherwise */
+	struct raw_chunk *head = (struct raw_chunk *)c;
+	atomic_store_explicit((_Atomic uint32_t *)&head->tid, my_tid(), memory_order_release);
+	self.cur = (uint64_t *)(c + sizeof *head);
+	self.end = (uint64_t *)(c + RAW_CHUNK_BYTES);
+	self.gen = gen;
+	return true;
+}
+
+/* Room for a record of `words` words (stamp included) in this thread's
+ * chunk, or NULL when the log is full. */
+static inline uint64_t *log_room(unsigned words)
 {
 	unsigned gen = atomic_load_explicit(&log_gen, memory_order_relaxed);
-	if (self.gen != gen || self.cur == self.end) {
-		uint64_t off = atomic_fetch_add(&log_next, CHUNK);
-		if (off + CHUNK > atomic_load(&log_size)) {
-			pthread_mutex_lock(&log_lock);
-			uint64_t size = atomic_load(&log_size);
-			while (size < off + CHUNK) {
-				uint64_t grow = size / 4 > GROW_MIN ? size / 4 : GROW_MIN;
-				if (size + grow > MAP_RESERVE ||
-				    ftruncate(log_fd, (off_t)(size + grow))) {
-					pthread_mutex_unlock(&log_lock);
-					atomic_store(&log_state, -1); /* full: stop recording */
-					return NULL;
-				}
-				size += grow;
-			}
-			atomic_store(&log_size, size);
-			pthread_mutex_unlock(&log_lock);
-		}
-		self.cur = log_map + off;
-		self.end = self.cur + CHUNK;
-		self.gen = gen;
-	}
-	struct raw_record *r = (struct raw_record *)self.cur;
-	self.cur += sizeof *r;
+	if (__builtin_expect(self.gen != gen || self.end - self.cur < (ptrdiff_t)words, 0) &&
+	    !log_chunk(gen))
+		return NULL;
+	uint64_t *r = self.cur;
+	self.cur += words;
 	return r;
 }
 
-static uint64_t next_seq(void)
+/* The order key of a call: its time (ticks since the log began) or its
+ * place in the process's counter; *ticks gets the time. */
+static inline uint64_t log_key(bool after, uint64_t *ticks)
 {
-	return atomic_fetch_add_explicit(&log_seq, 1, memory_order_relaxed) + 1;
+	if (log_ticks) {
+		uint64_t t = after ? raw_ticks_after() : raw_ticks();
+		*ticks = t;
+		return t > log_base ? (t - log_base) & RAW_KEY_MAX : 0;
+	}
+	*ticks = raw_ticks();
+	return (atomic_fetch_add_explicit(&log_seq, 1, memory_order_relaxed) + 1) & RAW_KEY_MAX;
 }
 
-static void put(struct raw_record *r, uint64_t seq, int kind, const void *in, const void *out,
-		uint64_t size, uint64_t arg)
+/* Writes one record: the payload, then the stamp that completes it. */
+static inline void log_put(uint64_t key, uint64_t ticks, int kind, uint64_t a, uint64_t b,
+			   uint64_t c)
 {
-	r->in = (uintptr_t)in;
-	r->out = (uintptr_t)out;
-	r->size = size;
-	r->arg = arg;
-	r->tid = my_tid();
-	r->kind = (uint8_t)kind;
-	r->ticks = raw_ticks();
-	atomic_store_explicit((_Atomic uint64_t *)&r->seq, seq, memory_order_release);
+	unsigned n = raw_payload_words((unsigned)kind);
+	uint64_t *r = log_room(1 + !log_ticks + n);
+	if (!r)
+		return;
+	uint64_t *p = r + 1;
+	if (!log_ticks)
+		*p++ = ticks;
+	p[0] = a;
+	if (n > 1)
+		p[1] = b;
+	if (n > 2)
+		p[2] = c;
+	atomic_store_explicit((_Atomic uint64_t *)r, key << 4 | (unsigned)kind,
+			      memory_order_release);
 }
 
 /* An allocation that returned out: its place in the order comes after it. */
@@ -252,9 +302,8 @@ static void log_alloc(int kind, const void *out, uint64_t size, uint64_t arg)
 {
 	if (!out || !log_on())
 		return;
-	struct raw_record *r = log_slot();
-	if (r)
-		put(r, next_seq(), kind, NULL, out, size, arg);
+	uint64_t ticks, key = log_key(true, &ticks);
+	log_put(key, ticks, kind, (uintptr_t)out, size, arg);
 }
 
 /* ---- fork ------------------------------------------------------------------------- */
@@ -346,14 +395,14 @@ EXPORT void free(void *p)
 		return;
 	}
 	self.depth++;
-	struct raw_record *r = log_slot();
-	if (r)
-		put(r, next_seq(), RAW_FREE, p, NULL, 0, 0);
+	uint64_t ticks, key = log_key(false, &ticks);
+	log_put(key, ticks, RAW_FREE, (uintptr_t)p, 0, 0);
 	next_free(p);
 	self.depth--;
 }
 
-/* realloc and reallocarray: the order is taken before the call */
+/* realloc and reallocarray: the order is taken before the call, the record
+ * written after it (a failed call leaves none) */
 static void *do_realloc(void *p, size_t n)
 {
 	if (in_boot(p)) { /* out of the bootstrap buffer: a fresh block */
@@ -367,14 +416,11 @@ static void *do_realloc(void *p, size_t n)
 	if (!RECORDING() || !log_on())
 		return next_realloc(p, n);
 	self.depth++;
-	struct raw_record *r = log_slot();
-	uint64_t seq = r ? next_seq() : 0;
+	uint64_t ticks, key = log_key(false, &ticks);
 	void *q = next_realloc(p, n);
-	if (r) {
-		/* realloc(p, 0) frees p and may return NULL: that is not a failure */
-		bool ok = q || (n == 0 && p);
-		put(r, seq, ok ? RAW_REALLOC : RAW_NONE, p, q, n, 0);
-	}
+	/* realloc(p, 0) frees p and may return NULL: that is not a failure */
+	if (q || (n == 0 && p))
+		log_put(key, ticks, RAW_REALLOC, (uintptr_t)p, (uintptr_t)q, n);
 	self.depth--;
 	return q;
 }

@@ -51,6 +51,18 @@ int recorder_find_library(char *out, size_t len)
 	return k < 0 || (size_t)k >= len ? -1 : access(out, R_OK);
 }
 
+const char *recorder_order(void)
+{
+	char src[64] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (!fgets(src, sizeof src, f))
+			src[0] = '\0';
+		fclose(f);
+	}
+	return RAW_TICKS_TSC && !strcmp(src, "tsc\n") && recorder_tsc_invariant() ? "ticks" : "seq";
+}
+
 int recorder_prepare(const char *out, char *absout, char *rawdir, size_t len)
 {
 	if (mkdir(out, 0777) < 0 && errno != EEXIST) {
@@ -235,14 +247,16 @@ static int process_record(const struct rawfile *f, const char *file, json_t *sum
 
 /* ---- The whole recording ------------------------------------------------ */
 
-/* summary.json: the program's exit status and one object per process.
- * Takes summary. */
-static int summary_write(const char *out, int status, json_t *summary)
+/* summary.json: the program's exit status, the seconds the conversion
+ * took after the program ended, and one object per process.  Takes
+ * summary. */
+static int summary_write(const char *out, int status, double seconds, json_t *summary)
 {
 	char path[PATH_MAX];
 	int k = snprintf(path, sizeof path, "%s/summary.json", out), rc = 0;
 	json_t *top = json_object();
 	json_object_set_new(top, "exit_status", json_integer(status));
+	json_object_set_new(top, "convert_seconds", json_real(seconds));
 	json_object_set_new(top, "processes", summary);
 	if (k < 0 || (size_t)k >= sizeof path) {
 		hb_error("%s: the path is too long", out);
@@ -254,8 +268,16 @@ static int summary_write(const char *out, int status, json_t *summary)
 	return rc;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 int recorder_finish(const char *out, const char *rawdir, int status)
 {
+	double start = now_seconds();
 	struct rawfile *files;
 	size_t n;
 	if (rawfiles_list(rawdir, &files, &n) < 0)
@@ -278,7 +300,7 @@ int recorder_finish(const char *out, const char *rawdir, int status)
 	}
 	rawfiles_remove(files, n);
 	if (rc == 0)
-		return summary_write(out, status, summary);
+		return summary_write(out, status, now_seconds() - start, summary);
 	json_decref(summary);
 	return rc;
 }

@@ -13,6 +13,11 @@
  * it is missing (not reported: out holds the path looked for, if any). */
 int recorder_find_library(char *out, size_t len);
 
+/* How the recorder should order calls across threads, for its
+ * HEAPBENCH_RECORD_ORDER (raw.h): "ticks" where the time-stamp counter is
+ * invariant and the kernel's clock (so in step across CPUs), else "seq". */
+const char *recorder_order(void);
+
 /* Makes OUT ready: created, or existing and empty; absout (PATH_MAX bytes)
  * gets its absolute path and rawdir (len bytes) OUT/.raw, created, where
  * the recorder writes.  0 or -1 (reported). */
@@ -20,7 +25,8 @@ int recorder_prepare(const char *out, char *absout, char *rawdir, size_t len);
 
 /* Converts every raw log in rawdir into a trace in out, prints the table
  * of processes on stderr and writes out/summary.json with the program's
- * exit status; the logs are removed.  0 or -1 (reported). */
+ * exit status and the seconds all this took (convert_seconds); the logs
+ * are removed.  0 or -1 (reported). */
 int recorder_finish(const char *out, const char *rawdir, int status);
 
 #endif
