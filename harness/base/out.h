@@ -19,8 +19,8 @@
 struct out;
 
 /* zstd's level for outputs opened from now on (default OUT_ZSTD_LEVEL, 9:
- * near level 19's size; `record` uses 3, which is 6x faster while a user
- * waits for a fresh recording and 25 % bigger). */
+ * near level 19's size; `record` uses 1, several times faster while a user
+ * waits for a fresh recording and about 25 % bigger). */
 #define OUT_ZSTD_LEVEL 9
 void out_set_zstd_level(int level);
 

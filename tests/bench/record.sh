@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # tests/bench/record.sh BUILD - `make bench-record`: the cost of recording.
-# Two allocation-heavy real commands (sqlite3 building and querying a
+# Three allocation-heavy real commands (sqlite3 building and querying a
 # 200,000-row table in memory; perl filling, sorting and thinning a hash of
-# 400,000 strings) run plain, under `heapbench record` and under heaptrack,
-# interleaved, ROUNDS times each; the table shows the median wall-clock
-# seconds of each and the slowdown against the plain run.  Whole commands
-# are timed: recording and writing the traces (heaptrack: its own
-# interpretation and compression) both count.
-# Goal (issue 6): record at most 1.5x the plain run, and below heaptrack.
+# 400,000 strings; a perl one-liner that does little but allocate: 300,000
+# hash entries made, two thirds deleted) run plain, under `heapbench record`
+# and under heaptrack, interleaved, ROUNDS times each; the table shows the
+# median wall-clock seconds of each and the slowdown against the plain run.
+# Whole commands are timed: recording and writing the traces (heaptrack: its
+# own interpretation and compression) both count.  Then, from record's
+# summary.json: the conversion after the program ended (convert_seconds:
+# reading the raw logs, writing the traces) in M ops/s, and what is left of
+# record's time per call in the program: (record - plain - conversion) / ops
+# (per round, then the median).
+# Goals (issues 6, 19): record at most 1.5x the plain run, below heaptrack;
+# the conversion at 20 M ops/s or more.
 set -eu
 B=${1:-build}
 ROUNDS=${ROUNDS:-5}
@@ -32,18 +38,25 @@ workload() {
 	case "$1" in
 	sqlite3) cmd=(sqlite3 :memory: ".read $W/sqlite.sql") ;;
 	perl) cmd=(perl "$W/hash.pl") ;;
+	perl-1liner) cmd=(perl -e 'my %h; $h{$_} = "x" x ($_ % 200) for 1..300000; delete $h{$_} for grep { $_ % 3 } 1..300000') ;;
 	esac
 }
 
-printf '%-8s %10s %10s %10s %8s %10s %10s\n' workload plain record heaptrack "" "record/" "heaptrack/"
-printf '%-8s %10s %10s %10s %8s %10s %10s\n' "" "s" "s" "s" ops plain plain
-for w in sqlite3 perl; do
+f='%-12s %8s %8s %9s %8s %8s %10s %10s %9s\n'
+printf "$f" workload plain record heaptrack "" "record/" "heaptrack/" conversion "record"
+printf "$f" "" "s" "s" "s" ops plain plain "M ops/s" "ns/call"
+for w in sqlite3 perl perl-1liner; do
 	workload "$w"
-	: >"$D/plain" && : >"$D/record" && : >"$D/heaptrack"
+	: >"$D/plain" && : >"$D/record" && : >"$D/heaptrack" && : >"$D/convert" && : >"$D/percall"
 	for ((r = 0; r < ROUNDS; r++)); do
-		secs "${cmd[@]}" >>"$D/plain"
+		pr=$(secs "${cmd[@]}")
 		rm -rf "$D/out"
-		secs "$HB" record -o "$D/out" -- "${cmd[@]}" >>"$D/record"
+		rr=$(secs "$HB" record -o "$D/out" -- "${cmd[@]}")
+		cr=$(jq .convert_seconds "$D/out/summary.json")
+		# record's time in the program, per call, this round
+		awk -v p="$pr" -v r="$rr" -v c="$cr" -v n="$(jq '[.processes[].ops] | add' "$D/out/summary.json")" \
+			'BEGIN { print (r - p - c) / n * 1e9 }' >>"$D/percall"
+		echo "$pr" >>"$D/plain" && echo "$rr" >>"$D/record" && echo "$cr" >>"$D/convert"
 		rm -f "$D"/ht.*
 		secs heaptrack -o "$D/ht" "${cmd[@]}" >>"$D/heaptrack"
 	done
@@ -51,8 +64,12 @@ for w in sqlite3 perl; do
 	p=$(median <"$D/plain")
 	rr=$(median <"$D/record")
 	h=$(median <"$D/heaptrack")
-	printf '%-8s %10.3f %10.3f %10.3f %8s %10.2f %10.2f\n' "$w" "$p" "$rr" "$h" "$ops" \
-		"$(awk -v a="$rr" -v b="$p" 'BEGIN { print a / b }')" "$(awk -v a="$h" -v b="$p" 'BEGIN { print a / b }')"
+	cs=$(median <"$D/convert")
+	pc=$(median <"$D/percall")
+	awk -v w="$w" -v p="$p" -v r="$rr" -v h="$h" -v ops="$ops" -v c="$cs" -v pc="$pc" 'BEGIN {
+		printf "%-12s %8.3f %8.3f %9.3f %8d %8.2f %10.2f %10.1f %9.0f\n", w, p, r, h, ops, r / p,
+			h / p, ops / c / 1e6, pc }'
 done
+echo "goals: record/plain <= 1.50 and below heaptrack/plain; conversion >= 20 M ops/s"
 echo "(medians of $ROUNDS interleaved rounds; ops = calls recorded, all processes;"
 echo " $(sqlite3 --version | cut -d' ' -f1-2 | sed 's/^/sqlite3 /'), $(perl -e 'print "perl $^V"'), $(heaptrack --version 2>&1 | head -1))"
