@@ -137,6 +137,12 @@ check "SIGKILL: record exits 128 + 9" 137 "$rc"
 check "SIGKILL: the trace holds the calls before it" "a 0 666" "$(ops "$T/kill/1-record_prog.hbt.zst")"
 check "SIGKILL: the summary has the status" 137 "$(summary "$T/kill" .exit_status)"
 
+# ---- blocks of 4 GiB and more (their size is kept apart from small ones') ----
+run "$HB" record -o "$T/big" -- "$PROG" big
+check "big blocks: the calls, sizes to the byte" "a 0 100 a 1 5368709120 r 1 6442450944 a 2 200 r 1 300 f 0 f 1 f 2" \
+	"$(ops "$T/big/1-record_prog.hbt.zst" | tr '\n' ' ' | sed 's/ $//')"
+check "big blocks: the peak live bytes" $(((6 << 30) + 300)) "$(summary "$T/big" '.processes[0].peak_live_bytes')"
+
 # ---- recorded traces replay on every backend --------------------------------------
 run "$HB" replay --repeat 1 --json "$T/single/1-record_prog.hbt.zst" "$tr"
 check "recorded traces replay with status ok on every available backend" "" \

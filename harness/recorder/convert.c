@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "recorder/raw.h"
+#include "trace/idmap.h"
 #include "trace/internal.h"
 
 /* ---- The log, mapped ---------------------------------------------------- */
@@ -58,7 +59,9 @@ static int raw_map(const char *path, struct raw_log *log)
 		return -1;
 	}
 	size_t len = (size_t)st.st_size;
-	const char *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	/* MAP_POPULATE: the whole log is read, and page by page it would fault */
+	const char *map =
+		len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
 	close(fd);
 	const struct raw_header *h = (const void *)map;
 	if (map == MAP_FAILED || len < RAW_HEADER_BYTES || memcmp(h->magic, RAW_MAGIC, 8) ||
@@ -307,16 +310,19 @@ static void idset_free(struct idset *s)
 
 /* ---- Live blocks: address -> id ------------------------------------------ */
 
-/* Open addressing with linear probing, at most half full, deletion by
- * backward shift, as trace/idmap.h, but inline and in memory made in one
- * call (MADV_POPULATE_WRITE): a page each written first through a read
- * fault costs two faults, and faults are most of a conversion's kernel
- * time. */
+/* Open addressing with linear probing, at most 70 % full, deletion by
+ * backward shift, as trace/idmap.h, but inline, in 16-byte slots and in
+ * memory made in one call (MADV_POPULATE_WRITE): fresh pages are most of a
+ * conversion's kernel time (clearing them), and a page first read, then
+ * written, costs two faults.  A block's live bytes sit in its slot when
+ * below 2^32 - 1, else in a side map by id (struct conv's big). */
 struct lslot {
-	uint64_t addr;  /* 0 = empty */
-	uint64_t bytes; /* the block's live bytes */
+	uint64_t addr; /* 0 = empty */
 	uint32_t id;
+	uint32_t bytes; /* the block's live bytes, or LSLOT_BIG */
 };
+#define LSLOT_BIG UINT32_MAX
+_Static_assert(sizeof(struct lslot) == 16, "a slot is 16 bytes");
 
 struct livemap {
 	struct lslot *s;
@@ -376,7 +382,7 @@ static void live_grow(struct livemap *m)
 /* Claims the empty slot s found for addr. */
 static inline struct lslot *live_insert(struct livemap *m, struct lslot *s, uint64_t addr)
 {
-	if (__builtin_expect(m->used + 1 > m->cap / 2, 0)) {
+	if (__builtin_expect(m->used + 1 > m->cap / 10 * 7, 0)) {
 		live_grow(m);
 		s = live_find(m, addr);
 	}
@@ -411,6 +417,7 @@ struct conv {
 	struct recorder_info *info;
 	struct diag *d;
 	struct livemap live;
+	struct idmap big; /* id + 1 -> live bytes (data) of blocks of 2^32 - 1 or more */
 	struct idset ids;
 	uint64_t live_bytes;
 	uint32_t nids;   /* ids 0..nids-1 have been used */
@@ -451,16 +458,42 @@ static int op_push(struct conv *c, struct trace_op op)
 	return 0;
 }
 
-/* Live bytes become live - old + new (a block's bytes are in its slot). */
+/* The live bytes of the block in slot s. */
+static uint64_t slot_bytes(const struct conv *c, const struct lslot *s)
+{
+	if (__builtin_expect(s->bytes != LSLOT_BIG, 1))
+		return s->bytes;
+	return idmap_find(&c->big, (uint64_t)s->id + 1)->data;
+}
+
+/* The block's live bytes, in its slot or its side entry (made or dropped). */
+static void slot_set_bytes(struct conv *c, struct lslot *s, uint64_t bytes)
+{
+	struct idmap_slot *b = NULL;
+	if (s->bytes == LSLOT_BIG || bytes >= LSLOT_BIG)
+		b = idmap_find(&c->big, (uint64_t)s->id + 1);
+	if (bytes < LSLOT_BIG) {
+		if (b && b->key)
+			idmap_delete(&c->big, b);
+		s->bytes = (uint32_t)bytes;
+		return;
+	}
+	if (!b->key)
+		b = idmap_insert(&c->big, b, (uint64_t)s->id + 1);
+	b->data = bytes;
+	s->bytes = LSLOT_BIG;
+}
+
+/* Live bytes become live - old + new. */
 static int live_set(struct conv *c, struct lslot *s, uint64_t bytes)
 {
-	uint64_t lb = c->live_bytes - s->bytes;
+	uint64_t lb = c->live_bytes - slot_bytes(c, s);
 	if (__builtin_add_overflow(lb, bytes, &lb) || lb > TRACE_SIZE_MAX)
 		return conv_error(c, "live bytes exceed 2^63-1");
 	c->live_bytes = lb;
 	if (lb > c->info->peak_live)
 		c->info->peak_live = lb;
-	s->bytes = bytes;
+	slot_set_bytes(c, s, bytes);
 	return 0;
 }
 
@@ -489,7 +522,8 @@ static int op_new(struct conv *c, uint8_t kind, uint8_t flags, uint64_t addr, ui
 static int op_end(struct conv *c, struct lslot *s, uint8_t flags)
 {
 	struct trace_op op = {.id = s->id, .kind = TRACE_FREE, .flags = flags};
-	c->live_bytes -= s->bytes;
+	c->live_bytes -= slot_bytes(c, s);
+	slot_set_bytes(c, s, 0);
 	idset_put(&c->ids, s->id);
 	live_delete(&c->live, s);
 	return op_push(c, op);
@@ -740,6 +774,7 @@ int recorder_convert(const char *path, struct trace *t, struct recorder_info *in
 	double rate = ns_per_tick(log.h);
 	struct conv c = {.t = t, .info = info, .d = &d};
 	live_init(&c.live);
+	idmap_init(&c.big);
 	t->has_lines = false;
 	trace_size(t, runs, nruns, log.timeword, rate > 0);
 	int rc = convert_all(&c, &m, rate);
@@ -748,6 +783,7 @@ int recorder_convert(const char *path, struct trace *t, struct recorder_info *in
 	info->threads = t->nthreads;
 	diag_finish(&d);
 	live_free(&c.live);
+	idmap_free(&c.big);
 	idset_free(&c.ids);
 	free(m.heap);
 	free(runs);

@@ -10,6 +10,8 @@
  *   record_prog exec        allocates, then executes itself with `single`
  *   record_prog exit        allocates, then _exit(7) with blocks live
  *   record_prog kill        allocates, then SIGKILLs itself
+ *   record_prog big         blocks of 4 GiB and more (never touched), among
+ *                           small ones
  *
  * Output goes through write(2): stdio would allocate a buffer.
  */
@@ -145,6 +147,13 @@ int main(int argc, char **argv)
 		free(b);
 		(void)a, (void)c;
 		_exit(7);
+	} else if (!strcmp(mode, "big")) {
+		void *a = malloc(100), *b = malloc((size_t)5 << 30);
+		void *c = realloc(b, (size_t)6 << 30), *d = malloc(200);
+		c = realloc(c, 300); /* big, then small again */
+		free(a);
+		free(c);
+		free(d);
 	} else if (!strcmp(mode, "kill")) {
 		void *a = malloc(666);
 		(void)a;
