@@ -148,7 +148,7 @@ if [ $sanitized = 0 ]; then
 				or (.stats_utilization != null and (.stats_utilization <= 0 or .stats_utilization > 1))
 				or (.internal_frag_bytes != null and .peak_live_bytes + .internal_frag_bytes
 				    + .external_frag_bytes != .footprint_at_peak_live))
-				| "\(.trace) \(.backend) \(.status) \(.error // "") \(.utilization)"' <<<"$out")"
+				| "\(.trace) \(.backend) \(.status) \(.error // "") util \(.utilization) stats \(.stats_utilization) frag \(.frag_peak) fp \(.peak_footprint_bytes) live \(.peak_live_bytes) int \(.internal_frag_bytes) ext \(.external_frag_bytes) at_peak \(.footprint_at_peak_live)"' <<<"$out")"
 		jq -r '"\(.trace) \(.backend) \(.utilization)"' <<<"$out" >"$T/util.$level"
 	done
 	check "every process-wide backend on every real trace: a footprint at full speed, above live" "" \
