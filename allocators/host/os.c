@@ -41,6 +41,26 @@ void os_discard(void *p, size_t size)
 	madvise(p, size, MADV_DONTNEED);
 }
 
+uint64_t os_anon_resident(int statm_fd)
+{
+	char buf[128];
+	ssize_t n = statm_fd < 0 ? -1 : pread(statm_fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "size resident shared text lib data dt", in pages */
+	uint64_t field[3] = {0};
+	const char *p = buf;
+	for (int f = 0; f < 3; f++) {
+		while (*p == ' ')
+			p++;
+		for (; *p >= '0' && *p <= '9'; p++)
+			field[f] = field[f] * 10 + (uint64_t)(*p - '0');
+	}
+	uint64_t anon = field[1] > field[2] ? field[1] - field[2] : 0;
+	return anon * os_page_size();
+}
+
 size_t os_page_size(void)
 {
 	static size_t page;

@@ -22,6 +22,12 @@ void os_discard(void *p, size_t size);
 
 size_t os_page_size(void);
 
+/* A process's anonymous resident bytes, from a descriptor open on its
+ * /proc/PID/statm: resident less shared pages (file and shared-memory
+ * pages: code, mapped files, memory files).  One pread, no allocation; 0
+ * if it cannot be read. */
+uint64_t os_anon_resident(int statm_fd);
+
 /* Monotonic wall-clock time in nanoseconds. */
 uint64_t os_now_ns(void);
 

@@ -274,13 +274,25 @@ uint64_t memory_available(void)
 	return avail;
 }
 
-uint64_t memory_budget(void)
+/* The budget, worked out once, and whether the environment gave it. */
+static uint64_t budget_of(bool *given)
 {
 	static uint64_t budget;
-	const char *env = getenv("HEAPBENCH_MEMORY_LIMIT");
-	if (!budget && (!env || parse_size(env, &budget) < 0 || !budget))
-		budget = memory_available() / 2;
+	static bool from_env;
+	if (!budget) {
+		const char *env = getenv("HEAPBENCH_MEMORY_LIMIT");
+		from_env = env && parse_size(env, &budget) == 0 && budget;
+		if (!from_env)
+			budget = memory_available() / 2;
+	}
+	if (given)
+		*given = from_env;
 	return budget;
+}
+
+uint64_t memory_budget(void)
+{
+	return budget_of(NULL);
 }
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0. */
@@ -324,10 +336,8 @@ bool utf8_valid(const char *s)
 const char *memory_budget_said(void)
 {
 	static char said[96];
-	uint64_t b = memory_budget();
-	const char *env = getenv("HEAPBENCH_MEMORY_LIMIT");
-	uint64_t v;
-	bool given = env && parse_size(env, &v) == 0 && v == b;
+	bool given;
+	uint64_t b = budget_of(&given);
 	snprintf(said, sizeof said, "%" PRIu64 " %s (%s)", b >= (1u << 20) ? b >> 20 : b >> 10,
 		 b >= (1u << 20) ? "MiB" : "KiB",
 		 given ? "$HEAPBENCH_MEMORY_LIMIT" : "half the memory available");

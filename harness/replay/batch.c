@@ -84,23 +84,10 @@ struct failures {
  * started), and heapbench then dies of the signal, as it would have. */
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 
-static void on_stop(int sig)
-{
-	job_interrupt(sig);
-}
-
-static void stop_signals_catch(struct sigaction *old)
-{
-	struct sigaction sa = {.sa_handler = on_stop};
-	for (size_t i = 0; i < HB_ARRAY_LEN(stop_signals); i++)
-		sigaction(stop_signals[i], &sa, &old[i]);
-}
-
 /* Puts the old handlers back, and dies of a signal that came meanwhile. */
 static void stop_signals_release(const struct sigaction *old)
 {
-	for (size_t i = 0; i < HB_ARRAY_LEN(stop_signals); i++)
-		sigaction(stop_signals[i], &old[i], NULL);
+	job_signals_restore(stop_signals, HB_ARRAY_LEN(stop_signals), old);
 	if (job_interrupted()) {
 		fflush(NULL);
 		signal(job_interrupted(), SIG_DFL);
@@ -140,7 +127,7 @@ static int run_all(const struct replay_batch *b, struct trace **traces, int ntra
 	struct failures f = {xcalloc(njobs, sizeof *f.r), xcalloc(njobs, sizeof *f.d), 0};
 	b->sink->begin(b->sink->ctx);
 	struct sigaction old[HB_ARRAY_LEN(stop_signals)];
-	stop_signals_catch(old);
+	job_signals_catch(stop_signals, HB_ARRAY_LEN(stop_signals), old);
 	for (int i = 0; i < ntraces && !job_interrupted(); i++) {
 		/* one descriptor at a time: a run may hold many traces */
 		int fd = job_trace_fd(traces[i]);

@@ -188,7 +188,7 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
  * boundary tags, not the allocator's word. */
 static uint64_t slack_end(const struct checker *c, const unsigned char *p, const struct slot *s)
 {
-	if (c->check != CHECK_FULL || s->usable <= s->size || !strcmp(c->a->name, "mm"))
+	if (!c->slack_pattern || s->usable <= s->size)
 		return s->size;
 	uintptr_t page = os_page_size(), a = (uintptr_t)p;
 	uint64_t touched = ((a + (s->size ? s->size : 1) + page - 1) & ~(page - 1)) - a;

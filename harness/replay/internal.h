@@ -273,6 +273,10 @@ struct checker {
 	} nb;
 	uint64_t live_bytes, usable_live, seeds;
 	bool usable_unknown; /* usable_size could not tell for some block */
+	/* the slack past a request carries the pattern (checker.c's
+	 * slack_end): --check full, and usable sizes that are the backend's
+	 * word, not heapbench's reading of an mm: file's boundary tags */
+	bool slack_pattern;
 	struct measure m;
 };
 

@@ -270,10 +270,10 @@ static void output_tail(const struct capture *cap, char *out, size_t len)
 static int probe_answer(const struct replay_result *r, enum watch_end end, const struct watch *w,
 			char *out, size_t len)
 {
-	bool sane = r->status < JOB_NSTATUS && memchr(r->error, '\0', sizeof r->error);
-	unsigned char done;
-	memcpy(&done, (const char *)&r->finished, 1);
-	if (sane && done == 1 && end == WATCH_EXITED && WIFEXITED(w->status) &&
+	/* the page's shape only: a probe replays nothing, so no numbers */
+	char why[256];
+	bool sane = job_result_check(r, 0, false, why, sizeof why) == 0;
+	if (sane && r->finished && end == WATCH_EXITED && WIFEXITED(w->status) &&
 	    WEXITSTATUS(w->status) == 0) {
 		snprintf(out, len, "%s", r->error);
 		return r->status == JOB_OK ? 0 : -1;

@@ -21,6 +21,8 @@
 #ifndef HB_JOB_H
 #define HB_JOB_H
 
+#include <signal.h>
+
 #include "replay/replay.h"
 
 /* What a job may take; 0 in either is no limit. */
@@ -53,6 +55,11 @@ void job_refuse(const struct trace *t, const struct replay_config *cfg, const ch
  * job_interrupted says which signal came, or 0. */
 void job_interrupt(int sig);
 int job_interrupted(void);
+
+/* Has the n signals of sigs call job_interrupt (their old actions into
+ * old, n of them), and puts those back. */
+void job_signals_catch(const int *sigs, size_t n, struct sigaction *old);
+void job_signals_restore(const int *sigs, size_t n, const struct sigaction *old);
 
 /* An fd holding t as an uncompressed .hbt image: the file itself when it is
  * one, else a memory file.  -1 on error (reported). */

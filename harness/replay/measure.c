@@ -12,8 +12,8 @@
  * in a pass: its tables are resident before the baseline, and file and
  * shared pages - code, the trace, the result page - are not anonymous).
  * The libraries' purge timers are stopped for the pass (libc_calls.h).
- * Every page of every block is written (checker.c), so every live byte is
- * resident.  It is read at the top of every live peak, when live bytes rise
+ * Every page of such a backend's blocks is written (checker.c), so every
+ * live byte is resident.  It is read at the top of every live peak, when live bytes rise
  * a step, every --sample-every ops and at the end (maybe_sample); the
  * allocator's own accounting is read beside it and reported as such.
  */
@@ -27,24 +27,7 @@
 
 uint64_t measure_rss(const struct replay_job *j)
 {
-	char buf[128];
-	if (j->statm_fd < 0)
-		return 0;
-	ssize_t n = pread(j->statm_fd, buf, sizeof buf - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* "size resident shared text lib data dt", in pages */
-	uint64_t field[3] = {0};
-	const char *p = buf;
-	for (int f = 0; f < 3; f++) {
-		while (*p == ' ')
-			p++;
-		for (; *p >= '0' && *p <= '9'; p++)
-			field[f] = field[f] * 10 + (uint64_t)(*p - '0');
-	}
-	uint64_t anon = field[1] > field[2] ? field[1] - field[2] : 0;
-	return anon * os_page_size();
+	return os_anon_resident(j->statm_fd);
 }
 
 static uint64_t maxrss_bytes(void)

@@ -141,7 +141,9 @@ int checked_pass(struct replay_job *j)
 			    .a = j->cfg->backend,
 			    .check = j->cfg->check,
 			    .slots = j->slots,
-			    .ptrs = j->ptrs};
+			    .ptrs = j->ptrs,
+			    .slack_pattern = j->cfg->check == CHECK_FULL &&
+					     strcmp(j->cfg->backend->name, "mm") != 0};
 	char err[ALLOC_ERRLEN];
 	addrmap_init(&c.live);
 	if (replay_fresh_state(j, err, sizeof err) < 0)

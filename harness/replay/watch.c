@@ -33,6 +33,19 @@ int job_interrupted(void)
 	return interrupted_by;
 }
 
+void job_signals_catch(const int *sigs, size_t n, struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = job_interrupt};
+	for (size_t i = 0; i < n; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+}
+
+void job_signals_restore(const int *sigs, size_t n, const struct sigaction *old)
+{
+	for (size_t i = 0; i < n; i++)
+		sigaction(sigs[i], &old[i], NULL);
+}
+
 /* ---- Output ----------------------------------------------------------------------- */
 
 static void capture_add(struct capture *c, const char *p, size_t n)
@@ -61,23 +74,6 @@ size_t capture_last(const struct capture *c, char *out)
 }
 
 /* ---- Memory ----------------------------------------------------------------------- */
-
-/* The worker's physical memory: its anonymous resident pages (statm's
- * resident less shared, the pages of files and shared memory, which are
- * the trace's mapping and the job's page, or a file the kernel can drop).
- * The simulated heap's reservation is not resident until touched. */
-static uint64_t anon_resident(int statm_fd)
-{
-	char buf[128];
-	ssize_t n = pread(statm_fd, buf, sizeof buf - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	unsigned long long size, resident, shared;
-	if (sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3 || shared > resident)
-		return 0;
-	return (uint64_t)(resident - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
-}
 
 void job_limits_default(struct job_limits *l)
 {
@@ -168,8 +164,11 @@ static enum watch_end over(struct watch *w, uint64_t deadline, int statm_fd)
 		return WATCH_INTERRUPTED;
 	if (deadline && os_now_ns() >= deadline)
 		return WATCH_TIMEOUT;
+	/* physical memory: the anonymous resident pages (the trace's mapping
+	 * and the job's page are files; the simulated heap's reservation is
+	 * not resident until touched) */
 	if (statm_fd >= 0)
-		w->memory = anon_resident(statm_fd);
+		w->memory = os_anon_resident(statm_fd);
 	return w->lim->memory && w->memory > w->lim->memory ? WATCH_MEMORY : WATCH_EXITED;
 }
 
@@ -187,8 +186,8 @@ enum watch_end watch_worker(struct watch *w)
 	enum watch_end end = WATCH_EXITED;
 	w->status = 0;
 	for (;;) {
-		/* ended, but not reaped: its pid names its process group until
-		 * end_descendants is done with it */
+		/* ended, but not reaped: its pid still names its process group
+		 * when that is killed, below */
 		siginfo_t si = {.si_pid = 0};
 		int got = waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT);
 		if ((got == 0 && si.si_pid == w->pid) || (got < 0 && errno != EINTR))

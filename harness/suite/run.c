@@ -25,15 +25,10 @@
 #include "report/summary.h"
 #include "trace/cache.h"
 
-static volatile sig_atomic_t interrupted;
-
-/* Ctrl-C or SIGTERM: the running job's worker is killed, no other starts;
- * the run ends as the signal asks (exit status 128 + its number). */
-static void on_interrupt(int sig)
-{
-	interrupted = sig;
-	job_interrupt(sig);
-}
+/* Ctrl-C or SIGTERM (job_interrupt): the running job's worker is killed,
+ * no other starts; the run ends as the signal asks (exit status 128 + its
+ * number). */
+static const int stop_signals[] = {SIGINT, SIGTERM};
 
 struct job {
 	size_t trace, backend;
@@ -236,7 +231,7 @@ static int job_one(struct run *r, size_t k, struct replay_result *res)
 		job_refuse(r->traces[j->trace], &rcfg, b->fault, res);
 	else
 		job_run(r->traces[j->trace], r->fds[j->trace], &rcfg, &r->cfg->limits, res);
-	if (interrupted) /* the worker died of our Ctrl-C: no result */
+	if (job_interrupted()) /* the worker died of our Ctrl-C: no result */
 		return -1;
 	if (r->cached[j->trace] && res->error_op != UINT64_MAX) {
 		uint64_t line = trace_cache_line(ct->path, res->error_op);
@@ -266,13 +261,12 @@ static void trace_release(struct run *r, size_t k)
 /* Every job to do, Ctrl-C and SIGTERM ending the loop between jobs. */
 static void jobs_run(struct run *r)
 {
-	struct sigaction sa = {.sa_handler = on_interrupt}, oldint, oldterm;
-	sigaction(SIGINT, &sa, &oldint);
-	sigaction(SIGTERM, &sa, &oldterm);
+	struct sigaction old[HB_ARRAY_LEN(stop_signals)];
+	job_signals_catch(stop_signals, HB_ARRAY_LEN(stop_signals), old);
 	bool tty = isatty(2);
 	uint64_t start = os_now_ns();
 	struct replay_result *res = xcalloc(1, sizeof *res);
-	for (size_t k = 0; k < r->njobs && !interrupted; k++) {
+	for (size_t k = 0; k < r->njobs && !job_interrupted(); k++) {
 		const struct job *j = &r->jobs[k];
 		if (j->done)
 			continue;
@@ -289,8 +283,7 @@ static void jobs_run(struct run *r)
 	free(res);
 	if (tty)
 		fprintf(stderr, "\r\033[K");
-	sigaction(SIGINT, &oldint, NULL);
-	sigaction(SIGTERM, &oldterm, NULL);
+	job_signals_restore(stop_signals, HB_ARRAY_LEN(stop_signals), old);
 }
 
 /* ---- After the jobs ------------------------------------------------------------------ */
@@ -417,11 +410,11 @@ int suite_run(const struct config *cfg, const struct suite_opts *o)
 	int rc = HB_EXIT_USAGE;
 	if (run_open(&r) == 0) {
 		jobs_run(&r);
-		if (interrupted) {
+		if (job_interrupted()) {
 			hb_error("interrupted after %zu of %zu jobs; `heapbench run %s -o %s "
 				 "--resume` goes on",
 				 r.ran, r.todo, cfg->path, cfg->output);
-			rc = 128 + interrupted;
+			rc = 128 + job_interrupted();
 		} else {
 			rc = run_report(&r);
 		}
