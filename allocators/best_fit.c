@@ -3,8 +3,9 @@
  * address among blocks of that size.
  *
  * Blocks and mechanisms are the boundary-tag heap's (btag.h).  Index: a
- * treap of the free blocks ordered by (size, address): the best fit is the
- * lower bound of (request, 0), O(log n).
+ * B+-tree of the free blocks ordered by (size, address) (btindex.c): the
+ * best fit is the lower bound of (request, 0), which is the first entry in
+ * that order whose size fits, O(log n).
  */
 #include "btag.h"
 
@@ -15,16 +16,14 @@ static const struct allocator_option bf_options[] = {
 
 static char *bf_find(struct bt *h, uint64_t asize)
 {
-	return bt_tree_best_fit(h, asize);
+	return bt_tree_first_fit(h, asize);
 }
 
 static const struct bt_policy bf_policy = {
 	.name = "best fit",
 	.order = BT_BY_SIZE,
-	.insert = bt_tree_insert,
-	.remove = bt_tree_remove,
 	.find = bf_find,
-	.check = bt_tree_check,
+	BT_TREE_INDEX,
 };
 
 static int bf_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,

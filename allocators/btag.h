@@ -20,10 +20,10 @@
  * A policy is an index over the free blocks of the break region: insert,
  * remove, and find (the block the policy's definition picks).  Free blocks
  * are always removed from the index before their header changes, so an
- * index may key on size or address.  btag.c also provides a treap over the
- * free blocks, ordered by address, by insertion sequence or by (size,
- * address), annotated with the largest size in each subtree: first fit,
- * next fit and best fit are O(log n) searches in it.
+ * index may key on size or address.  btindex.c provides a B+-tree over the
+ * free blocks, outside them, ordered by address, by insertion sequence or
+ * by (size, address), annotated with the largest size below each child:
+ * first fit, next fit and best fit are O(log n) searches in it.
  */
 #ifndef HB_BTAG_H
 #define HB_BTAG_H
@@ -40,14 +40,15 @@
 #define BT_F_MAPPED 2u
 #define BT_F_MASK   15u
 
-/* The links a free block carries in its payload. */
+/* What a free block carries in its payload: a list policy's links
+ * (segregated fits), and the insertion number that orders the tree index's
+ * lifo and fifo lists. */
 struct bt_node {
-	char *left, *right; /* treap children, or list next/prev */
-	uint64_t max;       /* largest block size in this subtree */
+	char *left, *right; /* list next/prev */
 	uint64_t seq;       /* insertion number: the order of lifo/fifo lists */
 };
 
-/* header + links + footer, rounded to the alignment */
+/* header + links + insertion number + footer, rounded to the alignment */
 #define BT_MIN_BLOCK 48u
 
 struct bt;
@@ -55,7 +56,7 @@ struct bt;
 /* A placement policy: an index of the free blocks of the break region. */
 struct bt_policy {
 	const char *name;
-	int order; /* enum bt_order, for the treap index */
+	int order; /* enum bt_order, for the tree index */
 	/* adds a free block (its header final), removes one */
 	void (*insert)(struct bt *h, char *b);
 	void (*remove)(struct bt *h, char *b);
@@ -70,6 +71,8 @@ struct bt_policy {
 	void (*grow)(struct bt *h, char *b, uint64_t size);
 	/* walks the index: every entry a free block, counted; -1 and why */
 	int (*check)(struct bt *h, uint64_t *count, char *why, size_t len);
+	/* bytes of the heap's mappings the index holds (optional: none) */
+	uint64_t (*index_mapped)(struct bt *h);
 	/* bytes of state the policy needs (h->ext, zeroed, in the heap next to
 	 * struct bt) and how to set it up from its options; both optional */
 	size_t ext_bytes;
@@ -79,7 +82,7 @@ struct bt_policy {
 /* Tree orders. */
 enum bt_order { BT_BY_ADDRESS, BT_BY_SEQ_DESC, BT_BY_SEQ_ASC, BT_BY_SIZE };
 
-struct bt_path; /* btag.c: the treap path of a fit search */
+struct bt_path; /* below: the tree path of a fit search */
 
 struct bt {
 	struct heap *heap;
@@ -92,8 +95,7 @@ struct bt {
 	uint64_t seq;         /* insertions so far */
 	/* index state, for the policy's use */
 	enum bt_order order;
-	char *root;  /* treap root, or list head */
-	char *tail;  /* list tail */
+	void *root;  /* the tree index's root node */
 	char *rover; /* next fit: where the last search ended */
 	void *ext;   /* the policy's own state (policy->ext_bytes, in the heap) */
 	/* the fit path of the malloc in progress: scratch of one call, so it
@@ -165,7 +167,38 @@ void bt_stats(void *state, struct alloc_stats *out);
 			     "the minimum block)"                                                  \
 	}
 
-/* ---- The treap index ------------------------------------------------------ */
+/* ---- The tree index ------------------------------------------------------ */
+
+/* The tree's state, in h->ext of a policy that uses it (btindex.c), and
+ * after it its first BT_TREE_INLINE nodes, so that a heap with few free
+ * blocks maps nothing for its index. */
+struct bt_tree {
+	int height;                  /* levels of inner nodes above the leaves */
+	void *free_nodes;            /* nodes left empty, for reuse */
+	char *chunk, *chunk_end;     /* the unused part of the newest chunk */
+	uint64_t next_chunk, mapped; /* size of the next chunk (0: none yet); bytes mapped */
+};
+#define BT_TREE_NODE      512u
+#define BT_TREE_INLINE    2u
+#define BT_TREE_EXT_BYTES (sizeof(struct bt_tree) + BT_TREE_INLINE * BT_TREE_NODE)
+
+/* The tree path of the last fit search, root first: taking the block found
+ * out of the index, or putting the rest of it in its place, then needs no
+ * second descent.  Every other change to the index clears it.  It is
+ * scratch of one malloc call: break_alloc holds it as a local and lends it
+ * to the index through h->fit, so each heap has its own and none of it
+ * counts in a footprint. */
+#define BT_TREE_DEPTH 16
+struct bt_path {
+	char *end;                   /* the block found; NULL: nothing cached */
+	void *node[BT_TREE_DEPTH];   /* node[0] the root .. node[height] a leaf */
+	unsigned idx[BT_TREE_DEPTH]; /* the child taken (in the leaf: the entry) */
+};
+
+/* The members of a bt_policy that index with the tree. */
+#define BT_TREE_INDEX                                                                              \
+	.insert = bt_tree_insert, .remove = bt_tree_remove, .check = bt_tree_check,                \
+	.index_mapped = bt_tree_mapped, .ext_bytes = BT_TREE_EXT_BYTES
 
 void bt_tree_insert(struct bt *h, char *b);
 void bt_tree_remove(struct bt *h, char *b);
@@ -175,13 +208,14 @@ void bt_tree_remove(struct bt *h, char *b);
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size);
 /* Address order only: indexed block b grew to size in place. */
 void bt_tree_grow(struct bt *h, char *b, uint64_t size);
-/* The first block in tree order with size >= asize, or NULL. */
+/* The first block in tree order with size >= asize, or NULL.  In size
+ * order that is the best fit: the smallest block >= asize, lowest address
+ * among equals. */
 char *bt_tree_first_fit(struct bt *h, uint64_t asize);
 /* The first block in tree order at or after address `from` (address order
  * only) with size >= asize, or NULL. */
 char *bt_tree_first_fit_from(struct bt *h, const char *from, uint64_t asize);
-/* Size order: the smallest block >= asize, lowest address among equals. */
-char *bt_tree_best_fit(struct bt *h, uint64_t asize);
 int bt_tree_check(struct bt *h, uint64_t *count, char *why, size_t len);
+uint64_t bt_tree_mapped(struct bt *h);
 
 #endif

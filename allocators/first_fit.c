@@ -12,10 +12,10 @@
  * Blocks and mechanisms are the boundary-tag heap's (btag.h): boundary tags,
  * immediate coalescing, splitting, realloc in place, large blocks in
  * mappings.  A coalesced block and the rest of a split block count as newly
- * freed.  Index: a treap of the free blocks ordered by address or by
- * insertion number, annotated with the largest size in each subtree, so
- * that the first fitting block in list order is found in O(log n), not by
- * walking the list.
+ * freed.  Index: a B+-tree of the free blocks (btindex.c) ordered by
+ * address or by insertion number, annotated with the largest size below
+ * each child, so that the first fitting block in list order is found in
+ * O(log n), not by walking the list.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,21 +37,17 @@ static char *ff_find(struct bt *h, uint64_t asize)
 	static const struct bt_policy id = {                                                       \
 		.name = label,                                                                     \
 		.order = ord,                                                                      \
-		.insert = bt_tree_insert,                                                          \
-		.remove = bt_tree_remove,                                                          \
 		.find = ff_find,                                                                   \
-		.check = bt_tree_check,                                                            \
+		BT_TREE_INDEX,                                                                     \
 	}
 
 static const struct bt_policy ff_address = {
 	.name = "address-ordered first fit",
 	.order = BT_BY_ADDRESS,
-	.insert = bt_tree_insert,
-	.remove = bt_tree_remove,
 	.find = ff_find,
 	.replace = bt_tree_replace,
 	.grow = bt_tree_grow,
-	.check = bt_tree_check,
+	BT_TREE_INDEX,
 };
 FF_POLICY(ff_lifo, "LIFO first fit", BT_BY_SEQ_DESC);
 FF_POLICY(ff_fifo, "FIFO first fit", BT_BY_SEQ_ASC);

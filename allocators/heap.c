@@ -122,12 +122,12 @@ static uint64_t page_round(size_t size)
 	return ((uint64_t)size + HEAP_PAGE - 1) & ~(uint64_t)(HEAP_PAGE - 1);
 }
 
-void *heap_map(struct heap *h, size_t size)
+static void *map_counted(struct heap *h, size_t size, bool within_limit)
 {
 	uint64_t rounded = page_round(size);
 	if (size == 0 || rounded < size)
 		return NULL;
-	if (h->limit && footprint_of(h) + rounded > h->limit)
+	if (within_limit && h->limit && footprint_of(h) + rounded > h->limit)
 		return NULL;
 	void *p = os_map((size_t)rounded);
 	if (!p)
@@ -139,6 +139,16 @@ void *heap_map(struct heap *h, size_t size)
 	h->mapped += rounded;
 	peak_note(h);
 	return p;
+}
+
+void *heap_map(struct heap *h, size_t size)
+{
+	return map_counted(h, size, true);
+}
+
+void *heap_map_over(struct heap *h, size_t size)
+{
+	return map_counted(h, size, false);
 }
 
 int heap_unmap(struct heap *h, void *p, size_t size)

@@ -56,6 +56,11 @@ void *heap_hi(const struct heap *h);
  * changes nothing if [p, p+size) is not a live mapping of this heap. */
 void *heap_map(struct heap *h, size_t size);
 int heap_unmap(struct heap *h, void *p, size_t size);
+/* heap_map past the limit: for the metadata an operation that cannot fail
+ * needs (a free-block index growing during a free).  The footprint counts
+ * it as any mapping, so it may then exceed the limit, and what asks for
+ * memory next within the limit is refused. */
+void *heap_map_over(struct heap *h, size_t size);
 /* The live mapping p of old_size bytes resized to new_size, perhaps moved
  * (its contents go with it, page by page, without a copy): the new start,
  * or NULL with p unchanged (the limit, or the system refused).  The

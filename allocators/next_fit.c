@@ -5,10 +5,10 @@
  *
  * The rover is the address of the block last allocated by a search; the
  * next search takes the first fitting free block at or after it.  Blocks
- * and mechanisms are the boundary-tag heap's (btag.h).  Index: a treap of
- * the free blocks by address, annotated with subtree maxima: the first fit
- * at or after the rover is O(log n) (plus one more O(log n) search when
- * it wraps).
+ * and mechanisms are the boundary-tag heap's (btag.h).  Index: a B+-tree
+ * of the free blocks by address (btindex.c), annotated with the largest
+ * size below each child: the first fit at or after the rover is O(log n)
+ * (plus one more O(log n) search when it wraps).
  */
 #include "btag.h"
 
@@ -31,13 +31,11 @@ static void nf_placed(struct bt *h, char *b)
 static const struct bt_policy nf_policy = {
 	.name = "next fit",
 	.order = BT_BY_ADDRESS,
-	.insert = bt_tree_insert,
-	.remove = bt_tree_remove,
 	.find = nf_find,
 	.placed = nf_placed,
 	.replace = bt_tree_replace,
 	.grow = bt_tree_grow,
-	.check = bt_tree_check,
+	BT_TREE_INDEX,
 };
 
 static int nf_init(void **state, struct heap *heap, const struct backend_opts *opts, char *err,

@@ -230,7 +230,7 @@ run "$HB" replay --json --repeat 1 -a first-fit traces/examples/tiny.rep
 check "replay --json exits 0" 0 "$rc"
 for field in '"trace":"tiny"' '"backend":"first-fit"' '"status":"ok"' '"peak_live_bytes":1536' \
 	'"footprint_source":"simulated-heap"' '"utilization":0.' \
-	'"frag_peak":0.' '"ops":12' '"repeat":1' '"mops":' '"ns_per_op":' '"timeline":['; do
+	'"frag_peak":' '"ops":12' '"repeat":1' '"mops":' '"ns_per_op":' '"timeline":['; do
 	check_has "replay --json has $field" "$out" "$field"
 done
 run "$HB" replay -a nosuch traces/examples/tiny.rep
@@ -260,7 +260,8 @@ check "replay over the heap limit exits 1" 1 "$rc"
 check_has "heap exhaustion is status oom" "$out" "peak x first-fit: oom at op"
 run "$HB" replay --align 64 --repeat 0 -a first-fit traces/examples/tiny.rep
 check "replay --align 64 fails first-fit's 16-byte blocks" 1 "$rc"
-check_has "misalignment is reported with op and line" "$out" "tiny x first-fit: error at op 0 (line 5): malloc returned"
+# (first-fit's first block happens to be 64-aligned: its state is 1 KiB and more)
+check_has "misalignment is reported with op and line" "$out" "tiny x first-fit: error at op 1 (line 6): malloc returned"
 # regression: segregated's good fit may pass over a free top block that
 # fits; the heap must then use it rather than report out of memory
 "$HB" trace gen --pattern random-uniform --ops 12000 --seed 11 --live 6250 -o "$T/r11.hbt"

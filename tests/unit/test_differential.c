@@ -5,7 +5,9 @@
  * same traces, and the two must return the same heap offsets op by op.
  *
  * Both sides share the boundary-tag heap (btag.c), so they split, coalesce
- * and grow alike; the only difference is how the free block is chosen.
+ * and grow alike; the only difference is how the free block is chosen, and
+ * that the fast side's index takes mappings of the heap (btindex.c): its
+ * footprint less those is the reference's.
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -36,19 +38,31 @@ static enum ref_kind kind_of(const struct bt *h)
 	return (enum ref_kind)h->policy->order;
 }
 
+/* The list's ends, in h->ext: the reference has as many bytes of state as
+ * the tree index, so that both heaps' blocks start at the same offset. */
+struct ref_list {
+	char *head, *tail;
+};
+_Static_assert(sizeof(struct ref_list) <= BT_TREE_EXT_BYTES, "the list fits the state");
+
+static struct ref_list *ends(struct bt *h)
+{
+	return h->ext;
+}
+
 static void list_link_after(struct bt *h, char *prev, char *b)
 {
-	char *next = prev ? NEXT(prev) : h->root;
+	char *next = prev ? NEXT(prev) : ends(h)->head;
 	NEXT(b) = next;
 	PREV(b) = prev;
 	if (next)
 		PREV(next) = b;
 	else
-		h->tail = b;
+		ends(h)->tail = b;
 	if (prev)
 		NEXT(prev) = b;
 	else
-		h->root = b;
+		ends(h)->head = b;
 }
 
 static void ref_insert(struct bt *h, char *b)
@@ -57,9 +71,9 @@ static void ref_insert(struct bt *h, char *b)
 	char *prev = NULL;
 	switch (kind_of(h)) {
 	case REF_LIFO: break; /* at the head */
-	case REF_FIFO: prev = h->tail; break;
+	case REF_FIFO: prev = ends(h)->tail; break;
 	default: /* address order */
-		for (char *c = h->root; c && c < b; c = NEXT(c))
+		for (char *c = ends(h)->head; c && c < b; c = NEXT(c))
 			prev = c;
 	}
 	list_link_after(h, prev, b);
@@ -70,11 +84,11 @@ static void ref_remove(struct bt *h, char *b)
 	if (PREV(b))
 		NEXT(PREV(b)) = NEXT(b);
 	else
-		h->root = NEXT(b);
+		ends(h)->head = NEXT(b);
 	if (NEXT(b))
 		PREV(NEXT(b)) = PREV(b);
 	else
-		h->tail = PREV(b);
+		ends(h)->tail = PREV(b);
 }
 
 static char *ref_find(struct bt *h, uint64_t asize)
@@ -82,19 +96,19 @@ static char *ref_find(struct bt *h, uint64_t asize)
 	char *best = NULL;
 	switch (kind_of(h)) {
 	case REF_BEST:
-		for (char *c = h->root; c; c = NEXT(c))
+		for (char *c = ends(h)->head; c; c = NEXT(c))
 			if (bt_size(c) >= asize && (!best || bt_size(c) < bt_size(best) ||
 						    (bt_size(c) == bt_size(best) && c < best)))
 				best = c;
 		return best;
 	case REF_NEXT:
-		for (char *c = h->root; c; c = NEXT(c))
+		for (char *c = ends(h)->head; c; c = NEXT(c))
 			if (h->rover && c >= h->rover && bt_size(c) >= asize)
 				return c;
 		break; /* then wrap around to the lowest address */
 	default: break;
 	}
-	for (char *c = h->root; c; c = NEXT(c))
+	for (char *c = ends(h)->head; c; c = NEXT(c))
 		if (bt_size(c) >= asize)
 			return c;
 	return NULL;
@@ -108,7 +122,7 @@ static void ref_placed(struct bt *h, char *b)
 static int ref_check(struct bt *h, uint64_t *count, char *why, size_t len)
 {
 	*count = 0;
-	for (char *c = h->root; c; c = NEXT(c))
+	for (char *c = ends(h)->head; c; c = NEXT(c))
 		if (++*count > h->free_blocks + 1) {
 			snprintf(why, len, "reference list loops");
 			return -1;
@@ -123,7 +137,8 @@ static int ref_check(struct bt *h, uint64_t *count, char *why, size_t len)
 					    .remove = ref_remove,                                  \
 					    .find = ref_find,                                      \
 					    .placed = ref_placed,                                  \
-					    .check = ref_check}
+					    .check = ref_check,                                    \
+					    .ext_bytes = BT_TREE_EXT_BYTES}
 
 REF_POLICY(ref_address, REF_ADDRESS);
 REF_POLICY(ref_lifo, REF_LIFO);
@@ -168,6 +183,10 @@ static int64_t where(struct side *s, void *p)
 
 /* Replays t on the fast backend (with options) and on the reference
  * policy; fails at the first op where they disagree. */
+/* ops between two bt_check calls; the tallest tree index seen */
+static uint64_t check_every = 997;
+static int tallest;
+
 static void differential(const struct trace *t, const char *backend, const char *opt_key,
 			 const char *opt_val, const struct bt_policy *ref)
 {
@@ -194,15 +213,23 @@ static void differential(const struct trace *t, const char *backend, const char 
 		struct heap_usage uf, us;
 		heap_usage(fast.heap, &uf);
 		heap_usage(slow.heap, &us);
-		if (uf.footprint != us.footprint)
-			fail_msg("%s on %s: op %llu: footprint %llu, reference %llu", backend,
-				 t->path, (unsigned long long)i, (unsigned long long)uf.footprint,
+		uint64_t index = bt_tree_mapped(fast.st);
+		if (uf.footprint - index != us.footprint)
+			fail_msg("%s on %s: op %llu: footprint %llu less %llu of index, reference "
+				 "%llu",
+				 backend, t->path, (unsigned long long)i,
+				 (unsigned long long)uf.footprint, (unsigned long long)index,
 				 (unsigned long long)us.footprint);
+		struct bt *f = fast.st;
+		if (f->policy->index_mapped) {
+			int height = ((struct bt_tree *)f->ext)->height;
+			tallest = height > tallest ? height : tallest;
+		}
 		if (op->id != TRACE_ID_NULL) {
 			fast.ptrs[op->id] = op->kind == TRACE_FREE ? NULL : pf;
 			slow.ptrs[op->id] = op->kind == TRACE_FREE ? NULL : ps;
 		}
-		if (i % 997 == 0 && bt_check(fast.st, err, sizeof err) < 0)
+		if (i % check_every == 0 && bt_check(fast.st, err, sizeof err) < 0)
 			fail_msg("%s: check after op %llu: %s", backend, (unsigned long long)i,
 				 err);
 	}
@@ -248,6 +275,24 @@ static void test_generated(void **state)
 			run_pairs(t);
 			trace_free(t);
 		}
+}
+
+/* Thousands of free blocks at once: a tree index three levels high or more,
+ * whose nodes split, empty and merge into the root, checked every 101 ops. */
+static void test_deep(void **state)
+{
+	(void)state;
+	static const char *const patterns[] = {"plateau", "random-uniform", "peak"};
+	check_every = 101;
+	tallest = 0;
+	for (size_t p = 0; p < sizeof patterns / sizeof *patterns; p++) {
+		struct trace *t = trace_generate_live(patterns[p], 60000, 7, 4000);
+		assert_non_null(t);
+		run_pairs(t);
+		trace_free(t);
+	}
+	check_every = 997;
+	assert_true(tallest >= 2);
 }
 
 static void test_bundled(void **state)
@@ -324,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hand_made),
 		cmocka_unit_test(test_generated),
+		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_bundled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

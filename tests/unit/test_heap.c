@@ -249,6 +249,16 @@ static void test_limit(void **state)
 	EXPECT_EQ(heap_unmap(h, m, 4000), 0, "heap_unmap");
 	EXPECT_PTR(heap_sbrk(h, 4096), lo + 5904, "sbrk into the room of the mapping");
 	EXPECT_USAGE(h, 10000, 0, 10000, 0);
+	/* metadata a free needs passes the limit, counted: 10000 + 4096; then
+	 * nothing within the limit fits */
+	char *over = heap_map_over(h, 100);
+	if (!over)
+		fail_msg("heap_map_over at the limit returned NULL");
+	EXPECT_USAGE(h, 10000, 4096, 14096, 1);
+	EXPECT_PTR(heap_map(h, 1), NULL, "map past the limit, after heap_map_over");
+	EXPECT_PTR(heap_sbrk(h, 16), NULL, "sbrk past the limit, after heap_map_over");
+	EXPECT_EQ(heap_unmap(h, over, 100), 0, "heap_unmap of heap_map_over's mapping");
+	EXPECT_USAGE(h, 10000, 0, 14096, 0);
 	heap_destroy(h);
 }
 

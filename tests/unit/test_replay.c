@@ -546,9 +546,12 @@ static void test_option_too_long(void **state)
 /* ---- Metric arithmetic ------------------------------------------------------- */
 
 /* first-fit's layout, by hand (btag.h): the backend's state (struct bt,
- * rounded to 16 bytes) sits at the bottom of the heap, then an 8-byte pad,
- * a 16-byte prologue and an 8-byte epilogue: EMPTY bytes in all. */
-#define EMPTY (((sizeof(struct bt) + 15) & ~(size_t)15) + 32)
+ * rounded to 16 bytes, then the tree index's state with its first nodes,
+ * BT_TREE_EXT_BYTES, the two rounded to 16) sits at the bottom of the heap,
+ * then an 8-byte pad, a 16-byte prologue and an 8-byte epilogue: EMPTY
+ * bytes in all.  A heap with at most 31 free blocks maps no index node. */
+#define ROUND16(n) (((n) + 15) & ~(size_t)15)
+#define EMPTY      (ROUND16(ROUND16(sizeof(struct bt)) + BT_TREE_EXT_BYTES) + 32)
 
 /* malloc(100) needs 100 + 8 (header) + 8 (footer) rounded up to 16 = 128
  * bytes: footprint EMPTY + 128, live 100. */

@@ -1,0 +1,655 @@
+/*
+ * btindex.c - the free-block index of first fit, next fit and best fit
+ * (btag.h): a B+-tree outside the blocks, in mappings of the simulated heap.
+ *
+ * Entries are (block, size) pairs in the policy's order: by address, by
+ * insertion number (newest first or last) or by (size, address).  A leaf
+ * holds up to BX_LEAF entries, sizes and blocks in two arrays; an inner
+ * node holds up to BX_INNER children, each with the largest size below it
+ * and a key no entry below it is less than (and, from the second child on,
+ * that every entry below the children before it is less than).  A fit
+ * search descends to the first child whose largest size fits: about
+ * log_16 n nodes, each a few adjacent cache lines, where the treap in the
+ * free blocks it replaces took a dependent miss in a different block at
+ * each of its 2 ln n or so levels.
+ *
+ * In size order a subtree's largest size is that of its last entry, so the
+ * first entry whose size fits is the lower bound of (asize, 0): best fit is
+ * the first-fit descent in the size-ordered tree.
+ *
+ * Memory: nodes of BX_NODE bytes.  The first BT_TREE_INLINE are in the
+ * policy's state, at the bottom of the break; the rest come from chunks
+ * the index maps in the simulated heap (heap_map), 4 KiB first and each
+ * next one twice as large, up to 64 KiB (so at most that is mapped and not
+ * yet used).  Both count in the footprint as an
+ * allocator's metadata does.  A node left empty goes to a free list for reuse; leaves are not
+ * merged, and chunks stay until the heap is reset: the index holds what
+ * its peak needed.  A leaf that splits at its end (where sequences of
+ * inserts go: the newest entry of a lifo or fifo list, the top of an
+ * address-ordered heap) leaves the full half full, so those stay dense.
+ * An index that needs a node while the heap is at its limit takes one page
+ * past it (heap_map_over): a free cannot fail, and the footprint shows the
+ * page.
+ *
+ * Costs: insert, remove and fit searches O(log n) nodes; a node's work is
+ * a scan of at most BX_LEAF or BX_INNER words.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "btag.h"
+#include "heap.h"
+#include "host/hb_assert.h"
+
+#define BX_NODE        BT_TREE_NODE
+#define BX_LEAF        31u /* entries per leaf */
+#define BX_INNER       15u /* children per inner node */
+#define BX_FIRST_CHUNK 4096u
+#define BX_MAX_CHUNK   (1u << 16)
+
+/* An entry's position in the order: (hi, lo), compared as a pair. */
+struct bx_key {
+	uint64_t hi, lo;
+};
+
+struct bx_leaf {
+	uint64_t size[BX_LEAF];
+	char *blk[BX_LEAF];
+	uint32_t n;
+};
+
+struct bx_inner {
+	uint64_t max[BX_INNER];
+	void *child[BX_INNER];
+	struct bx_key key[BX_INNER];
+	uint32_t n;
+};
+
+union bx_node {
+	struct bx_leaf leaf;
+	struct bx_inner inner;
+	union bx_node *next_free;
+	char bytes[BX_NODE];
+};
+
+_Static_assert(sizeof(union bx_node) == BX_NODE, "nodes fill their size");
+_Static_assert(BX_FIRST_CHUNK % BX_NODE == 0 && BX_MAX_CHUNK % BX_NODE == 0, "chunks hold nodes");
+
+#define FAIL(...) return snprintf(why, len, __VA_ARGS__), -1
+
+static struct bt_tree *tree(struct bt *h)
+{
+	return h->ext;
+}
+
+static bool key_lt(struct bx_key a, struct bx_key b)
+{
+	return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
+}
+
+static struct bx_key key_of(const struct bt *h, char *b, uint64_t size)
+{
+	switch (h->order) {
+	case BT_BY_SEQ_ASC: return (struct bx_key){bt_node(b)->seq, 0};
+	case BT_BY_SEQ_DESC: return (struct bx_key){~bt_node(b)->seq, 0};
+	case BT_BY_SIZE: return (struct bx_key){size, (uintptr_t)b};
+	default: return (struct bx_key){(uintptr_t)b, 0};
+	}
+}
+
+static struct bx_key entry_key(const struct bt *h, const struct bx_leaf *lf, unsigned j)
+{
+	return key_of(h, lf->blk[j], lf->size[j]);
+}
+
+/* ---- Nodes ---------------------------------------------------------------- */
+
+static void chunk_map(struct bt *h)
+{
+	struct bt_tree *x = tree(h);
+	uint64_t size = x->next_chunk;
+	char *c = heap_map(h->heap, (size_t)size);
+	if (!c) /* at the heap's limit: one page past it, as the header says */
+		c = heap_map_over(h->heap, (size_t)(size = HEAP_PAGE));
+	HB_ASSERT(c); /* the system itself refused a page */
+	x->mapped += size;
+	x->chunk = c, x->chunk_end = c + size;
+	x->next_chunk = size * 2 > BX_MAX_CHUNK ? BX_MAX_CHUNK : size * 2;
+}
+
+static union bx_node *node_new(struct bt *h)
+{
+	struct bt_tree *x = tree(h);
+	union bx_node *n = x->free_nodes;
+	if (n) {
+		x->free_nodes = n->next_free;
+		return n;
+	}
+	if (x->chunk == x->chunk_end && !x->next_chunk) {
+		/* the nodes in the state, after struct bt_tree */
+		x->chunk = (char *)h->ext + sizeof *x;
+		x->chunk_end = x->chunk + BT_TREE_INLINE * BX_NODE;
+		x->next_chunk = BX_FIRST_CHUNK;
+	} else if (x->chunk == x->chunk_end) {
+		chunk_map(h);
+	}
+	n = (union bx_node *)x->chunk;
+	x->chunk += BX_NODE;
+	return n;
+}
+
+static void node_free(struct bt *h, union bx_node *n)
+{
+	n->next_free = tree(h)->free_nodes;
+	tree(h)->free_nodes = n;
+}
+
+static uint64_t leaf_max(const struct bx_leaf *lf)
+{
+	uint64_t m = 0;
+	for (unsigned j = 0; j < lf->n; j++)
+		m = lf->size[j] > m ? lf->size[j] : m;
+	return m;
+}
+
+static uint64_t inner_max(const struct bx_inner *in)
+{
+	uint64_t m = 0;
+	for (unsigned i = 0; i < in->n; i++)
+		m = in->max[i] > m ? in->max[i] : m;
+	return m;
+}
+
+static uint64_t node_max(union bx_node *t, int level, int height)
+{
+	return level == height ? leaf_max(&t->leaf) : inner_max(&t->inner);
+}
+
+static void leaf_put(struct bx_leaf *lf, unsigned j, char *b, uint64_t size)
+{
+	memmove(&lf->size[j + 1], &lf->size[j], (lf->n - j) * sizeof lf->size[0]);
+	memmove(&lf->blk[j + 1], &lf->blk[j], (lf->n - j) * sizeof lf->blk[0]);
+	lf->size[j] = size, lf->blk[j] = b;
+	lf->n++;
+}
+
+static void leaf_del(struct bx_leaf *lf, unsigned j)
+{
+	lf->n--;
+	memmove(&lf->size[j], &lf->size[j + 1], (lf->n - j) * sizeof lf->size[0]);
+	memmove(&lf->blk[j], &lf->blk[j + 1], (lf->n - j) * sizeof lf->blk[0]);
+}
+
+static void inner_put(struct bx_inner *in, unsigned i, void *child, struct bx_key k, uint64_t max)
+{
+	unsigned m = in->n - i;
+	memmove(&in->max[i + 1], &in->max[i], m * sizeof in->max[0]);
+	memmove(&in->child[i + 1], &in->child[i], m * sizeof in->child[0]);
+	memmove(&in->key[i + 1], &in->key[i], m * sizeof in->key[0]);
+	in->max[i] = max, in->child[i] = child, in->key[i] = k;
+	in->n++;
+}
+
+static void inner_del(struct bx_inner *in, unsigned i)
+{
+	unsigned m = --in->n - i;
+	memmove(&in->max[i], &in->max[i + 1], m * sizeof in->max[0]);
+	memmove(&in->child[i], &in->child[i + 1], m * sizeof in->child[0]);
+	memmove(&in->key[i], &in->key[i + 1], m * sizeof in->key[0]);
+}
+
+/* ---- Paths ---------------------------------------------------------------- */
+
+/* The leaf where key k belongs, its path from the root in p. */
+static struct bx_leaf *descend_key(struct bt *h, struct bx_key k, struct bt_path *p)
+{
+	int height = tree(h)->height;
+	union bx_node *t = h->root;
+	bool by_size = h->order == BT_BY_SIZE; /* else every key's lo is 0 */
+	for (int l = 0; l < height; l++) {
+		struct bx_inner *in = &t->inner;
+		unsigned i = 1;
+		if (by_size)
+			while (i < in->n && !key_lt(k, in->key[i]))
+				i++;
+		else
+			while (i < in->n && in->key[i].hi <= k.hi)
+				i++;
+		p->node[l] = t, p->idx[l] = i - 1;
+		t = in->child[i - 1];
+	}
+	p->node[height] = t;
+	return &t->leaf;
+}
+
+/* Where block b goes in lf in address order: after every block below it. */
+static unsigned leaf_pos_address(const struct bx_leaf *lf, const char *b)
+{
+	unsigned lo = 0, hi = lf->n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (lf->blk[mid] < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Where key k goes in lf: after every entry below it. */
+static unsigned leaf_pos(const struct bt *h, const struct bx_leaf *lf, struct bx_key k)
+{
+	if (h->order == BT_BY_ADDRESS)
+		return leaf_pos_address(lf, (const char *)(uintptr_t)k.hi);
+	unsigned lo = 0, hi = lf->n;
+	if (hi && key_lt(entry_key(h, lf, hi - 1), k))
+		return hi; /* appending: the newest of a fifo list, the heap's top */
+	if (hi && key_lt(k, entry_key(h, lf, 0)))
+		return 0; /* the newest of a lifo list */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (key_lt(entry_key(h, lf, mid), k))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The path to indexed block b: the last search's if it ended at b (then
+ * consumed), else a descent into p; the leaf, with b's entry in idx. */
+static struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
+{
+	int height = tree(h)->height;
+	struct bt_path *fit = h->fit;
+	if (fit && fit->end == b) {
+		fit->end = NULL;
+		*pp = fit;
+		return &((union bx_node *)fit->node[height])->leaf;
+	}
+	if (fit)
+		fit->end = NULL;
+	struct bt_path *p = *pp;
+	struct bx_key k = key_of(h, b, bt_size(b));
+	struct bx_leaf *lf = descend_key(h, k, p);
+	unsigned j = 0;
+	if (h->order == BT_BY_ADDRESS || h->order == BT_BY_SIZE)
+		j = leaf_pos(h, lf, k); /* keys that need no block read */
+	else
+		while (j < lf->n && lf->blk[j] != b)
+			j++;
+	HB_ASSERT(j < lf->n && lf->blk[j] == b); /* b is indexed */
+	p->idx[height] = j;
+	return lf;
+}
+
+static void path_forget(struct bt *h)
+{
+	if (h->fit)
+		h->fit->end = NULL;
+}
+
+/* An entry of size `size` joined the leaf at the end of p: the maxima on
+ * the way up can only rise, and stop rising where one already covers it. */
+static void max_raise(struct bt *h, const struct bt_path *p, uint64_t size)
+{
+	for (int l = tree(h)->height - 1; l >= 0; l--) {
+		struct bx_inner *in = &((union bx_node *)p->node[l])->inner;
+		if (in->max[p->idx[l]] >= size)
+			break;
+		in->max[p->idx[l]] = size;
+	}
+}
+
+/* The node at `level` of p changed: its parent's record of its maximum is
+ * recomputed, and so on up while a record changes. */
+static void max_fix(struct bt *h, const struct bt_path *p, int level)
+{
+	int height = tree(h)->height;
+	for (int l = level; l > 0; l--) {
+		uint64_t m = node_max(p->node[l], l, height);
+		struct bx_inner *up = &((union bx_node *)p->node[l - 1])->inner;
+		if (up->max[p->idx[l - 1]] == m)
+			break;
+		up->max[p->idx[l - 1]] = m;
+	}
+}
+
+/* The first entry of the leaf at the end of p now has key k, below its old
+ * key: each key that bounded it from below follows it down.  Above the
+ * first level where the leaf's subtree is not its parent's first child the
+ * old bound is some other child's. */
+static void keys_lower(struct bt *h, const struct bt_path *p, struct bx_key k)
+{
+	for (int l = tree(h)->height - 1; l >= 0; l--) {
+		struct bx_inner *in = &((union bx_node *)p->node[l])->inner;
+		if (key_lt(k, in->key[p->idx[l]]))
+			in->key[p->idx[l]] = k;
+		if (p->idx[l] != 0)
+			break;
+	}
+}
+
+/* The entry at the end of p now has key k, above its old key (the rest of
+ * a split block).  Each key after the path, at every level, must stay
+ * above it: one that does not is a bound left over from an entry since
+ * removed, and moves to just above k: k + 1, in address order.  The
+ * entries after the path all lie beyond the old block, and so at least a
+ * minimum block beyond k. */
+static void keys_raise(struct bt *h, const struct bt_path *p, struct bx_key k)
+{
+	for (int l = tree(h)->height - 1; l >= 0; l--) {
+		struct bx_inner *in = &((union bx_node *)p->node[l])->inner;
+		unsigned next = p->idx[l] + 1;
+		if (next < in->n && !key_lt(k, in->key[next]))
+			in->key[next] = (struct bx_key){k.hi + 1, 0};
+	}
+}
+
+/* ---- Insertion ------------------------------------------------------------- */
+
+/* The node at `level` of p split, into itself (largest size lmax) and
+ * `right` (rmax), whose entries are all at least k: right joins the parent
+ * after it, splitting the parent in turn when it is full; a root that
+ * splits gets a new root above it. */
+static void child_add(struct bt *h, struct bt_path *p, int level, union bx_node *right,
+		      struct bx_key k, uint64_t lmax, uint64_t rmax)
+{
+	struct bt_tree *x = tree(h);
+	if (level == 0) {
+		HB_ASSERT(x->height + 2 < BT_TREE_DEPTH);
+		struct bx_inner *r = &node_new(h)->inner;
+		r->n = 2;
+		r->child[0] = h->root, r->max[0] = lmax, r->key[0] = (struct bx_key){0, 0};
+		r->child[1] = right, r->max[1] = rmax, r->key[1] = k;
+		h->root = r;
+		x->height++;
+		return;
+	}
+	struct bx_inner *in = &((union bx_node *)p->node[level - 1])->inner;
+	unsigned i = p->idx[level - 1] + 1;
+	in->max[i - 1] = lmax;
+	if (in->n < BX_INNER) {
+		inner_put(in, i, right, k, rmax);
+		max_fix(h, p, level - 1);
+		return;
+	}
+	union bx_node *split = node_new(h);
+	struct bx_inner *rt = &split->inner;
+	unsigned half = (BX_INNER + 1) / 2;
+	rt->n = in->n - half;
+	memcpy(rt->max, &in->max[half], rt->n * sizeof in->max[0]);
+	memcpy(rt->child, &in->child[half], rt->n * sizeof in->child[0]);
+	memcpy(rt->key, &in->key[half], rt->n * sizeof in->key[0]);
+	in->n = half;
+	if (i <= half)
+		inner_put(in, i, right, k, rmax);
+	else
+		inner_put(rt, i - half, right, k, rmax);
+	child_add(h, p, level - 1, split, rt->key[0], inner_max(in), inner_max(rt));
+}
+
+/* Entry (b, size) at j of the full leaf at the end of p: the leaf splits in
+ * two halves, or, when b goes at one end, into the full leaf and b alone. */
+static void leaf_split(struct bt *h, struct bt_path *p, unsigned j, char *b, uint64_t size)
+{
+	int height = tree(h)->height;
+	struct bx_leaf *lf = &((union bx_node *)p->node[height])->leaf;
+	union bx_node *split = node_new(h);
+	struct bx_leaf *rt = &split->leaf;
+	unsigned half = j == 0 ? 0 : j == BX_LEAF ? BX_LEAF : (BX_LEAF + 1) / 2;
+	rt->n = lf->n - half;
+	memcpy(rt->size, &lf->size[half], rt->n * sizeof lf->size[0]);
+	memcpy(rt->blk, &lf->blk[half], rt->n * sizeof lf->blk[0]);
+	lf->n = half;
+	if (j <= half && j < BX_LEAF)
+		leaf_put(lf, j, b, size);
+	else
+		leaf_put(rt, j - half, b, size);
+	child_add(h, p, height, split, entry_key(h, rt, 0), leaf_max(lf), leaf_max(rt));
+}
+
+void bt_tree_insert(struct bt *h, char *b)
+{
+	path_forget(h);
+	h->seq++;
+	if (h->order == BT_BY_SEQ_ASC || h->order == BT_BY_SEQ_DESC)
+		bt_node(b)->seq = h->seq;
+	uint64_t size = bt_size(b);
+	if (!h->root) {
+		h->root = node_new(h);
+		((union bx_node *)h->root)->leaf.n = 0;
+	}
+	struct bx_key k = key_of(h, b, size);
+	struct bt_path p;
+	struct bx_leaf *lf = descend_key(h, k, &p);
+	unsigned j = leaf_pos(h, lf, k);
+	if (j == 0)
+		keys_lower(h, &p, k);
+	if (lf->n == BX_LEAF) {
+		leaf_split(h, &p, j, b, size);
+		return;
+	}
+	leaf_put(lf, j, b, size);
+	max_raise(h, &p, size);
+}
+
+/* ---- Removal and changes in place ------------------------------------------ */
+
+/* The node at `level` of p is empty: it leaves its parent, which may empty
+ * in turn; a root left with one child gives way to it. */
+static void node_drop(struct bt *h, struct bt_path *p, int level)
+{
+	struct bt_tree *x = tree(h);
+	for (; level > 0; level--) {
+		node_free(h, p->node[level]);
+		struct bx_inner *in = &((union bx_node *)p->node[level - 1])->inner;
+		inner_del(in, p->idx[level - 1]);
+		if (in->n > 0) {
+			max_fix(h, p, level - 1);
+			break;
+		}
+	}
+	while (x->height > 0 && ((union bx_node *)h->root)->inner.n == 1) {
+		union bx_node *old = h->root;
+		h->root = old->inner.child[0];
+		node_free(h, old);
+		x->height--;
+	}
+}
+
+void bt_tree_remove(struct bt *h, char *b)
+{
+	int height = tree(h)->height;
+	struct bt_path local, *p = &local;
+	struct bx_leaf *lf = path_to(h, b, &p);
+	uint64_t size = lf->size[p->idx[height]];
+	leaf_del(lf, p->idx[height]);
+	if (lf->n == 0 && height > 0)
+		node_drop(h, p, height);
+	else if (height > 0 &&
+		 size >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
+		max_fix(h, p, height); /* b may have been the leaf's largest */
+}
+
+void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
+{
+	int height = tree(h)->height;
+	struct bt_path local, *p = &local;
+	struct bx_leaf *lf = path_to(h, old, &p);
+	unsigned j = p->idx[height];
+	uint64_t size = bt_size(b);
+	lf->blk[j] = b, lf->size[j] = size;
+	if (j == 0 && b < old)
+		keys_lower(h, p, key_of(h, b, size));
+	else if (b > old)
+		keys_raise(h, p, key_of(h, b, size));
+	if (size > old_size)
+		max_raise(h, p, size);
+	else if (size < old_size && height > 0 &&
+		 old_size >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
+		max_fix(h, p, height); /* old may have been the leaf's largest */
+}
+
+void bt_tree_grow(struct bt *h, char *b, uint64_t size)
+{
+	path_forget(h);
+	struct bt_path local, *p = &local;
+	struct bx_leaf *lf = path_to(h, b, &p);
+	lf->size[p->idx[tree(h)->height]] = size;
+	max_raise(h, p, size);
+}
+
+/* ---- Searches ---------------------------------------------------------------- */
+
+/* The path lent by break_alloc, else (a search outside a malloc caches
+ * nothing) the caller's spare. */
+static struct bt_path *path_for_search(struct bt *h, struct bt_path *spare)
+{
+	struct bt_path *fit = h->fit ? h->fit : spare;
+	fit->end = NULL;
+	return fit;
+}
+
+/* The first fitting entry below node t at `level`, whose largest size fits,
+ * its path completing p. */
+static char *fit_down(struct bt *h, struct bt_path *p, int level, union bx_node *t, uint64_t asize)
+{
+	int height = tree(h)->height;
+	for (; level < height; level++) {
+		struct bx_inner *in = &t->inner;
+		unsigned i = 0;
+		while (i < in->n && in->max[i] < asize)
+			i++;
+		if (i == in->n) {
+			HB_ASSERT(level == 0); /* below the root, the maxima promise a fit */
+			return NULL;
+		}
+		p->node[level] = t, p->idx[level] = i;
+		t = in->child[i];
+	}
+	struct bx_leaf *lf = &t->leaf;
+	unsigned j = 0;
+	while (j < lf->n && lf->size[j] < asize)
+		j++;
+	if (j == lf->n) {
+		HB_ASSERT(height == 0);
+		return NULL;
+	}
+	p->node[height] = t, p->idx[height] = j;
+	return p->end = lf->blk[j];
+}
+
+char *bt_tree_first_fit(struct bt *h, uint64_t asize)
+{
+	struct bt_path spare, *p = path_for_search(h, &spare);
+	return h->root ? fit_down(h, p, 0, h->root, asize) : NULL;
+}
+
+char *bt_tree_first_fit_from(struct bt *h, const char *from, uint64_t asize)
+{
+	struct bt_path spare, *p = path_for_search(h, &spare);
+	if (!h->root)
+		return NULL;
+	int height = tree(h)->height;
+	struct bx_leaf *lf = descend_key(h, (struct bx_key){(uintptr_t)from, 0}, p);
+	for (unsigned j = 0; j < lf->n; j++)
+		if (lf->blk[j] >= from && lf->size[j] >= asize) {
+			p->idx[height] = j;
+			return p->end = lf->blk[j];
+		}
+	/* every child after the path's at each level lies after `from` */
+	for (int l = height - 1; l >= 0; l--) {
+		struct bx_inner *in = &((union bx_node *)p->node[l])->inner;
+		for (unsigned i = p->idx[l] + 1; i < in->n; i++)
+			if (in->max[i] >= asize) {
+				p->idx[l] = i;
+				return fit_down(h, p, l + 1, in->child[i], asize);
+			}
+	}
+	return NULL;
+}
+
+/* ---- Invariants ---------------------------------------------------------------- */
+
+struct bx_walk {
+	struct bt *h;
+	uint64_t count;
+	struct bx_key last;
+	bool any; /* an entry was seen: last is its key */
+	char *why;
+	size_t len;
+};
+
+static int leaf_check(struct bx_walk *w, struct bx_leaf *lf, struct bx_key lo, uint64_t *max)
+{
+	struct bt *h = w->h;
+	char *why = w->why, *end = (char *)heap_hi(h->heap) - BT_WORD;
+	size_t len = w->len;
+	for (unsigned j = 0; j < lf->n; j++) {
+		char *b = lf->blk[j];
+		if (b < h->first || b >= end || ((uintptr_t)b + BT_WORD) % BT_ALIGN)
+			FAIL("index entry %p is not a block of the heap", (void *)b);
+		if (bt_is_alloc(b))
+			FAIL("index entry %p is an allocated block", (void *)b);
+		if (lf->size[j] != bt_size(b))
+			FAIL("index entry %p: size %llu, the block says %llu", (void *)b,
+			     (unsigned long long)lf->size[j], (unsigned long long)bt_size(b));
+		struct bx_key k = entry_key(h, lf, j);
+		if ((w->any && !key_lt(w->last, k)) || key_lt(k, lo))
+			FAIL("index out of order at %p", (void *)b);
+		w->last = k, w->any = true;
+		if (++w->count > h->free_blocks)
+			FAIL("index holds more entries than the %llu free blocks",
+			     (unsigned long long)h->free_blocks);
+	}
+	*max = leaf_max(lf);
+	return 0;
+}
+
+/* Checks the subtree of t at `level`, every key at least lo; *max its
+ * largest size. */
+static int node_check(struct bx_walk *w, union bx_node *t, int level, struct bx_key lo,
+		      uint64_t *max)
+{
+	char *why = w->why;
+	size_t len = w->len;
+	int height = tree(w->h)->height;
+	if (level == height) {
+		if (t->leaf.n > BX_LEAF || (t->leaf.n == 0 && height > 0))
+			FAIL("index leaf %p holds %u entries", (void *)t, (unsigned)t->leaf.n);
+		return leaf_check(w, &t->leaf, lo, max);
+	}
+	struct bx_inner *in = &t->inner;
+	if (in->n == 0 || in->n > BX_INNER || (level == 0 && in->n < 2))
+		FAIL("index node %p holds %u children", (void *)t, (unsigned)in->n);
+	for (unsigned i = 0; i < in->n; i++) {
+		struct bx_key bound = i == 0 ? lo : in->key[i];
+		if (i > 0 && ((w->any && !key_lt(w->last, bound)) || key_lt(bound, lo)))
+			FAIL("index node %p: key %u out of order", (void *)t, i);
+		uint64_t m;
+		if (node_check(w, in->child[i], level + 1, bound, &m) < 0)
+			return -1;
+		if (m != in->max[i])
+			FAIL("index node %p: child %u's max %llu, its entries' %llu", (void *)t, i,
+			     (unsigned long long)in->max[i], (unsigned long long)m);
+	}
+	*max = inner_max(in);
+	return 0;
+}
+
+int bt_tree_check(struct bt *h, uint64_t *count, char *why, size_t len)
+{
+	struct bx_walk w = {.h = h, .why = why, .len = len};
+	uint64_t max;
+	*count = 0;
+	if (h->root && node_check(&w, h->root, 0, (struct bx_key){0, 0}, &max) < 0)
+		return -1;
+	*count = w.count;
+	return 0;
+}
+
+uint64_t bt_tree_mapped(struct bt *h)
+{
+	return tree(h)->mapped;
+}
