@@ -428,9 +428,11 @@ static const char *pointer_validate(struct bt *f, void *p)
 {
 	if ((uintptr_t)p % BT_ALIGN)
 		return "pointer is not 16-byte aligned: not a block";
-	if (heap_contains(f->heap, (char *)p - 2 * BT_WORD, 2 * BT_WORD) &&
-	    !(p > (void *)f->first && p < heap_hi(f->heap))) {
-		/* inside a mapping of ours */
+	char *hi = heap_hi(f->heap);
+	if (!(p > (void *)f->first && p < (void *)hi)) {
+		/* outside the break: one of our mappings, or foreign */
+		if (!heap_contains(f->heap, (char *)p - 2 * BT_WORD, 2 * BT_WORD))
+			return "pointer outside the heap";
 		uint64_t w = ((uint64_t *)p)[-1], lead = ((uint64_t *)p)[-2];
 		if ((w & (BT_F_MAPPED | BT_F_ALLOC)) != (BT_F_MAPPED | BT_F_ALLOC) ||
 		    lead % BT_ALIGN || lead < 2 * BT_WORD ||
@@ -438,12 +440,10 @@ static const char *pointer_validate(struct bt *f, void *p)
 			return "not the start of a mapped block";
 		return NULL;
 	}
-	if (!(p > (void *)f->first && p < heap_hi(f->heap)))
-		return "pointer outside the heap";
 	char *b = block_of(p);
 	uint64_t size = bsize(b);
 	if (*hdr(b) & BT_F_MAPPED || size < BT_MIN_BLOCK || size % BT_ALIGN ||
-	    b + size > (char *)heap_hi(f->heap) - BT_WORD || *ftr(b) != *hdr(b))
+	    b + size > hi - BT_WORD || *ftr(b) != *hdr(b))
 		return "no valid block header at pointer (interior or foreign pointer?)";
 	if (!balloc(b))
 		return "block is already free (double free?)";
