@@ -225,15 +225,18 @@ static struct bx_leaf *descend_key(struct bt *h, struct bx_key k, struct bt_path
 /* Where block b goes in lf in address order: after every block below it. */
 static unsigned leaf_pos_address(const struct bx_leaf *lf, const char *b)
 {
-	unsigned lo = 0, hi = lf->n;
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (lf->blk[mid] < b)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* a binary search whose steps are conditional moves, not branches
+	 * (a branch here is mispredicted every other step) */
+	char *const *base = lf->blk;
+	unsigned len = lf->n;
+	if (!len)
+		return 0;
+	while (len > 1) {
+		unsigned half = len / 2;
+		base += half & -(unsigned)(base[half - 1] < b); /* half or 0 */
+		len -= half;
 	}
-	return lo;
+	return (unsigned)(base - lf->blk) + (*base < b);
 }
 
 /* Where key k goes in lf: after every entry below it. */
