@@ -173,10 +173,10 @@ void bt_stats(void *state, struct alloc_stats *out);
  * after it its first BT_TREE_INLINE nodes, so that a heap with few free
  * blocks maps nothing for its index. */
 struct bt_tree {
-	int height;                  /* levels of inner nodes above the leaves */
-	void *free_nodes;            /* nodes left empty, for reuse */
-	char *chunk, *chunk_end;     /* the unused part of the newest chunk */
-	uint64_t next_chunk, mapped; /* size of the next chunk (0: none yet); bytes mapped */
+	int height;              /* levels of inner nodes above the leaves */
+	void *free_nodes;        /* nodes left empty, for reuse */
+	char *chunk, *chunk_end; /* the unused part of the newest page (NULL: none yet) */
+	uint64_t mapped;         /* bytes of pages mapped */
 };
 #define BT_TREE_NODE      512u
 #define BT_TREE_INLINE    2u

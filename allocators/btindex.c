@@ -18,18 +18,18 @@
  * the first-fit descent in the size-ordered tree.
  *
  * Memory: nodes of BX_NODE bytes.  The first BT_TREE_INLINE are in the
- * policy's state, at the bottom of the break; the rest come from chunks
- * the index maps in the simulated heap (heap_map), 4 KiB first and each
- * next one twice as large, up to 64 KiB (so at most that is mapped and not
- * yet used).  Both count in the footprint as an
- * allocator's metadata does.  A node left empty goes to a free list for reuse; leaves are not
- * merged, and chunks stay until the heap is reset: the index holds what
- * its peak needed.  A leaf that splits at its end (where sequences of
- * inserts go: the newest entry of a lifo or fifo list, the top of an
- * address-ordered heap) leaves the full half full, so those stay dense.
- * An index that needs a node while the heap is at its limit takes one page
- * past it (heap_map_over): a free cannot fail, and the footprint shows the
- * page.
+ * policy's state, at the bottom of the break; the rest come from pages the
+ * index maps in the simulated heap (heap_map), one at a time, so that they
+ * count in the footprint as an allocator's metadata does, and only as far
+ * as its nodes fill them.  A full leaf first passes an entry to a
+ * neighbour with room, and one that falls below a third full merges with a
+ * neighbour; a leaf that splits at its end (where runs of inserts go: the
+ * newest entry of a lifo or fifo list, the top of an address-ordered heap)
+ * leaves the full half full.  A node left empty goes to a free list for
+ * reuse, and pages stay until the heap is reset: the index holds what its
+ * peak needed.  An index that needs a node while the heap is at its limit
+ * takes a page past it (heap_map_over): a free cannot fail, and the
+ * footprint shows the page.
  *
  * Costs: insert, remove and fit searches O(log n) nodes; a node's work is
  * a scan of at most BX_LEAF or BX_INNER words.
@@ -41,11 +41,12 @@
 #include "heap.h"
 #include "host/hb_assert.h"
 
-#define BX_NODE        BT_TREE_NODE
-#define BX_LEAF        31u /* entries per leaf */
-#define BX_INNER       15u /* children per inner node */
-#define BX_FIRST_CHUNK 4096u
-#define BX_MAX_CHUNK   (1u << 16)
+#define BX_NODE   BT_TREE_NODE
+#define BX_LEAF   31u               /* entries per leaf */
+#define BX_INNER  15u               /* children per inner node */
+#define BX_MERGED (BX_LEAF * 3 / 4) /* the most a merge makes a leaf hold */
+#define BX_SPARSE (BX_LEAF / 3)     /* a leaf with fewer merges */
+#define BX_CHUNK  HEAP_PAGE         /* what the index maps at a time */
 
 /* An entry's position in the order: (hi, lo), compared as a pair. */
 struct bx_key {
@@ -73,7 +74,7 @@ union bx_node {
 };
 
 _Static_assert(sizeof(union bx_node) == BX_NODE, "nodes fill their size");
-_Static_assert(BX_FIRST_CHUNK % BX_NODE == 0 && BX_MAX_CHUNK % BX_NODE == 0, "chunks hold nodes");
+_Static_assert(BX_CHUNK % BX_NODE == 0, "chunks hold whole nodes");
 
 #define FAIL(...) return snprintf(why, len, __VA_ARGS__), -1
 
@@ -104,17 +105,17 @@ static struct bx_key entry_key(const struct bt *h, const struct bx_leaf *lf, uns
 
 /* ---- Nodes ---------------------------------------------------------------- */
 
+/* One page more for nodes: pages, not larger chunks, so that what the
+ * index maps is what its nodes fill, to the page. */
 static void chunk_map(struct bt *h)
 {
 	struct bt_tree *x = tree(h);
-	uint64_t size = x->next_chunk;
-	char *c = heap_map(h->heap, (size_t)size);
-	if (!c) /* at the heap's limit: one page past it, as the header says */
-		c = heap_map_over(h->heap, (size_t)(size = HEAP_PAGE));
+	char *c = heap_map(h->heap, BX_CHUNK);
+	if (!c) /* at the heap's limit: past it, as the header says */
+		c = heap_map_over(h->heap, BX_CHUNK);
 	HB_ASSERT(c); /* the system itself refused a page */
-	x->mapped += size;
-	x->chunk = c, x->chunk_end = c + size;
-	x->next_chunk = size * 2 > BX_MAX_CHUNK ? BX_MAX_CHUNK : size * 2;
+	x->mapped += BX_CHUNK;
+	x->chunk = c, x->chunk_end = c + BX_CHUNK;
 }
 
 static union bx_node *node_new(struct bt *h)
@@ -125,11 +126,9 @@ static union bx_node *node_new(struct bt *h)
 		x->free_nodes = n->next_free;
 		return n;
 	}
-	if (x->chunk == x->chunk_end && !x->next_chunk) {
-		/* the nodes in the state, after struct bt_tree */
+	if (!x->chunk) { /* first the nodes in the state, after struct bt_tree */
 		x->chunk = (char *)h->ext + sizeof *x;
 		x->chunk_end = x->chunk + BT_TREE_INLINE * BX_NODE;
-		x->next_chunk = BX_FIRST_CHUNK;
 	} else if (x->chunk == x->chunk_end) {
 		chunk_map(h);
 	}
@@ -392,6 +391,49 @@ static void child_add(struct bt *h, struct bt_path *p, int level, union bx_node 
 	child_add(h, p, level - 1, split, rt->key[0], inner_max(in), inner_max(rt));
 }
 
+/* Entry (b, size) at j of the full leaf at the end of p: rather than
+ * split, the leaf passes its last entry (or b, going there) to the next
+ * leaf under the same parent if that has room, or its first (or b) to the
+ * one before: the redistribution of B*-trees, which keeps leaves about two
+ * thirds full instead of half.  Whether it could. */
+static bool leaf_lend(struct bt *h, struct bt_path *p, unsigned j, char *b, uint64_t size)
+{
+	int height = tree(h)->height;
+	if (height == 0)
+		return false;
+	struct bx_inner *up = &((union bx_node *)p->node[height - 1])->inner;
+	struct bx_leaf *lf = &((union bx_node *)p->node[height])->leaf;
+	unsigned i = p->idx[height - 1];
+	struct bx_leaf *next = i + 1 < up->n ? &((union bx_node *)up->child[i + 1])->leaf : NULL;
+	struct bx_leaf *prev = i > 0 ? &((union bx_node *)up->child[i - 1])->leaf : NULL;
+	char *mb = b;
+	uint64_t ms = size;
+	if (next && next->n < BX_LEAF) {
+		if (j < BX_LEAF) {
+			mb = lf->blk[BX_LEAF - 1], ms = lf->size[BX_LEAF - 1];
+			lf->n--;
+			leaf_put(lf, j, b, size);
+		}
+		leaf_put(next, 0, mb, ms);
+		up->key[i + 1] = key_of(h, mb, ms); /* next's first entry, exactly */
+		up->max[i + 1] = up->max[i + 1] > ms ? up->max[i + 1] : ms;
+	} else if (prev && prev->n < BX_LEAF) {
+		if (j > 0) {
+			mb = lf->blk[0], ms = lf->size[0];
+			leaf_del(lf, 0);
+			leaf_put(lf, j - 1, b, size);
+		}
+		leaf_put(prev, prev->n, mb, ms);
+		up->key[i] = entry_key(h, lf, 0);
+		up->max[i - 1] = up->max[i - 1] > ms ? up->max[i - 1] : ms;
+	} else {
+		return false;
+	}
+	up->max[i] = leaf_max(lf);
+	max_fix(h, p, height - 1);
+	return true;
+}
+
 /* Entry (b, size) at j of the full leaf at the end of p: the leaf splits in
  * two halves, or, when b goes at one end, into the full leaf and b alone. */
 static void leaf_split(struct bt *h, struct bt_path *p, unsigned j, char *b, uint64_t size)
@@ -430,7 +472,8 @@ void bt_tree_insert(struct bt *h, char *b)
 	if (j == 0)
 		keys_lower(h, &p, k);
 	if (lf->n == BX_LEAF) {
-		leaf_split(h, &p, j, b, size);
+		if (!leaf_lend(h, &p, j, b, size))
+			leaf_split(h, &p, j, b, size);
 		return;
 	}
 	leaf_put(lf, j, b, size);
@@ -461,6 +504,36 @@ static void node_drop(struct bt *h, struct bt_path *p, int level)
 	}
 }
 
+/* The leaf at the end of p fell below a third full: it takes in the next
+ * leaf under the same parent, or goes into the one before, where the two
+ * fit with room to spare (so that the next insert does not split them
+ * again).  Leaves that only lose entries (the older part of a lifo or
+ * fifo list) then do not pile up.  Whether it merged. */
+static bool leaf_merge(struct bt *h, struct bt_path *p)
+{
+	int height = tree(h)->height;
+	struct bx_inner *up = &((union bx_node *)p->node[height - 1])->inner;
+	struct bx_leaf *lf = &((union bx_node *)p->node[height])->leaf;
+	unsigned i = p->idx[height - 1];
+	struct bx_leaf *into, *from;
+	if (i + 1 < up->n && lf->n + ((union bx_node *)up->child[i + 1])->leaf.n <= BX_MERGED) {
+		into = lf, from = up->child[i + 1];
+		p->idx[height - 1] = i + 1; /* node_drop takes the next leaf out */
+	} else if (i > 0 && lf->n + ((union bx_node *)up->child[i - 1])->leaf.n <= BX_MERGED) {
+		into = up->child[i - 1], from = lf;
+		i--;
+	} else {
+		return false;
+	}
+	memcpy(&into->size[into->n], from->size, from->n * sizeof from->size[0]);
+	memcpy(&into->blk[into->n], from->blk, from->n * sizeof from->blk[0]);
+	into->n += from->n;
+	up->max[i] = leaf_max(into);
+	p->node[height] = from;
+	node_drop(h, p, height);
+	return true;
+}
+
 void bt_tree_remove(struct bt *h, char *b)
 {
 	int height = tree(h)->height;
@@ -468,11 +541,14 @@ void bt_tree_remove(struct bt *h, char *b)
 	struct bx_leaf *lf = path_to(h, b, &p);
 	uint64_t size = lf->size[p->idx[height]];
 	leaf_del(lf, p->idx[height]);
-	if (lf->n == 0 && height > 0)
+	if (height == 0)
+		return;
+	if (lf->n == 0)
 		node_drop(h, p, height);
-	else if (height > 0 &&
-		 size >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
-		max_fix(h, p, height); /* b may have been the leaf's largest */
+	else if (lf->n >= BX_SPARSE || !leaf_merge(h, p)) {
+		if (size >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
+			max_fix(h, p, height); /* b may have been the leaf's largest */
+	}
 }
 
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
