@@ -41,11 +41,15 @@ jq -r -s '
   {"first-fit": [0.5, 0.25], "next-fit": [0.5, 0.25], "best-fit": [0.5, 0.25],
    "segregated": [1.0, null], "buddy": [1.5, null]} as $goal
   | (map(select(.backend == "system")) | map({key: .trace, value: .mops}) | from_entries) as $sys
-  | (["backend", "geomean", "lowest", "goal"] | @tsv),
+  | (["backend", "geomean", "lowest", "goal", ""] | @tsv),
     ((map(.backend) | unique)[] as $b
     | [ .[] | select(.backend == $b and .status == "ok" and $sys[.trace] != null) | (.mops / $sys[.trace]) ] as $r
-    | [$b, ($r | map(log) | add / length | exp * 100 | round / 100), ($r | min * 100 | round / 100),
-       (if $goal[$b] then ">= \($goal[$b][0])" + (if $goal[$b][1] then ", every trace >= \($goal[$b][1])" else "" end) else "" end)]
+    | ($r | map(log) | add / length | exp) as $g
+    | [$b, ($g * 100 | round / 100), ($r | min * 100 | round / 100),
+       (if $goal[$b] then ">= \($goal[$b][0])" + (if $goal[$b][1] then ", every trace >= \($goal[$b][1])" else "" end) else "" end),
+       (if $goal[$b] == null then ""
+        elif $g >= $goal[$b][0] and ($goal[$b][1] == null or ($r | min) >= $goal[$b][1]) then "met"
+        else "not met" end)]
     | @tsv)' "$J" | table
 echo
 echo "time of the 2M-op trace / time of the 1M-op trace (same profile; 2.0 = linear):"
