@@ -100,7 +100,8 @@ static const char *broken_numbers(const struct replay_result *r, uint64_t nops)
 		      r->wait_fraction,  r->pace,
 		      r->seconds_median, r->seconds_min,
 		      r->seconds_max,    r->mops,
-		      r->ns_per_op,      r->timer_overhead_ns};
+		      r->ns_per_op,      r->timer_overhead_ns,
+		      r->checked_seconds};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
 		if (!measure_ok(v[i]))
 			return "a measure (fragmentation, seconds, Mops/s)";

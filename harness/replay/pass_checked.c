@@ -145,12 +145,14 @@ int checked_pass(struct replay_job *j)
 			    .slack_pattern = j->cfg->check == CHECK_FULL &&
 					     strcmp(j->cfg->backend->name, "mm") != 0};
 	char err[ALLOC_ERRLEN];
+	uint64_t t0 = os_now_ns();
 	addrmap_init(&c.live);
 	if (replay_fresh_state(j, err, sizeof err) < 0)
 		return check_fail(&c, UINT64_MAX, JOB_ERROR, "cannot start backend %s: %s",
 				  c.a->name, err);
 	measure_start(&c);
 	int rc = replay_checked(&c);
+	j->r->checked_seconds = (double)(os_now_ns() - t0) * 1e-9;
 	/* give everything back so that the next pass starts clean; after a
 	 * failure the backend may be corrupt and is not called again */
 	j->r->pass = REPLAY_PASS_CLEANUP;

@@ -165,6 +165,11 @@ struct replay_result {
 	REPLAY_WIRE uint64_t threaded_stats_peak_footprint_bytes;
 	REPLAY_WIRE uint64_t threaded_peak_rss_bytes; /* its resident set's peak growth */
 
+	/* the checked pass's own time: its start (fresh state, baselines), its
+	 * loop over the ops with every check and measurement, and the check of
+	 * the blocks live at the end; not the cleanup after it */
+	REPLAY_WIRE double checked_seconds;
+
 	unsigned repeat;
 	REPLAY_WIRE double seconds[REPLAY_MAX_REPEAT];
 	REPLAY_WIRE double seconds_median, seconds_min, seconds_max;

@@ -90,6 +90,7 @@
 	X(THREADED_PEAK_RSS,      "threaded_peak_rss_bytes", U64, BYTES,   0,  NONE,  NULL,     threaded && r->have_threaded_footprint && !r->serialized, true, r->threaded_peak_rss_bytes) \
 	X(PACE,                   "pace",                   NUM,  RATIO,    0,  NONE,  NULL,     r->pace > 0,            true,                      r->pace)                        \
 	X(PACED_TIMELINE,         "paced_timeline",         JSON, BYTES,    0,  NONE,  NULL,     threaded && r->ntime,   true,                      paced_timeline_json(r))         \
+	X(CHECKED_SECONDS,        "checked_seconds",        NUM,  SECONDS,  0,  NONE,  NULL,     measured && r->checked_seconds > 0, true,      r->checked_seconds)             \
 	X(REPEAT,                 "repeat",                 INT,  COUNT,    0,  NONE,  NULL,     timed,                  true,                      r->repeat)                      \
 	X(SECONDS,                "seconds",                JSON, SECONDS,  0,  NONE,  NULL,     timed,                  true,                      seconds_json(r))                \
 	X(SECONDS_MEDIAN,         "seconds_median",         NUM,  SECONDS,  0,  NONE,  NULL,     timed,                  true,                      r->seconds_median)              \
