@@ -115,11 +115,62 @@ static int heap_check(struct checker *c, uint64_t i)
 	return 0;
 }
 
+/* ---- Prefetching ------------------------------------------------------------ */
+
+/* How far ahead the pass fetches what an op will read.  The checks of an
+ * op read memory the backend's timed loop never does (the block's last
+ * bytes, its record, the pattern a free verifies), each a cache miss on a
+ * live set larger than the cache; the trace says which block an op will
+ * touch, so they are fetched while earlier ops run.  Twice this far ahead
+ * the id's table entry and record, this far ahead the block they name.
+ * (Of 4, 8 and 16 ops, 16 ran the 2M-op plateau trace fastest.)  The
+ * helpers are always inlined: GCC deletes a call of a static function that
+ * does nothing but read and prefetch, as having no effect. */
+#define PREFETCH_OPS 16
+
+/* The records of op i's id (the id table entry, the slot). */
+REPLAY_INLINE void prefetch_records(const struct checker *c, uint64_t i)
+{
+	uint32_t id = c->t->ops[i].id;
+	if (id >= c->t->nids)
+		return;
+	__builtin_prefetch(&c->ptrs[id], 1);
+	__builtin_prefetch(&c->slots[id], 1);
+}
+
+/* The bytes the pattern check of op i reads, if it frees or moves a live
+ * block: what the block holds now (a block allocated between now and op i
+ * makes this a useless fetch, never a wrong one: a prefetch cannot fault). */
+REPLAY_INLINE void prefetch_block(const struct checker *c, uint64_t i)
+{
+	const struct trace_op *op = &c->t->ops[i];
+	if ((op->kind != TRACE_FREE && op->kind != TRACE_REALLOC) || op->id >= c->t->nids)
+		return;
+	const unsigned char *p = c->ptrs[op->id];
+	uint64_t n = c->slots[op->id].size;
+	if (!p)
+		return;
+	__builtin_prefetch(p, 0);
+	if (n > REPLAY_FAST_BYTES) {
+		__builtin_prefetch(p + n - REPLAY_FAST_BYTES, 0);
+		__builtin_prefetch(p + n - 1, 0);
+	}
+}
+
+REPLAY_INLINE void prefetch_ahead(const struct checker *c, uint64_t i)
+{
+	if (i + 2 * PREFETCH_OPS < c->t->nops)
+		prefetch_records(c, i + 2 * PREFETCH_OPS);
+	if (i + PREFETCH_OPS < c->t->nops)
+		prefetch_block(c, i + PREFETCH_OPS);
+}
+
 static int replay_checked(struct checker *c)
 {
 	const struct trace *t = c->t;
 	for (uint64_t i = 0; i < t->nops; i++) {
 		c->j->r->progress = i;
+		prefetch_ahead(c, i);
 		if (checked_op(c, i) < 0)
 			return -1;
 		measure_op(c, i);
