@@ -464,41 +464,51 @@ bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val)
 	return true;
 }
 
+void addrmap_near(const struct addrmap *m, uintptr_t key, struct addrmap_near *nb)
+{
+	nb->has_floor = nb->has_ceil = false;
+	if (!m->root)
+		return;
+	const struct leaf *l = LEAF(descend(m, key, NULL));
+	unsigned at = rank_le(l->key, l->n, key); /* the leaf's keys <= key */
+	/* the leaf before holds only keys below this leaf's lower bound, the
+	 * leaf after only keys at or above the separator that bounds this
+	 * leaf, which is above key; neither is empty (only a root can be) */
+	const struct leaf *f = l, *g = l;
+	unsigned fat = at, gat = at;
+	if (at == 0 && l->prev)
+		f = LEAF(l->prev), fat = f->n;
+	if ((nb->has_floor = fat > 0))
+		nb->floor = f->key[fat - 1], nb->floor_val = f->val[fat - 1];
+	if (at > 0 && l->key[at - 1] == key)
+		gat = at - 1; /* key itself is its ceil */
+	else if (at == l->n && l->next)
+		g = LEAF(l->next), gat = 0;
+	if ((nb->has_ceil = gat < g->n))
+		nb->ceil = g->key[gat], nb->ceil_val = g->val[gat];
+}
+
+/* floor and ceil are the halves of addrmap_near: one search to test */
 bool addrmap_floor(const struct addrmap *m, uintptr_t key, uintptr_t *k, uint64_t *val)
 {
-	if (!m->root)
+	struct addrmap_near nb;
+	addrmap_near(m, key, &nb);
+	if (!nb.has_floor)
 		return false;
-	/* the leaf before holds only keys below this leaf's lower bound */
-	const struct leaf *l = LEAF(descend(m, key, NULL));
-	unsigned at = rank_le(l->key, l->n, key);
-	if (at == 0) {
-		if (!l->prev)
-			return false;
-		l = LEAF(l->prev);
-		at = l->n;
-	}
-	*k = l->key[at - 1];
+	*k = nb.floor;
 	if (val)
-		*val = l->val[at - 1];
+		*val = nb.floor_val;
 	return true;
 }
 
 bool addrmap_ceil(const struct addrmap *m, uintptr_t key, uintptr_t *k, uint64_t *val)
 {
-	if (!m->root)
+	struct addrmap_near nb;
+	addrmap_near(m, key, &nb);
+	if (!nb.has_ceil)
 		return false;
-	/* the leaf after holds only keys at or above the separator that
-	 * bounds this leaf, which is above key */
-	const struct leaf *l = LEAF(descend(m, key, NULL));
-	unsigned at = key ? rank_le(l->key, l->n, key - 1) : 0;
-	if (at == l->n) {
-		if (!l->next)
-			return false;
-		l = LEAF(l->next);
-		at = 0;
-	}
-	*k = l->key[at];
+	*k = nb.ceil;
 	if (val)
-		*val = l->val[at];
+		*val = nb.ceil_val;
 	return true;
 }

@@ -41,4 +41,12 @@ bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val);
 bool addrmap_floor(const struct addrmap *m, uintptr_t key, uintptr_t *k, uint64_t *val);
 bool addrmap_ceil(const struct addrmap *m, uintptr_t key, uintptr_t *k, uint64_t *val);
 
+/* Both at once, in one descent (the checker's overlap check of a block). */
+struct addrmap_near {
+	uintptr_t floor, ceil; /* keys, when has_floor / has_ceil */
+	uint64_t floor_val, ceil_val;
+	bool has_floor, has_ceil;
+};
+void addrmap_near(const struct addrmap *m, uintptr_t key, struct addrmap_near *nb);
+
 #endif

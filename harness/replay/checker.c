@@ -117,6 +117,47 @@ static struct ranges ranges_of(enum replay_check check, uint64_t n)
 	return r;
 }
 
+/* ---- The live index --------------------------------------------------------- */
+
+/* An entry's value: the block's id, and above it its reach, the bytes from
+ * its start that no other live block may hold: its request (at least 1) or
+ * its usable size if more; LIVE_FAR if that does not fit, when its record
+ * has it.  The checks of a new block against the live block before it then
+ * read that block's reach where its address was found, not its record
+ * elsewhere (a cache miss per block on a large live set); only a failure
+ * reads the record, for the exact test and the message. */
+#define LIVE_FAR UINT32_MAX
+
+static uint64_t live_value(uint32_t id, const struct slot *s)
+{
+	uint64_t reach = s->usable > s->size ? s->usable : s->size ? s->size : 1;
+	return (uint64_t)(reach < LIVE_FAR ? reach : LIVE_FAR) << 32 | id;
+}
+
+static uint32_t live_id(uint64_t v)
+{
+	return (uint32_t)v;
+}
+
+static uint64_t live_reach(const struct checker *c, uint64_t v)
+{
+	const struct slot *s = &c->slots[live_id(v)];
+	if (v >> 32 != LIVE_FAR)
+		return v >> 32;
+	return s->usable > s->size ? s->usable : s->size ? s->size : 1;
+}
+
+/* The live neighbours of a, which is no live block's start: those check_block
+ * just found, or a lookup; either way they are used once. */
+static void neighbours_of(struct checker *c, uintptr_t a, struct addrmap_near *n)
+{
+	if (c->nb.valid && c->nb.at == a)
+		*n = c->nb.n;
+	else
+		addrmap_near(&c->live, a, n);
+	c->nb.valid = false;
+}
+
 /* ---- Blocks ------------------------------------------------------------------ */
 
 /* A C object's alignment divides its size, so a block of n bytes needs the
@@ -128,6 +169,38 @@ uint64_t check_align(const struct replay_config *cfg, uint64_t n)
 {
 	uint64_t low = n ? n & (~n + 1) : 1, align = cfg->alignment;
 	return cfg->align_strict || low >= align ? align : low;
+}
+
+/* The live block before a new block [p, +n) reaches into it, or its usable
+ * range does (check_usable_range tells that one). */
+static int overlap_before(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n)
+{
+	uintptr_t k = c->nb.n.floor;
+	uint32_t other = live_id(c->nb.n.floor_val);
+	const struct slot *o = &c->slots[other];
+	if (k + (o->size ? o->size : 1) <= (uintptr_t)p)
+		return 0;
+	return check_fail(c, i, JOB_ERROR,
+			  "%s returned [%p, +%" PRIu64 "), which overlaps live block %" PRIu32
+			  " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
+			  trace_kind_names[c->t->ops[i].kind], (void *)p, n, other, c->ptrs[other],
+			  o->size, o->alloc_op);
+}
+
+/* A live block starts inside the new block [p, +n): it holds the live one
+ * whole, or runs into its start. */
+static int overlap_after(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n)
+{
+	uintptr_t k = c->nb.n.ceil, end = (uintptr_t)p + (n ? n : 1);
+	uint32_t other = live_id(c->nb.n.ceil_val);
+	const struct slot *o = &c->slots[other];
+	bool whole = k + (o->size ? o->size : 1) <= end;
+	return check_fail(c, i, JOB_ERROR,
+			  "%s returned [%p, +%" PRIu64 "), which %s live block %" PRIu32
+			  " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
+			  trace_kind_names[c->t->ops[i].kind], (void *)p, n,
+			  whole ? "contains" : "overlaps", other, c->ptrs[other], o->size,
+			  o->alloc_op);
 }
 
 int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t n, uint64_t align)
@@ -150,34 +223,19 @@ int check_block(struct checker *c, uint64_t i, const unsigned char *p, uint64_t 
 				  "%s returned [%p, +%" PRIu64
 				  "), which is outside the simulated heap",
 				  call, (void *)p, n);
-	uintptr_t k;
-	uint64_t other;
-	struct neighbours *nb = &c->nb;
-	nb->valid = false;
-	if ((nb->has_prev = addrmap_floor(&c->live, a, &k, &other))) {
-		const struct slot *o = &c->slots[other];
-		nb->prev = k, nb->prev_id = other;
-		if (k + (o->size ? o->size : 1) > a)
-			return check_fail(
-				c, i, JOB_ERROR,
-				"%s returned [%p, +%" PRIu64 "), which overlaps live block %" PRIu64
-				" [%p, +%" PRIu64 ") allocated at op %" PRIu64,
-				call, (void *)p, n, other, c->ptrs[other], o->size, o->alloc_op);
-	}
-	if ((nb->has_next = addrmap_ceil(&c->live, a, &k, &other)))
-		nb->next = k, nb->next_id = other;
-	if (nb->has_next && k < a + extent) {
-		const struct slot *o = &c->slots[other];
-		/* the new block holds the live one whole, or runs into its start */
-		bool whole = k + (o->size ? o->size : 1) <= a + extent;
-		return check_fail(c, i, JOB_ERROR,
-				  "%s returned [%p, +%" PRIu64 "), which %s live block %" PRIu64
-				  " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
-				  call, (void *)p, n, whole ? "contains" : "overlaps", other,
-				  c->ptrs[other], o->size, o->alloc_op);
-	}
-	/* no live block starts at a: floor(a) is floor(a - 1), ceil(a) ceil(a + 1) */
-	nb->at = a, nb->valid = true;
+	/* floor(a) and ceil(a), in one descent; a live block starting at a is
+	 * both, and overlaps */
+	struct addrmap_near *nb = &c->nb.n;
+	c->nb.valid = false;
+	addrmap_near(&c->live, a, nb);
+	if (nb->has_floor && nb->floor + live_reach(c, nb->floor_val) > a &&
+	    overlap_before(c, i, p, n) < 0)
+		return -1;
+	if (nb->has_ceil && nb->ceil < a + extent)
+		return overlap_after(c, i, p, n);
+	/* no live block starts at a: these are a's neighbours until the map
+	 * changes, which check_adopt's insert is the next thing to do */
+	c->nb.at = a, c->nb.valid = true;
 	return 0;
 }
 
@@ -260,22 +318,27 @@ int check_moved(struct checker *c, uint64_t i, const struct slot *old, const voi
 
 /* The pages resident at the baseline that live block [a, +extent) alone
  * covers: its pages, less a first or last page it shares with its
- * neighbours (blocks do not overlap, so a page shared by several blocks is
- * shared by neighbours, and counted once: by the first block to arrive). */
-static uint64_t reused_pages_of(const struct checker *c, uintptr_t a, uint64_t extent)
+ * neighbours n (blocks do not overlap, so a page shared by several blocks is
+ * shared by neighbours, and counted once: by the first block to arrive).
+ * n are a's live neighbours, a itself not in the index; NULL: looked up. */
+static uint64_t reused_pages_of(const struct checker *c, uintptr_t a, uint64_t extent,
+				const struct addrmap_near *n)
 {
 	const struct resident_base *rb = &c->j->base;
 	if (!rb->nregions)
 		return 0;
+	struct addrmap_near own;
+	if (!n) {
+		addrmap_near(&c->live, a, &own);
+		n = &own;
+	}
 	uintptr_t page = os_page_size(), lo = a & ~(page - 1), hi = (a + extent - 1) & ~(page - 1);
-	uintptr_t k;
-	uint64_t other;
-	if (a && addrmap_floor(&c->live, a - 1, &k, &other)) {
-		uint64_t size = c->slots[other].size;
-		if (((k + (size ? size : 1) - 1) & ~(page - 1)) == lo)
+	if (n->has_floor) {
+		uint64_t size = c->slots[live_id(n->floor_val)].size;
+		if (((n->floor + (size ? size : 1) - 1) & ~(page - 1)) == lo)
 			lo += page;
 	}
-	if (addrmap_ceil(&c->live, a + 1, &k, &other) && (k & ~(page - 1)) == hi)
+	if (n->has_ceil && (n->ceil & ~(page - 1)) == hi)
 		hi -= page;
 	return lo <= hi ? resident_pages(rb, lo, hi) : 0;
 }
@@ -299,37 +362,30 @@ static uint64_t counted_usable(const struct checker *c, uintptr_t a, const struc
 
 /* A usable_size that claims bytes another live block has: the block's
  * usable range [a, +usable) runs into the next live block, or the usable
- * range of the live block before it runs into a. */
-static int check_usable_range(struct checker *c, uint64_t i, uintptr_t a, const struct slot *s)
+ * range of the live block before it runs into a (n: a's neighbours). */
+static int check_usable_range(struct checker *c, uint64_t i, uintptr_t a, const struct slot *s,
+			      const struct addrmap_near *n)
 {
-	uintptr_t k;
-	uint64_t other;
-	struct neighbours nb = c->nb;
-	if (!nb.valid || nb.at != a) { /* not just checked: look them up */
-		nb.has_prev = a && addrmap_floor(&c->live, a - 1, &nb.prev, &nb.prev_id);
-		nb.has_next = addrmap_ceil(&c->live, a + 1, &nb.next, &nb.next_id);
-	}
-	c->nb.valid = false;
-	k = nb.next, other = nb.next_id;
-	if (s->usable > s->size && nb.has_next && k < a + s->usable)
+	if (s->usable > s->size && n->has_ceil && n->ceil < a + s->usable) {
+		uint32_t other = live_id(n->ceil_val);
 		return check_fail(c, i, JOB_ERROR,
-				  "usable_size(%p) is %" PRIu64 ", but live block %" PRIu64
+				  "usable_size(%p) is %" PRIu64 ", but live block %" PRIu32
 				  " [%p, +%" PRIu64 ") allocated at op %" PRIu64 " starts %" PRIu64
 				  " bytes in",
 				  (void *)a, s->usable, other, c->ptrs[other], c->slots[other].size,
-				  c->slots[other].alloc_op, (uint64_t)(k - a));
-	if (nb.has_prev) {
-		k = nb.prev, other = nb.prev_id;
-		const struct slot *o = &c->slots[other];
-		if (k + o->usable > a)
-			return check_fail(
-				c, i, JOB_ERROR,
-				"%s returned %p, inside the %" PRIu64
-				" usable bytes that usable_size claimed for live block %" PRIu64
-				" [%p, +%" PRIu64 ") allocated at op %" PRIu64,
-				trace_kind_names[c->t->ops[i].kind], (void *)a, o->usable, other,
-				c->ptrs[other], o->size, o->alloc_op);
+				  c->slots[other].alloc_op, (uint64_t)(n->ceil - a));
 	}
+	if (!n->has_floor || n->floor + live_reach(c, n->floor_val) <= a)
+		return 0;
+	uint32_t other = live_id(n->floor_val);
+	const struct slot *o = &c->slots[other];
+	if (n->floor + o->usable > a)
+		return check_fail(c, i, JOB_ERROR,
+				  "%s returned %p, inside the %" PRIu64
+				  " usable bytes that usable_size claimed for live block %" PRIu32
+				  " [%p, +%" PRIu64 ") allocated at op %" PRIu64,
+				  trace_kind_names[c->t->ops[i].kind], (void *)a, o->usable, other,
+				  c->ptrs[other], o->size, o->alloc_op);
 	return 0;
 }
 
@@ -356,11 +412,13 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 					  (void *)p, s->usable, n);
 	}
 	uint64_t extent = n ? n : 1;
-	if (c->a->usable_size && check_usable_range(c, i, (uintptr_t)p, s) < 0)
+	struct addrmap_near nb;
+	neighbours_of(c, (uintptr_t)p, &nb);
+	if (c->a->usable_size && check_usable_range(c, i, (uintptr_t)p, s, &nb) < 0)
 		return -1;
 	c->usable_live += counted_usable(c, (uintptr_t)p, s);
-	c->m.reused_pages += reused_pages_of(c, (uintptr_t)p, extent);
-	if (addrmap_insert(&c->live, (uintptr_t)p, id) < 0)
+	c->m.reused_pages += reused_pages_of(c, (uintptr_t)p, extent, &nb);
+	if (addrmap_insert(&c->live, (uintptr_t)p, live_value(id, s)) < 0)
 		return check_fail(c, i, JOB_ERROR, "the checker ran out of memory");
 	struct ranges rg = ranges_of(c->check, n);
 	for (int k = 0; k < rg.n; k++)
@@ -381,7 +439,7 @@ void check_drop(struct checker *c, uint32_t id)
 	if (c->ptrs[id]) {
 		uintptr_t a = (uintptr_t)c->ptrs[id];
 		addrmap_remove(&c->live, a, NULL);
-		c->m.reused_pages -= reused_pages_of(c, a, s->size ? s->size : 1);
+		c->m.reused_pages -= reused_pages_of(c, a, s->size ? s->size : 1, NULL);
 		c->usable_live -= counted_usable(c, a, s);
 	}
 	c->live_bytes -= s->size;

@@ -265,11 +265,11 @@ struct checker {
 	void **ptrs;
 	struct addrmap live; /* live blocks by address: the overlap index */
 	/* the live neighbours of the block check_block last passed (at), for
-	 * the checks of its usable range: one pair of lookups per block */
+	 * the checks of its usable range and its pages: one lookup per block */
 	struct neighbours {
-		uintptr_t at, prev, next;
-		uint64_t prev_id, next_id;
-		bool valid, has_prev, has_next;
+		uintptr_t at;
+		struct addrmap_near n;
+		bool valid;
 	} nb;
 	uint64_t live_bytes, usable_live, seeds;
 	bool usable_unknown; /* usable_size could not tell for some block */
