@@ -327,12 +327,16 @@ static uint64_t reused_pages_of(const struct checker *c, uintptr_t a, uint64_t e
 	const struct resident_base *rb = &c->j->base;
 	if (!rb->nregions)
 		return 0;
+	uintptr_t page = os_page_size(), lo = a & ~(page - 1), hi = (a + extent - 1) & ~(page - 1);
+	/* most blocks lie in pages the pass brought in: then no neighbour
+	 * matters (nor its record, a cache miss, is read) */
+	if (!resident_pages(rb, lo, hi))
+		return 0;
 	struct addrmap_near own;
 	if (!n) {
 		addrmap_near(&c->live, a, &own);
 		n = &own;
 	}
-	uintptr_t page = os_page_size(), lo = a & ~(page - 1), hi = (a + extent - 1) & ~(page - 1);
 	if (n->has_floor) {
 		uint64_t size = c->slots[live_id(n->floor_val)].size;
 		if (((n->floor + (size ? size : 1) - 1) & ~(page - 1)) == lo)
