@@ -61,8 +61,8 @@ static void pattern_write(unsigned char *p, uint64_t seed, uint64_t lo, uint64_t
 		uint64_t w = pattern_word(seed, i / 8);
 		memcpy(p + i, &w, 8);
 	}
-	for (; i < hi; i++)
-		p[i] = pattern_byte(seed, i);
+	for (uint64_t w = pattern_word(seed, i / 8); i < hi; i++) /* the last bytes, of one word */
+		p[i] = (uint8_t)(w >> 8 * (i % 8));
 }
 
 /* One byte of the pattern in every page that [p, p + n) touches: what
@@ -89,14 +89,23 @@ static uint64_t pattern_find_bad(const unsigned char *p, uint64_t seed, uint64_t
 		if (got != w)
 			break;
 	}
-	for (; i < hi; i++)
+	if (i < hi && hi - i < 8) { /* the last bytes, as one word (byte k at bits 8k) */
+		uint64_t got = 0, mask = (UINT64_C(1) << 8 * (hi - i)) - 1;
+		for (uint64_t k = 0; k < hi - i; k++)
+			got |= (uint64_t)p[i + k] << 8 * k;
+		if (got == (pattern_word(seed, i / 8) & mask))
+			return UINT64_MAX;
+	}
+	for (; i < hi; i++) /* the first bad byte of the word that failed */
 		if (p[i] != pattern_byte(seed, i))
 			return i;
 	return UINT64_MAX;
 }
 
 /* The byte ranges a check level covers in a block of n bytes: all of it,
- * or the first and last REPLAY_FAST_BYTES. */
+ * or the first and last REPLAY_FAST_BYTES, the last from the 8-byte
+ * boundary at or below their start (up to 7 bytes more, so that the
+ * pattern is written and verified in whole words). */
 struct ranges {
 	uint64_t lo[2], hi[2];
 	int n;
@@ -112,7 +121,7 @@ static struct ranges ranges_of(enum replay_check check, uint64_t n)
 		return r;
 	}
 	r.lo[0] = 0, r.hi[0] = REPLAY_FAST_BYTES;
-	r.lo[1] = n - REPLAY_FAST_BYTES, r.hi[1] = n;
+	r.lo[1] = (n - REPLAY_FAST_BYTES) & ~(uint64_t)7, r.hi[1] = n;
 	r.n = 2;
 	return r;
 }
