@@ -47,7 +47,7 @@
 #define INNER_MIN (INNER_MAX / 2)
 /* With every inner node but the root holding INNER_MIN + 1 children or more,
  * 2^32 nodes are far fewer than MAX_DEPTH levels. */
-#define MAX_DEPTH 16
+#define MAX_DEPTH ADDRMAP_MAX_DEPTH
 
 struct leaf {
 	uint32_t n, prev, next; /* entries; the leaves on either side (0: none) */
@@ -76,11 +76,6 @@ _Static_assert(INNER_MIN >= 2 && 2 * INNER_MIN <= INNER_MAX, "inner nodes merge 
 #define LEAF(i)  (&m->nodes[i].leaf)
 #define INNER(i) (&m->nodes[i].inner)
 
-/* A step of a descent: the node, and the child taken from it (inner nodes). */
-struct step {
-	uint32_t node, slot;
-};
-
 /* ---- Searching a node -------------------------------------------------------------- */
 
 /* How many of the n sorted keys are <= key: a binary search whose steps are
@@ -100,18 +95,18 @@ static unsigned rank_le(const uintptr_t *keys, unsigned n, uintptr_t key)
 
 /* The leaf whose range holds key, and the path to it (path[0] the root,
  * path[height - 1] the leaf); the map is not empty. */
-static uint32_t descend(const struct addrmap *m, uintptr_t key, struct step *path)
+static uint32_t descend(const struct addrmap *m, uintptr_t key, struct addrmap_step *path)
 {
 	uint32_t t = m->root;
 	for (uint32_t d = 0; d + 1 < m->height; d++) {
 		const struct inner *in = INNER(t);
 		unsigned slot = rank_le(in->key, in->n, key);
 		if (path)
-			path[d] = (struct step){t, slot};
+			path[d] = (struct addrmap_step){t, slot};
 		t = in->child[slot];
 	}
 	if (path)
-		path[m->height - 1] = (struct step){t, 0};
+		path[m->height - 1] = (struct addrmap_step){t, 0};
 	return t;
 }
 
@@ -253,7 +248,7 @@ static uint32_t inner_split(struct addrmap *m, uint32_t ii, unsigned at, uintptr
 /* Puts separator sep and its right child into the parents along path, from
  * depth d up, splitting full nodes and growing a new root if the old one
  * splits. */
-static void parents_put(struct addrmap *m, const struct step *path, int d, uintptr_t sep,
+static void parents_put(struct addrmap *m, const struct addrmap_step *path, int d, uintptr_t sep,
 			uint32_t right)
 {
 	for (; d >= 0; d--) {
@@ -275,10 +270,12 @@ static void parents_put(struct addrmap *m, const struct step *path, int d, uintp
 	HB_ASSERT(m->height <= MAX_DEPTH);
 }
 
-int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val)
+/* The insert, along path: the descent to key's leaf (unused when the map
+ * is empty). */
+static int insert_along(struct addrmap *m, const struct addrmap_step *path, uintptr_t key,
+			uint64_t val)
 {
-	struct step path[MAX_DEPTH];
-	uint32_t li = m->root ? descend(m, key, path) : 0;
+	uint32_t li = m->root ? path[m->height - 1].node : 0;
 	unsigned at = li ? rank_le(LEAF(li)->key, LEAF(li)->n, key) : 0;
 	if (li && at > 0 && LEAF(li)->key[at - 1] == key)
 		return -1;
@@ -298,7 +295,24 @@ int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val)
 		parents_put(m, path, (int)m->height - 2, sep, ri);
 	}
 	m->count++;
+	m->gen++;
 	return 0;
+}
+
+int addrmap_insert(struct addrmap *m, uintptr_t key, uint64_t val)
+{
+	struct addrmap_step path[MAX_DEPTH];
+	if (m->root)
+		descend(m, key, path);
+	return insert_along(m, path, key, val);
+}
+
+int addrmap_insert_near(struct addrmap *m, uintptr_t key, uint64_t val,
+			const struct addrmap_near *nb)
+{
+	if (nb->gen != m->gen || nb->key != key)
+		return addrmap_insert(m, key, val);
+	return insert_along(m, nb->path, key, val);
 }
 
 /* ---- Removal ------------------------------------------------------------------------- */
@@ -398,7 +412,7 @@ static void children_merge(struct addrmap *m, struct inner *p, unsigned s, bool 
 /* Restores "at least half full" up the path from depth d, whose node has
  * just dropped below half, by borrowing or merging; a root left with one
  * child gives way to it. */
-static void underflow_fix(struct addrmap *m, const struct step *path, int d)
+static void underflow_fix(struct addrmap *m, const struct addrmap_step *path, int d)
 {
 	for (; d > 0; d--) {
 		uint32_t ni = path[d].node;
@@ -427,7 +441,7 @@ int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
 {
 	if (!m->root)
 		return -1;
-	struct step path[MAX_DEPTH];
+	struct addrmap_step path[MAX_DEPTH];
 	uint32_t li = descend(m, key, path);
 	struct leaf *l = LEAF(li);
 	unsigned at = rank_le(l->key, l->n, key);
@@ -438,6 +452,7 @@ int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
 	leaf_cut(l, at - 1);
 	underflow_fix(m, path, (int)m->height - 1);
 	m->count--;
+	m->gen++;
 	return 0;
 }
 
@@ -467,9 +482,11 @@ bool addrmap_get(const struct addrmap *m, uintptr_t key, uint64_t *val)
 void addrmap_near(const struct addrmap *m, uintptr_t key, struct addrmap_near *nb)
 {
 	nb->has_floor = nb->has_ceil = false;
+	nb->key = key;
+	nb->gen = m->gen;
 	if (!m->root)
 		return;
-	const struct leaf *l = LEAF(descend(m, key, NULL));
+	const struct leaf *l = LEAF(descend(m, key, nb->path));
 	unsigned at = rank_le(l->key, l->n, key); /* the leaf's keys <= key */
 	/* the leaf before holds only keys below this leaf's lower bound, the
 	 * leaf after only keys at or above the separator that bounds this

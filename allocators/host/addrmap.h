@@ -21,6 +21,13 @@ struct addrmap {
 	uint32_t free_head;        /* nodes given back by merges */
 	uint32_t root, height;     /* height 0: empty; 1: the root is a leaf */
 	size_t count;
+	uint64_t gen; /* inserts and removes so far: a path found before is stale if it moved */
+};
+
+/* A step of a descent: the node, and the child taken from it (inner nodes). */
+#define ADDRMAP_MAX_DEPTH 16
+struct addrmap_step {
+	uint32_t node, slot;
 };
 
 void addrmap_init(struct addrmap *m);
@@ -46,7 +53,15 @@ struct addrmap_near {
 	uintptr_t floor, ceil; /* keys, when has_floor / has_ceil */
 	uint64_t floor_val, ceil_val;
 	bool has_floor, has_ceil;
+	/* the descent, for an insert of the same key right after it */
+	uintptr_t key;
+	uint64_t gen;
+	struct addrmap_step path[ADDRMAP_MAX_DEPTH];
 };
 void addrmap_near(const struct addrmap *m, uintptr_t key, struct addrmap_near *nb);
+/* addrmap_insert of key after addrmap_near(m, key, nb): without descending
+ * again if m has not changed since (otherwise it does). */
+int addrmap_insert_near(struct addrmap *m, uintptr_t key, uint64_t val,
+			const struct addrmap_near *nb);
 
 #endif

@@ -156,15 +156,15 @@ static uint64_t live_reach(const struct checker *c, uint64_t v)
 	return s->usable > s->size ? s->usable : s->size ? s->size : 1;
 }
 
-/* The live neighbours of a, which is no live block's start: those check_block
- * just found, or a lookup; either way they are used once. */
-static void neighbours_of(struct checker *c, uintptr_t a, struct addrmap_near *n)
+/* The live neighbours of a, which is no live block's start, and the
+ * descent to it (for the insert): those check_block just found, or a
+ * lookup; valid until the next. */
+static const struct addrmap_near *neighbours_of(struct checker *c, uintptr_t a)
 {
-	if (c->nb.valid && c->nb.at == a)
-		*n = c->nb.n;
-	else
-		addrmap_near(&c->live, a, n);
+	if (!c->nb.valid || c->nb.at != a)
+		addrmap_near(&c->live, a, &c->nb.n);
 	c->nb.valid = false;
+	return &c->nb.n;
 }
 
 /* ---- Blocks ------------------------------------------------------------------ */
@@ -425,13 +425,12 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 					  (void *)p, s->usable, n);
 	}
 	uint64_t extent = n ? n : 1;
-	struct addrmap_near nb;
-	neighbours_of(c, (uintptr_t)p, &nb);
-	if (c->a->usable_size && check_usable_range(c, i, (uintptr_t)p, s, &nb) < 0)
+	const struct addrmap_near *nb = neighbours_of(c, (uintptr_t)p);
+	if (c->a->usable_size && check_usable_range(c, i, (uintptr_t)p, s, nb) < 0)
 		return -1;
 	c->usable_live += counted_usable(c, (uintptr_t)p, s);
-	c->m.reused_pages += reused_pages_of(c, (uintptr_t)p, extent, &nb);
-	if (addrmap_insert(&c->live, (uintptr_t)p, live_value(id, s)) < 0)
+	c->m.reused_pages += reused_pages_of(c, (uintptr_t)p, extent, nb);
+	if (addrmap_insert_near(&c->live, (uintptr_t)p, live_value(id, s), nb) < 0)
 		return check_fail(c, i, JOB_ERROR, "the checker ran out of memory");
 	struct ranges rg = ranges_of(c->check, n);
 	for (int k = 0; k < rg.n; k++)

@@ -288,8 +288,22 @@ static uintptr_t random_key(uint64_t *s, uintptr_t base, uint64_t span)
 	}
 }
 
+/* An insert as the checker makes it, after addrmap_near of the key (2 of
+ * 3), or with the search of an earlier op (1 of 3: a stale path, which the
+ * map must see and not follow). */
+static int insert_after_near(struct addrmap *m, uintptr_t key, uint64_t val, uint64_t i)
+{
+	static struct addrmap_near before;
+	struct addrmap_near nb;
+	addrmap_near(m, key, &nb);
+	int rc = addrmap_insert_near(m, key, val, i % 3 ? &nb : &before);
+	before = nb;
+	return rc;
+}
+
 /* One op, the same on map and reference, results compared.  bias (0..100):
- * how often a mutation is an insert rather than a remove. */
+ * how often a mutation is an insert rather than a remove; half the inserts
+ * follow addrmap_near (insert_after_near). */
 static void random_op(struct addrmap *m, struct ref *r, uint64_t *s, uintptr_t base, uint64_t span,
 		      unsigned bias, uint64_t i)
 {
@@ -299,7 +313,9 @@ static void random_op(struct addrmap *m, struct ref *r, uint64_t *s, uintptr_t b
 	if (op < 30) {
 		bool ins = rng_next(s) % 100 < bias;
 		int want = ins ? ref_insert(r, key, i) : ref_remove(r, key, &rv);
-		int got = ins ? addrmap_insert(m, key, i) : addrmap_remove(m, key, &gv);
+		int got = !ins    ? addrmap_remove(m, key, &gv)
+			  : i % 2 ? insert_after_near(m, key, i, i / 2)
+				  : addrmap_insert(m, key, i);
 		if (got != want || (!ins && want == 0 && gv != rv))
 			fail_msg("op %llu: %s(%#llx): expected %d (val %llu), got %d (val %llu)",
 				 (unsigned long long)i, ins ? "insert" : "remove",
