@@ -14,6 +14,8 @@
 #   make bench-overhead  heapbench's timed pass vs a direct loop (glibc, jemalloc, mimalloc)
 #   make bench-record    recording's cost: plain vs heapbench record vs heaptrack
 #   make bench-backends  Mops/s of every backend, ratios to system, 2M/1M time
+#   make bench-checked   the checked pass's time at --check fast vs a timed
+#                        pass's (segregated, first-fit, buddy, system; 2M-5M ops)
 #   make bench-threads   --threads recorded vs a minimal pthread replay; one wait's cost
 #   make bench-footprint utilization of system/jemalloc/mimalloc/tcmalloc vs an
 #                        independent RSS reference (tests/bench/rss_reference.c)
@@ -88,7 +90,7 @@ TOOL_BIN := $(patsubst tests/bench/%.c,$(B)/tests/%,$(TOOL_SRC))
 BROKEN_FAULTS := garbage fork closeout exitfini initcrash runaway loop lying
 BROKEN_SO := $(patsubst %,$(B)/tests/libbroken_%.so,$(BROKEN_FAULTS))
 
-.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-scale bench-overhead bench-backends bench-record bench-footprint bench-threads deps fuzz fuzz-smoke format clean
+.PHONY: all debug test test-unit bench ci-bench ci-baseline bench-parse bench-scale bench-overhead bench-backends bench-checked bench-record bench-footprint bench-threads deps fuzz fuzz-smoke format clean
 .SECONDARY:
 all: $(B)/heapbench $(B)/libheapbench-record.so worker32
 
@@ -258,6 +260,10 @@ bench-scale: build/.deps-ok
 bench-backends: build/.deps-ok
 	$(MAKE) --no-print-directory SANITIZE=0 all test-unit
 	tests/bench/backends.sh build
+
+bench-checked: build/.deps-ok
+	$(MAKE) --no-print-directory SANITIZE=0 all
+	tests/bench/checked.sh build
 
 # The main command: the default suite on the bundled real traces, into a
 # new run directory under results/ (results/latest points at it).
