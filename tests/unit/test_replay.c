@@ -111,8 +111,20 @@ static void *misaligned_malloc(void *state, size_t size)
 	return calls == 2 ? p + 2 : p;
 }
 
-/* the 4th allocation scribbles over the first block */
+/* the 2nd allocation, of n bytes, flips byte n of the first block (the
+ * worker is a process of its own: the trace says which byte) */
 static void *first_block;
+static void *tailbite_malloc(void *state, size_t size)
+{
+	void *p = plain_malloc(state, size);
+	if (calls == 1)
+		first_block = p;
+	if (calls == 2)
+		((char *)first_block)[size] ^= 0x5a;
+	return p;
+}
+
+/* the 4th allocation scribbles over the first block */
 static void *scribble_malloc(void *state, size_t size)
 {
 	void *p = plain_malloc(state, size);
@@ -265,6 +277,7 @@ BROKEN(overlap, .malloc = overlap_malloc);
 BROKEN(contain, .malloc = contain_malloc, .free = contain_free);
 BROKEN(misaligned, .malloc = misaligned_malloc);
 BROKEN(scribble, .malloc = scribble_malloc);
+BROKEN(tailbite, .malloc = tailbite_malloc);
 BROKEN(lossy, .realloc = lossy_realloc);
 BROKEN(dirty, .calloc = dirty_calloc);
 BROKEN(nullret, .malloc = null_malloc);
@@ -278,8 +291,8 @@ BROKEN(stale, .malloc = bump_malloc, .realloc = stale_realloc, .free = bump_free
 BROKEN(null0, .malloc = null0_malloc, .realloc = null0_realloc);
 
 static const struct allocator *const broken[] = {
-	&overlap, &contain, &misaligned, &scribble, &lossy, &dirty, &nullret, &segv,
-	&aborts,  &loops,   &badcheck,   &exits,    &late,  &stale, &null0,   NULL,
+	&overlap, &contain,  &misaligned, &scribble, &lossy, &dirty, &nullret,  &segv, &aborts,
+	&loops,   &badcheck, &exits,      &late,     &stale, &null0, &tailbite, NULL,
 };
 
 /* ---- Helpers --------------------------------------------------------------- */
@@ -374,6 +387,42 @@ static void test_scribble(void **state)
 	expect_failure("scribble", t, 0, JOB_ERROR, 7, "block 0 [");
 	expect_failure("scribble", t, 0, JOB_ERROR, 7, "was overwritten: byte 5 is 0x");
 	trace_free(t);
+}
+
+/* --check fast verifies a block's first and last 64 bytes whatever its
+ * alignment: here 203 bytes, whose last range starts at byte 139 (from 136,
+ * the word boundary below), and ends in a partial word.  The byte flipped
+ * must be found and named (or, in the middle, is --check full's). */
+static void expect_bite(uint64_t at, bool found)
+{
+	char text[96], want[64];
+	snprintf(text, sizeof text, "a 0 203\na 1 %llu\nf 0\nf 1\n", (unsigned long long)at);
+	struct trace *t = text_trace("ends.trace", text);
+	struct replay_config cfg = config("tailbite");
+	static struct replay_result r;
+	cfg.check = CHECK_FAST;
+	run(t, &cfg, 0, &r);
+	snprintf(want, sizeof want, "was overwritten: byte %llu is", (unsigned long long)at);
+	if (found && (r.status != JOB_ERROR || r.error_op != 2 || !strstr(r.error, want)))
+		fail_msg("byte %llu flipped: expected an error at op 2 containing \"%s\"; got %s "
+			 "at op %lld: %s",
+			 (unsigned long long)at, want, replay_status_names[r.status],
+			 (long long)r.error_op, r.error);
+	if (!found && r.status != JOB_OK)
+		fail_msg("byte %llu flipped: expected ok at --check fast, got %s: %s",
+			 (unsigned long long)at, replay_status_names[r.status], r.error);
+	trace_free(t);
+}
+
+static void test_fast_ends(void **state)
+{
+	(void)state;
+	static const uint64_t found[] = {0, 7, 63, 136, 139, 199, 200, 202};
+	for (size_t k = 0; k < sizeof found / sizeof found[0]; k++)
+		expect_bite(found[k], true);
+	expect_bite(64, false);
+	expect_bite(100, false);
+	expect_bite(135, false);
 }
 
 static void test_lossy_realloc(void **state)
@@ -762,6 +811,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_contain),
 		cmocka_unit_test(test_misaligned),
 		cmocka_unit_test(test_scribble),
+		cmocka_unit_test(test_fast_ends),
 		cmocka_unit_test(test_lossy_realloc),
 		cmocka_unit_test(test_dirty_calloc),
 		cmocka_unit_test(test_null),
