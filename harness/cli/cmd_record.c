@@ -36,9 +36,10 @@ static const char record_usage[] =
 	"could not record.\n";
 
 /* Runs argv with the recorder preloaded, writing into rawdir, and waits
- * for it: its exit status (128 + N if signal N killed it), or
- * HB_EXIT_USAGE if it could not be started. */
-static int run_recorded(char **argv, const char *lib, const char *rawdir)
+ * for it, converting its logs meanwhile (into *fl): its exit status (128 +
+ * N if signal N killed it), or HB_EXIT_USAGE if it could not be started. */
+static int run_recorded(char **argv, const char *lib, const char *rawdir,
+			struct recorder_follow **fl)
 {
 	/* the program's Ctrl-C is its own; we finish the traces after it */
 	struct sigaction ign = {.sa_handler = SIG_IGN}, oldint, oldquit;
@@ -66,8 +67,7 @@ static int run_recorded(char **argv, const char *lib, const char *rawdir)
 		hb_error("record: cannot fork: %s", strerror(errno));
 		status = -1;
 	} else {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		*fl = recorder_follow(rawdir, pid, &status);
 	}
 	sigaction(SIGINT, &oldint, NULL);
 	sigaction(SIGQUIT, &oldquit, NULL);
@@ -106,10 +106,11 @@ int cmd_record(int argc, char **argv)
 	}
 	if (recorder_prepare(out, absout, rawdir, sizeof rawdir) < 0)
 		return HB_EXIT_USAGE;
-	int exit_status = run_recorded(argv + optind, lib, rawdir);
 	/* level 1: on op records as small as 3 and 1.4x faster (see out.h) */
 	out_set_zstd_level(1);
-	int rc = recorder_finish(absout, rawdir, exit_status);
+	struct recorder_follow *fl = NULL;
+	int exit_status = run_recorded(argv + optind, lib, rawdir, &fl);
+	int rc = recorder_finish(absout, rawdir, exit_status, fl);
 	rmdir(rawdir);
 	return rc < 0 ? HB_EXIT_USAGE : exit_status;
 }

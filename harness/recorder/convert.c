@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +41,20 @@
 
 /* ---- The log, mapped ---------------------------------------------------- */
 
+/* Address space for a log's mapping: the recorder's own limit (record.c),
+ * so a log that grows while it is read never needs a new mapping. */
+#define RAW_MAP_RESERVE (UINT64_C(1) << 36)
+
 struct raw_log {
-	const char *map;
+	const char *map; /* RAW_MAP_RESERVE bytes, of which len are the file */
 	size_t len;
+	int fd;
 	const struct raw_header *h;
 	unsigned timeword; /* 1 when records carry a time word (RAW_ORDER_SEQ) */
 };
 
-/* Maps the log at path; -1 if it cannot be read or has no header (reported). */
+/* Maps the log at path (shared: a program still writing it is seen);
+ * -1 if it cannot be read or has no header (reported). */
 static int raw_map(const char *path, struct raw_log *log)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -59,24 +66,45 @@ static int raw_map(const char *path, struct raw_log *log)
 		return -1;
 	}
 	size_t len = (size_t)st.st_size;
-	/* MAP_POPULATE: the whole log is read, and page by page it would fault */
-	const char *map =
-		len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
-	close(fd);
+	const char *map = len >= RAW_HEADER_BYTES ? mmap(NULL, RAW_MAP_RESERVE, PROT_READ,
+							 MAP_SHARED | MAP_NORESERVE, fd, 0)
+						  : MAP_FAILED;
 	const struct raw_header *h = (const void *)map;
-	if (map == MAP_FAILED || len < RAW_HEADER_BYTES || memcmp(h->magic, RAW_MAGIC, 8) ||
+	if (map == MAP_FAILED || memcmp(h->magic, RAW_MAGIC, 8) ||
 	    (h->order != RAW_ORDER_SEQ && h->order != RAW_ORDER_TICKS)) {
 		hb_error("%s: not a recorder log", path);
 		if (map != MAP_FAILED)
-			munmap((void *)map, len);
+			munmap((void *)map, RAW_MAP_RESERVE);
+		close(fd);
 		return -1;
 	}
-	madvise((void *)map, len, MADV_SEQUENTIAL);
-	log->map = map;
-	log->len = len;
-	log->h = h;
+	*log = (struct raw_log){.map = map, .fd = fd, .h = h};
 	log->timeword = h->order == RAW_ORDER_SEQ;
 	return 0;
+}
+
+/* Takes in what the program has added since: the file's length (only
+ * pages inside it may be read), its new pages mapped in one call. */
+static void raw_refresh(struct raw_log *log)
+{
+	struct stat st;
+	if (fstat(log->fd, &st) < 0 || (size_t)st.st_size <= log->len)
+		return;
+	size_t len = (size_t)st.st_size < RAW_MAP_RESERVE ? (size_t)st.st_size : RAW_MAP_RESERVE;
+	/* a hint: page by page, the reads would fault */
+	madvise((void *)(log->map + log->len), len - log->len, MADV_POPULATE_READ);
+	log->len = len;
+}
+
+static void raw_unmap(struct raw_log *log)
+{
+	munmap((void *)log->map, RAW_MAP_RESERVE);
+	close(log->fd);
+}
+
+static uint64_t load_acquire(const void *p)
+{
+	return atomic_load_explicit((const _Atomic uint64_t *)p, memory_order_acquire);
 }
 
 /* ---- Runs: one thread's records in order -------------------------------- */
@@ -84,23 +112,30 @@ static int raw_map(const char *path, struct raw_log *log)
 /* A thread's chunks, in file order, and where its next record is. */
 struct run {
 	const uint64_t *p, *end; /* the rest of the current chunk */
-	const uint32_t *chunk;   /* the run's chunk numbers ... */
-	size_t nchunks, at;      /* ... and the one after the current */
-	const uint64_t *rec;     /* the current record, NULL when done */
+	uint32_t *chunk;         /* the run's chunk numbers ... */
+	size_t nchunks, cap, at; /* ... and the one after the current */
+	const uint64_t *rec;     /* the current record, when RUN_READY */
 	uint64_t key;            /* its order key, before-call calls first */
 	uint16_t thread;         /* dense, in order of first op */
 	bool named;              /* thread assigned */
 	uint32_t tid;
 };
 
-/* Moves r to its next record; r->rec is NULL when the run is done.  A
- * zero stamp ends a chunk's records; payload words behind it are a call cut
- * short (a kill between writing it and its stamp). */
-static void run_next(struct run *r, const struct raw_log *log, uint64_t *lost)
+enum run_state {
+	RUN_READY, /* r->rec is the next record */
+	RUN_WAIT,  /* the next record is not written yet (only while the program runs) */
+	RUN_DONE,  /* no records left */
+};
+
+/* Moves r to its next record.  A zero stamp ends a chunk's records (or,
+ * while the program runs and the thread has taken no later chunk, is where
+ * its next record goes); payload words behind it are a call cut short (a
+ * kill between writing it and its stamp).  final: the program is done. */
+static enum run_state run_next(struct run *r, const struct raw_log *log, uint64_t *lost, bool final)
 {
 	for (;;) {
-		if (r->p < r->end && *r->p) {
-			uint64_t stamp = *r->p;
+		uint64_t stamp = r->p < r->end ? load_acquire(r->p) : 0;
+		if (stamp) {
 			unsigned kind = stamp & 15;
 			size_t words = 1 + log->timeword + raw_payload_words(kind);
 			if (kind >= RAW_MALLOC && kind <= RAW_FREE &&
@@ -109,20 +144,20 @@ static void run_next(struct run *r, const struct raw_log *log, uint64_t *lost)
 				r->p += words;
 				/* ties: a call keyed before it ran goes first */
 				r->key = (stamp >> 4) << 1 | (kind < RAW_REALLOC);
-				return;
+				return RUN_READY;
 			}
 			(*lost)++; /* not a record: the chunk ends here */
 			r->p = r->end;
 		}
+		if (r->at == r->nchunks && !final)
+			return RUN_WAIT;
 		for (const uint64_t *q = r->p; q < r->end && q < r->p + 5; q++)
 			if (*q) {
 				(*lost)++;
 				break;
 			}
-		if (r->at == r->nchunks) {
-			r->rec = NULL;
-			return;
-		}
+		if (r->at == r->nchunks)
+			return RUN_DONE;
 		const char *c =
 			log->map + RAW_HEADER_BYTES + (size_t)r->chunk[r->at++] * RAW_CHUNK_BYTES;
 		r->p = (const uint64_t *)(c + sizeof(struct raw_chunk));
@@ -130,60 +165,29 @@ static void run_next(struct run *r, const struct raw_log *log, uint64_t *lost)
 	}
 }
 
-/* The started chunks, numbered from 0, sorted by thread, then file order. */
-struct chunkref {
-	uint32_t tid, chunk;
-};
-
-static int by_thread(const void *a, const void *b)
-{
-	const struct chunkref *x = a, *y = b;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	return (x->chunk > y->chunk) - (x->chunk < y->chunk);
-}
-
-/* The runs of the log (*nruns of them) over the chunk numbers in *chunks. */
-static struct run *runs_make(const struct raw_log *log, size_t *nruns, uint32_t **chunks,
-			     uint64_t *lost)
-{
-	size_t total = (log->len - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES, n = 0;
-	struct chunkref *refs = xmalloc((total ? total : 1) * sizeof *refs);
-	for (size_t i = 0; i < total; i++) {
-		const struct raw_chunk *c =
-			(const void *)(log->map + RAW_HEADER_BYTES + i * RAW_CHUNK_BYTES);
-		if (c->tid)
-			refs[n++] = (struct chunkref){c->tid, (uint32_t)i};
-	}
-	qsort(refs, n, sizeof *refs, by_thread);
-	struct run *runs = xcalloc(n ? n : 1, sizeof *runs);
-	uint32_t *nums = xmalloc((n ? n : 1) * sizeof *nums);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		nums[i] = refs[i].chunk;
-		if (i == 0 || refs[i].tid != refs[i - 1].tid) {
-			runs[k].chunk = nums + i;
-			runs[k++].tid = refs[i].tid;
-		}
-		runs[k - 1].nchunks++;
-	}
-	for (size_t i = 0; i < k; i++)
-		run_next(&runs[i], log, lost);
-	free(refs);
-	*nruns = k;
-	*chunks = nums;
-	return runs;
-}
-
 /* ---- The merge ---------------------------------------------------------- */
 
 /* The runs merged by key, one record at a time; threads are numbered in
- * order of their first record. */
+ * order of their first record.  While the program runs, a record is put in
+ * order only when every thread has one waiting (none is RUN_WAIT) and its
+ * key is before `safe` (raw.h): then no record still to be written can
+ * come before it.  The merge takes the smallest next record of all runs,
+ * so it gives the same order however the reading was cut into steps. */
 struct merge {
-	struct run **heap; /* runs with records left, a min-heap by key */
+	struct run **heap; /* the RUN_READY runs, a min-heap by key */
 	size_t n;
+	struct run **wait; /* the RUN_WAIT runs */
+	size_t nwait;
+	struct run **all; /* every run, for the chunks' owners */
+	size_t nall;
+	struct idmap by_tid;    /* tid -> index in all + 1 */
 	const struct run *next; /* the second run in the order (NULL: none) */
 	unsigned nthreads;
+	uint64_t safe;  /* keys below this are safe (while the program runs) */
+	size_t scan;    /* chunks before this are known, but for pending ones */
+	uint32_t *pend; /* taken chunks whose header was still zero */
+	size_t npend;
+	bool final; /* the program is done: every record is written */
 	const struct raw_log *log;
 	uint64_t *lost;
 };
@@ -210,6 +214,16 @@ static void heap_down(struct run **heap, size_t n, size_t i)
 	}
 }
 
+static void heap_up(struct run **heap, size_t i)
+{
+	while (i && run_before(heap[i], heap[(i - 1) / 2])) {
+		struct run *t = heap[i];
+		heap[i] = heap[(i - 1) / 2];
+		heap[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
 /* The run after the first: a child of the heap's root. */
 static const struct run *merge_second(const struct merge *m)
 {
@@ -218,27 +232,116 @@ static const struct run *merge_second(const struct merge *m)
 	return m->n == 2 || run_before(m->heap[1], m->heap[2]) ? m->heap[1] : m->heap[2];
 }
 
-static void merge_init(struct merge *m, struct run *runs, size_t nruns, const struct raw_log *log,
-		       uint64_t *lost)
+/* The run of thread tid, made (waiting for its first chunk) if new. */
+static struct run *merge_run(struct merge *m, uint32_t tid)
 {
-	*m = (struct merge){
-		.heap = xmalloc((nruns ? nruns : 1) * sizeof *m->heap), .log = log, .lost = lost};
-	for (size_t i = 0; i < nruns; i++)
-		if (runs[i].rec)
-			m->heap[m->n++] = &runs[i];
-	for (size_t i = m->n / 2; i-- > 0;)
-		heap_down(m->heap, m->n, i);
+	struct idmap_slot *s = idmap_find(&m->by_tid, tid);
+	if (s->key)
+		return m->all[s->val];
+	s = idmap_insert(&m->by_tid, s, tid);
+	s->val = (uint32_t)m->nall;
+	struct run *r = xcalloc(1, sizeof *r);
+	r->tid = tid;
+	m->all = xrealloc(m->all, (m->nall + 1) * sizeof *m->all);
+	m->all[m->nall++] = r;
+	m->heap = xrealloc(m->heap, m->nall * sizeof *m->heap);
+	m->wait = xrealloc(m->wait, m->nall * sizeof *m->wait);
+	m->wait[m->nwait++] = r;
+	return r;
+}
+
+/* Chunk i for its thread's run if it is started; false if not (yet). */
+static bool merge_chunk(struct merge *m, size_t i)
+{
+	const struct raw_chunk *c =
+		(const void *)(m->log->map + RAW_HEADER_BYTES + i * RAW_CHUNK_BYTES);
+	uint32_t tid =
+		atomic_load_explicit((const _Atomic uint32_t *)&c->tid, memory_order_acquire);
+	if (!tid)
+		return false;
+	struct run *r = merge_run(m, tid);
+	xgrow((void **)&r->chunk, &r->cap, r->nchunks + 1, sizeof *r->chunk);
+	r->chunk[r->nchunks++] = (uint32_t)i;
+	return true;
+}
+
+/* Takes in the chunks started since the last call, in file order (a
+ * thread's chunks are in its run in the order it took them).  While the
+ * program runs, `safe` is read first: a chunk taken and not started then
+ * is known to hold only later keys, and is looked at again next time. */
+static void merge_chunks(struct merge *m)
+{
+	const struct raw_log *log = m->log;
+	size_t end = (log->len - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES;
+	if (!m->final) {
+		m->safe = raw_ticks_fenced() - log->h->start_ticks;
+		uint64_t next = load_acquire(&log->h->next);
+		next = next > RAW_HEADER_BYTES ? (next - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES : 0;
+		end = next < end ? next : end;
+	}
+	size_t k = 0;
+	for (size_t j = 0; j < m->npend; j++) /* a chunk pending stays so, or is started */
+		if (!merge_chunk(m, m->pend[j]) && !m->final)
+			m->pend[k++] = m->pend[j];
+	m->npend = k;
+	for (; m->scan < end; m->scan++)
+		if (!merge_chunk(m, m->scan) && !m->final) {
+			m->pend = xrealloc(m->pend, (m->npend + 1) * sizeof *m->pend);
+			m->pend[m->npend++] = (uint32_t)m->scan;
+		}
+}
+
+/* Takes in what the program wrote since the last call: new chunks, and
+ * the next record of each run that was waiting for it. */
+static void merge_refresh(struct merge *m, bool final)
+{
+	m->final = final;
+	merge_chunks(m);
+	size_t k = 0;
+	for (size_t i = 0; i < m->nwait; i++) {
+		struct run *r = m->wait[i];
+		enum run_state st = run_next(r, m->log, m->lost, m->final);
+		if (st == RUN_READY) {
+			m->heap[m->n++] = r;
+			heap_up(m->heap, m->n - 1);
+		} else if (st == RUN_WAIT) {
+			m->wait[k++] = r;
+		}
+	}
+	m->nwait = k;
 	m->next = merge_second(m);
 }
 
-/* The next record in order into *rec and *thread: 1, 0 at the end, or -1
- * if there are more threads than a trace holds (reported).  A run goes on
- * while it stays first: one comparison per record. */
+static void merge_init(struct merge *m, const struct raw_log *log, uint64_t *lost)
+{
+	*m = (struct merge){.log = log, .lost = lost};
+	idmap_init(&m->by_tid);
+}
+
+static void merge_free(struct merge *m)
+{
+	for (size_t i = 0; i < m->nall; i++) {
+		free(m->all[i]->chunk);
+		free(m->all[i]);
+	}
+	free(m->all);
+	free(m->heap);
+	free(m->wait);
+	free(m->pend);
+	idmap_free(&m->by_tid);
+}
+
+/* The next record in order into *rec and *thread: 1, 0 at the end (or
+ * when the next one is not known yet), or -1 if there are more threads
+ * than a trace holds (reported).  A run goes on while it stays first: one
+ * comparison per record. */
 static int merge_next(struct merge *m, const uint64_t **rec, uint16_t *thread)
 {
-	if (!m->n)
+	if (!m->n || m->nwait)
 		return 0;
 	struct run *r = m->heap[0];
+	if (!m->final && (r->key >> 1) + 1 >= m->safe)
+		return 0;
 	if (!r->named) {
 		if (m->nthreads == TRACE_THREADS_MAX) {
 			hb_error("more than %d threads", TRACE_THREADS_MAX);
@@ -249,11 +352,13 @@ static int merge_next(struct merge *m, const uint64_t **rec, uint16_t *thread)
 	}
 	*rec = r->rec;
 	*thread = r->thread;
-	run_next(r, m->log, m->lost);
-	if (r->rec && (!m->next || run_before(r, m->next)))
+	enum run_state st = run_next(r, m->log, m->lost, m->final);
+	if (st == RUN_READY && (!m->next || run_before(r, m->next)))
 		return 1;
-	if (!r->rec)
+	if (st != RUN_READY)
 		m->heap[0] = m->heap[--m->n];
+	if (st == RUN_WAIT)
+		m->wait[m->nwait++] = r;
 	heap_down(m->heap, m->n, 0);
 	m->next = merge_second(m);
 	return 1;
@@ -704,15 +809,33 @@ static double ns_per_tick(const struct raw_header *h)
 
 /* ---- The whole log ------------------------------------------------------ */
 
-/* The op and time arrays, sized for the most ops the runs can hold (a
- * record is 2 words at least; pages never written cost nothing) within
- * what heapbench may hold; claims may add a few more (op_push). */
-static void trace_size(struct trace *t, const struct run *runs, size_t nruns, unsigned timeword,
-		       bool timed)
+/* A log is converted while the program runs only once it is this old:
+ * the counter's rate (ns_per_tick) is measured over at least this long,
+ * to within a few ns in 50 ms (2e-6, far below the slew NTP may give
+ * CLOCK_MONOTONIC itself). */
+#define LIVE_AFTER_NS 50000000u
+
+/* One log being converted, in steps while the program runs, then whole. */
+struct recorder_live {
+	char *path;
+	struct raw_log log;
+	struct merge m;
+	struct diag d;
+	struct conv c;
+	double rate;     /* ns per tick; 0: no times */
+	uint64_t first;  /* the ticks of the first record in order */
+	bool started;    /* rate and arrays are set up */
+	bool have_first; /* first is known */
+	int failed;      /* a step failed (reported): the rest fail too */
+};
+
+/* The op and time arrays, sized for the most ops the log's chunks can hold
+ * now (a record is 2 words at least; pages never written cost nothing)
+ * within what heapbench may hold; op_push makes room for more. */
+static void trace_size(struct trace *t, const struct raw_log *log, bool timed)
 {
-	uint64_t most = 0;
-	for (size_t i = 0; i < nruns; i++)
-		most += runs[i].nchunks * (uint64_t)(RAW_CHUNK_BYTES / 8 / (2 + timeword));
+	uint64_t chunks = (log->len - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES;
+	uint64_t most = chunks * (RAW_CHUNK_BYTES / 8 / (2 + log->timeword));
 	uint64_t per = sizeof(struct trace_op) + (timed ? 8 : 0);
 	if (most > memory_budget() / per)
 		most = memory_budget() / per;
@@ -726,18 +849,42 @@ static void trace_size(struct trace *t, const struct run *runs, size_t nruns, un
 	}
 }
 
-/* Every record in order into c's trace.  The records pass through a ring
- * of AHEAD so that each one's hash slot is fetched before it is needed. */
-static int convert_all(struct conv *c, struct merge *m, double rate)
+/* Whether l may be converted now: always once the program is done; while
+ * it runs, only logs ordered by the counter (raw.h) and LIVE_AFTER_NS old.
+ * The first time, the counter's rate is measured and the arrays made. */
+static bool live_start(struct recorder_live *l, bool final)
+{
+	const struct raw_header *h = l->log.h;
+	if (l->started)
+		return true;
+	if (!final && (h->order != RAW_ORDER_TICKS || monotonic_ns() < h->start_mono_ns ||
+		       monotonic_ns() - h->start_mono_ns < LIVE_AFTER_NS))
+		return false;
+	raw_refresh(&l->log);
+	l->rate = ns_per_tick(h);
+	trace_size(l->c.t, &l->log, l->rate > 0);
+	l->started = true;
+	return true;
+}
+
+/* The records that can be put in order now into c's trace.  They pass
+ * through a ring of AHEAD so that each one's hash slot is fetched before it
+ * is needed; the ring is empty again when this returns. */
+static int convert_some(struct recorder_live *l)
 {
 	enum { AHEAD = 64 }; /* the hash map's cache misses overlap */
+	struct conv *c = &l->c;
+	struct merge *m = &l->m;
 	const uint64_t *ring[AHEAD];
 	uint16_t thread[AHEAD];
-	unsigned tw = m->log->timeword, n = 0, at = 0;
+	unsigned tw = l->log.timeword, n = 0, at = 0;
 	int rc = 1;
 	while (n < AHEAD && (rc = merge_next(m, &ring[n], &thread[n])) == 1)
 		n++;
-	uint64_t first = n ? (tw ? ring[0][1] : ring[0][0] >> 4) : 0;
+	if (n && !l->have_first) {
+		l->first = tw ? ring[0][1] : ring[0][0] >> 4;
+		l->have_first = true;
+	}
 	while (n && rc >= 0) {
 		const uint64_t *r = ring[at];
 		c->thread = thread[at];
@@ -750,7 +897,7 @@ static int convert_all(struct conv *c, struct merge *m, double rate)
 		uint64_t ticks = tw ? r[1] : r[0] >> 4;
 		/* per thread the ticks grow; across threads (RAW_ORDER_SEQ) a call
 		 * may read them just before an earlier one */
-		c->ns = ticks > first ? (uint64_t)((double)(ticks - first) * rate) : 0;
+		c->ns = ticks > l->first ? (uint64_t)((double)(ticks - l->first) * l->rate) : 0;
 		if (convert_one(c, r[0] & 15, r + 1 + tw) < 0)
 			return -1;
 		at = (at + 1) % AHEAD;
@@ -758,36 +905,61 @@ static int convert_all(struct conv *c, struct merge *m, double rate)
 	return rc < 0 ? -1 : 0;
 }
 
+struct recorder_live *recorder_live_open(const char *path, struct trace *t,
+					 struct recorder_info *info)
+{
+	struct recorder_live *l = xcalloc(1, sizeof *l);
+	if (raw_map(path, &l->log) < 0) {
+		free(l);
+		return NULL;
+	}
+	l->path = xstrdup(path);
+	merge_init(&l->m, &l->log, &info->lost);
+	diag_init(&l->d, l->path, false);
+	l->c = (struct conv){.t = t, .info = info, .d = &l->d};
+	live_init(&l->c.live);
+	idmap_init(&l->c.big);
+	t->has_lines = false;
+	return l;
+}
+
+int recorder_live_step(struct recorder_live *l, bool final)
+{
+	if (l->failed || !live_start(l, final))
+		return l->failed ? -1 : 0;
+	raw_refresh(&l->log);
+	merge_refresh(&l->m, final);
+	if (convert_some(l) < 0) {
+		l->failed = 1;
+		return -1;
+	}
+	if (final) {
+		struct trace *t = l->c.t;
+		t->nids = l->c.nids;
+		t->nthreads = l->m.nthreads;
+		l->c.info->threads = t->nthreads;
+	}
+	return 0;
+}
+
+void recorder_live_close(struct recorder_live *l)
+{
+	diag_finish(&l->d);
+	live_free(&l->c.live);
+	idmap_free(&l->c.big);
+	idset_free(&l->c.ids);
+	merge_free(&l->m);
+	raw_unmap(&l->log);
+	free(l->path);
+	free(l);
+}
+
 int recorder_convert(const char *path, struct trace *t, struct recorder_info *info)
 {
-	struct raw_log log;
-	if (raw_map(path, &log) < 0)
+	struct recorder_live *l = recorder_live_open(path, t, info);
+	if (!l)
 		return -1;
-	size_t nruns;
-	uint32_t *chunks;
-	struct run *runs = runs_make(&log, &nruns, &chunks, &info->lost);
-	struct merge m;
-	merge_init(&m, runs, nruns, &log, &info->lost);
-
-	struct diag d;
-	diag_init(&d, path, false);
-	double rate = ns_per_tick(log.h);
-	struct conv c = {.t = t, .info = info, .d = &d};
-	live_init(&c.live);
-	idmap_init(&c.big);
-	t->has_lines = false;
-	trace_size(t, runs, nruns, log.timeword, rate > 0);
-	int rc = convert_all(&c, &m, rate);
-	t->nids = c.nids;
-	t->nthreads = m.nthreads;
-	info->threads = t->nthreads;
-	diag_finish(&d);
-	live_free(&c.live);
-	idmap_free(&c.big);
-	idset_free(&c.ids);
-	free(m.heap);
-	free(runs);
-	free(chunks);
-	munmap((void *)log.map, log.len);
+	int rc = recorder_live_step(l, true);
+	recorder_live_close(l);
 	return rc;
 }

@@ -23,6 +23,19 @@ struct recorder_info {
  * names the output).  info starts zeroed.  0, or -1 (reported). */
 int recorder_convert(const char *path, struct trace *t, struct recorder_info *info);
 
+/* The same in steps, while the program still writes the log: each step
+ * puts in t the calls that can be put in order by then (none before the
+ * log is 50 ms old, or at all when its order is not the time-stamp
+ * counter: raw.h); the last one, once the program is done (final), the
+ * rest, and t's counts.  The trace is the one recorder_convert makes of
+ * the finished log.  open: NULL if the log cannot be read; step: 0 or -1
+ * (reported; the later steps fail too). */
+struct recorder_live;
+struct recorder_live *recorder_live_open(const char *path, struct trace *t,
+					 struct recorder_info *info);
+int recorder_live_step(struct recorder_live *l, bool final);
+void recorder_live_close(struct recorder_live *l);
+
 /* Whether this CPU's time-stamp counter is a clock (constant and nonstop):
  * then recorded calls get times from it. */
 bool recorder_tsc_invariant(void);

@@ -10,10 +10,11 @@
  *
  * Layout: a RAW_HEADER_BYTES header, then RAW_CHUNK_BYTES chunks.  A thread
  * takes a whole chunk for itself (the only shared write of the log: one
- * atomic add per chunk) and appends its calls to it in program order, so a
- * chunk is one thread's: its header names the thread, and a thread's chunks
- * follow each other in the file in the order it took them.  A chunk whose
- * header is zero was never started.
+ * atomic add per chunk, on the header's `next`, so that `heapbench record`
+ * sees which chunks are taken) and appends its calls to it in program
+ * order, so a chunk is one thread's: its header names the thread, and a
+ * thread's chunks follow each other in the file in the order it took them.
+ * A chunk whose header is zero was never started.
  *
  * A record is 2 to 4 64-bit words: the stamp, then (in RAW_ORDER_SEQ logs
  * only) the time, then raw_payload_words(kind) words.  The stamp is
@@ -34,6 +35,15 @@
  * before its free); after-call counter reads wait for the call's loads
  * (rdtscp).  The converter merges the threads' runs by key.
  *
+ * Converting while the program runs (RAW_ORDER_TICKS only): a thread
+ * takes its chunk and makes the chunk's header visible (a full fence)
+ * before it reads the key of any record it writes there, and a record's
+ * stamp is its last word.  So a reader that reads the counter (fenced,
+ * raw_ticks_fenced) and then finds a taken chunk's header still zero knows
+ * that chunk's records all have later keys; a record it has seen stamped,
+ * with a key before that counter read, is safe to put in order once every
+ * known thread has a stamped record waiting (convert.c).
+ *
  * Times (raw_ticks): the CPU's time-stamp counter on x86-64, read in a few
  * cycles, which the converter turns into ns with the pair (start_mono_ns,
  * start_ticks) read together when the log began and a second pair read at
@@ -46,7 +56,7 @@
 
 #include <stdint.h>
 
-#define RAW_MAGIC        "HBRAW\0\3\0"
+#define RAW_MAGIC        "HBRAW\0\4\0"
 #define RAW_HEADER_BYTES 4096u
 #define RAW_CMDLINE_MAX  3072u
 #define RAW_CHUNK_BYTES  (64u << 10)
@@ -74,7 +84,8 @@ struct raw_header {
 	uint32_t cmdline_len;
 	uint32_t order;                      /* enum raw_order */
 	uint64_t start_mono_ns, start_ticks; /* read together: ticks' rate */
-	char cmdline[RAW_CMDLINE_MAX];       /* /proc/self/cmdline: NUL-separated */
+	uint64_t next;                 /* the next chunk's offset: chunks before it are taken */
+	char cmdline[RAW_CMDLINE_MAX]; /* /proc/self/cmdline: NUL-separated */
 };
 
 /* The head of a chunk: tid 0 = never started. */
@@ -106,6 +117,18 @@ static inline uint64_t raw_ticks_after(void)
 	unsigned aux;
 	return __rdtscp(&aux);
 }
+/* The counter once every earlier store is visible to other CPUs (mfence),
+ * and before any later load (lfence): orders a chunk's header against the
+ * keys read after it, and a reader's counter against the headers it reads
+ * after it. */
+static inline uint64_t raw_ticks_fenced(void)
+{
+	_mm_mfence();
+	_mm_lfence();
+	uint64_t t = __rdtsc();
+	_mm_lfence();
+	return t;
+}
 #else
 #include <time.h>
 #define RAW_TICKS_TSC 0
@@ -118,6 +141,10 @@ static inline uint64_t raw_ticks(void)
 static inline uint64_t raw_ticks_after(void)
 {
 	return raw_ticks();
+}
+static inline uint64_t raw_ticks_fenced(void)
+{
+	return raw_ticks(); /* RAW_ORDER_TICKS is never used here */
 }
 #endif
 

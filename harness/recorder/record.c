@@ -120,7 +120,7 @@ static atomic_int log_state; /* 0 not started, 1 logging, -1 off */
 static char *log_map;
 static int log_fd = -1;
 static atomic_uint_fast64_t log_size; /* bytes of the file */
-static atomic_uint_fast64_t log_next; /* next chunk's offset */
+static _Atomic uint64_t *log_next;    /* the header's next: the next chunk's offset */
 static atomic_uint_fast64_t log_seq;  /* RAW_ORDER_SEQ only */
 static atomic_uint log_gen;           /* a forked child's chunks are its own */
 static bool log_ticks;                /* RAW_ORDER_TICKS: the key is the time */
@@ -140,10 +140,10 @@ static uint32_t my_tid(void)
 	return self.tid;
 }
 
-/* The header of a new log: who, when, and how its records are ordered. */
+/* The header of a new log: who, when, and how its records are ordered;
+ * its magic last, so that a reader who sees it sees the rest. */
 static void log_header(struct raw_header *h, uint64_t k)
 {
-	memcpy(h->magic, RAW_MAGIC, sizeof h->magic);
 	h->pid = (uint64_t)getpid();
 	h->ppid = (uint64_t)getppid();
 	h->exec_seq = k;
@@ -164,6 +164,9 @@ static void log_header(struct raw_header *h, uint64_t k)
 		h->cmdline_len = n > 0 ? (uint32_t)n : 0;
 		close(cfd);
 	}
+	h->next = RAW_HEADER_BYTES;
+	atomic_thread_fence(memory_order_release);
+	memcpy(h->magic, RAW_MAGIC, sizeof h->magic);
 }
 
 /* Opens PID-K.raw in $HEAPBENCH_RECORD_DIR; under log_lock. */
@@ -197,8 +200,8 @@ static void log_start_locked(void)
 	log_header(m, k - 1);
 	log_fd = fd;
 	log_map = m;
+	log_next = (_Atomic uint64_t *)&((struct raw_header *)m)->next;
 	atomic_store(&log_size, GROW_MIN);
-	atomic_store(&log_next, RAW_HEADER_BYTES);
 	atomic_store(&log_seq, 0);
 	atomic_store(&log_state, 1);
 }
@@ -233,10 +236,12 @@ static bool log_grow(uint64_t end)
 }
 
 /* A fresh chunk for this thread; false when the log is full (recording
- * stops).  Its pages are made in one call rather than a fault each. */
+ * stops).  Its pages are made in one call rather than a fault each.  Its
+ * header is visible to other CPUs before any key of its records is read
+ * (raw.h: what lets `record` convert while the program runs). */
 static bool log_chunk(unsigned gen)
 {
-	uint64_t off = atomic_fetch_add(&log_next, RAW_CHUNK_BYTES);
+	uint64_t off = atomic_fetch_add(log_next, RAW_CHUNK_BYTES);
 	if (off + RAW_CHUNK_BYTES > atomic_load(&log_size) && !log_grow(off + RAW_CHUNK_BYTES)) {
 		atomic_store(&log_state, -1);
 		return false;
@@ -245,6 +250,7 @@ static bool log_chunk(unsigned gen)
 	madvise(c, RAW_CHUNK_BYTES, MADV_POPULATE_WRITE); /* a hint: faults do it otherwise */
 	struct raw_chunk *head = (struct raw_chunk *)c;
 	atomic_store_explicit((_Atomic uint32_t *)&head->tid, my_tid(), memory_order_release);
+	raw_ticks_fenced();
 	self.cur = (uint64_t *)(c + sizeof *head);
 	self.end = (uint64_t *)(c + RAW_CHUNK_BYTES);
 	self.gen = gen;
@@ -265,7 +271,8 @@ static inline uint64_t *log_room(unsigned words)
 }
 
 /* The order key of a call: its time (ticks since the log began) or its
- * place in the process's counter; *ticks gets the time. */
+ * place in the process's counter; *ticks gets the time.  Read after the
+ * record's room is taken (log_room), so after its chunk is visible. */
 static inline uint64_t log_key(bool after, uint64_t *ticks)
 {
 	if (log_ticks) {
@@ -277,14 +284,17 @@ static inline uint64_t log_key(bool after, uint64_t *ticks)
 	return (atomic_fetch_add_explicit(&log_seq, 1, memory_order_relaxed) + 1) & RAW_KEY_MAX;
 }
 
-/* Writes one record: the payload, then the stamp that completes it. */
-static inline void log_put(uint64_t key, uint64_t ticks, int kind, uint64_t a, uint64_t b,
-			   uint64_t c)
+static inline unsigned log_words(int kind)
+{
+	return 1 + !log_ticks + raw_payload_words((unsigned)kind);
+}
+
+/* Writes one record into its room r: the payload, then the stamp that
+ * completes it. */
+static inline void log_put(uint64_t *r, uint64_t key, uint64_t ticks, int kind, uint64_t a,
+			   uint64_t b, uint64_t c)
 {
 	unsigned n = raw_payload_words((unsigned)kind);
-	uint64_t *r = log_room(1 + !log_ticks + n);
-	if (!r)
-		return;
 	uint64_t *p = r + 1;
 	if (!log_ticks)
 		*p++ = ticks;
@@ -300,10 +310,11 @@ static inline void log_put(uint64_t key, uint64_t ticks, int kind, uint64_t a, u
 /* An allocation that returned out: its place in the order comes after it. */
 static void log_alloc(int kind, const void *out, uint64_t size, uint64_t arg)
 {
-	if (!out || !log_on())
+	uint64_t *r;
+	if (!out || !log_on() || !(r = log_room(log_words(kind))))
 		return;
 	uint64_t ticks, key = log_key(true, &ticks);
-	log_put(key, ticks, kind, (uintptr_t)out, size, arg);
+	log_put(r, key, ticks, kind, (uintptr_t)out, size, arg);
 }
 
 /* ---- fork ------------------------------------------------------------------------- */
@@ -395,14 +406,17 @@ EXPORT void free(void *p)
 		return;
 	}
 	self.depth++;
-	uint64_t ticks, key = log_key(false, &ticks);
-	log_put(key, ticks, RAW_FREE, (uintptr_t)p, 0, 0);
+	uint64_t *r = log_room(log_words(RAW_FREE));
+	if (r) {
+		uint64_t ticks, key = log_key(false, &ticks);
+		log_put(r, key, ticks, RAW_FREE, (uintptr_t)p, 0, 0);
+	}
 	next_free(p);
 	self.depth--;
 }
 
-/* realloc and reallocarray: the order is taken before the call, the record
- * written after it (a failed call leaves none) */
+/* realloc and reallocarray: the room and the order are taken before the
+ * call, the record written after it (a failed call gives its room back) */
 static void *do_realloc(void *p, size_t n)
 {
 	if (in_boot(p)) { /* out of the bootstrap buffer: a fresh block */
@@ -416,11 +430,15 @@ static void *do_realloc(void *p, size_t n)
 	if (!RECORDING() || !log_on())
 		return next_realloc(p, n);
 	self.depth++;
-	uint64_t ticks, key = log_key(false, &ticks);
+	uint64_t ticks = 0, key = 0, *r = log_room(log_words(RAW_REALLOC));
+	if (r)
+		key = log_key(false, &ticks);
 	void *q = next_realloc(p, n);
 	/* realloc(p, 0) frees p and may return NULL: that is not a failure */
-	if (q || (n == 0 && p))
-		log_put(key, ticks, RAW_REALLOC, (uintptr_t)p, (uintptr_t)q, n);
+	if (r && (q || (n == 0 && p)))
+		log_put(r, key, ticks, RAW_REALLOC, (uintptr_t)p, (uintptr_t)q, n);
+	else if (r)
+		self.cur = r; /* the room is free again: nothing was written in it */
 	self.depth--;
 	return q;
 }

@@ -14,10 +14,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,21 @@
 struct rawfile {
 	char *path;
 	struct raw_header h;
+};
+
+/* A log converted while the program runs (recorder_follow). */
+struct livelog {
+	char *path;
+	struct trace *t;
+	struct recorder_info info;
+	struct recorder_live *live; /* NULL: it failed, or could not be read */
+};
+
+/* The logs converted while the program runs. */
+struct recorder_follow {
+	const char *rawdir;
+	struct livelog *logs;
+	size_t n, cap;
 };
 
 /* ---- Before the program ------------------------------------------------- */
@@ -225,24 +242,133 @@ static void process_report(const struct raw_header *h, const char *base, const c
 	json_array_append_new(summary, o);
 }
 
-/* The trace of the process of f, written to file, then reported. */
-static int process_record(const struct rawfile *f, const char *file, json_t *summary)
+/* The log converted while the program ran at path, or NULL. */
+static struct livelog *follow_find(struct recorder_follow *fl, const char *path)
+{
+	for (size_t i = 0; fl && i < fl->n; i++)
+		if (!strcmp(fl->logs[i].path, path))
+			return &fl->logs[i];
+	return NULL;
+}
+
+/* The trace of the process of f, finished from what was converted while
+ * the program ran (if anything was), written to file, then reported. */
+static int process_record(const struct rawfile *f, struct recorder_follow *fl, const char *file,
+			  json_t *summary)
 {
 	char cmd[RAW_CMDLINE_MAX + 1];
 	command_text(&f->h, cmd, sizeof cmd);
-	struct trace *t = trace_new(file);
-	struct recorder_info info = {0};
-	int rc = recorder_convert(f->path, t, &info);
+	struct livelog *l = follow_find(fl, f->path);
+	struct trace *t = l ? l->t : trace_new(file);
+	struct recorder_info own = {0}, *info = l ? &l->info : &own;
+	int rc = !l        ? recorder_convert(f->path, t, info)
+		 : l->live ? recorder_live_step(l->live, true)
+			   : -1;
+	if (l) {
+		free(t->path);
+		t->path = xstrdup(file);
+		l->t = NULL;
+	}
 	if (rc == 0) {
 		process_meta(t, &f->h, cmd);
 		rc = trace_write(t, file);
 	}
 	if (rc == 0) {
 		const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-		process_report(&f->h, base, cmd, trace_meta_get(t, "recorded"), &info, summary);
+		process_report(&f->h, base, cmd, trace_meta_get(t, "recorded"), info, summary);
 	}
 	trace_free(t);
 	return rc;
+}
+
+/* ---- While the program runs -------------------------------------------- */
+
+/* Logs converted at once while the program runs; the others are converted
+ * after it (it bounds the memory of a recording of many processes). */
+#define FOLLOW_MAX 8
+
+/* Whether the log at path has its header (the recorder writes its magic
+ * last). */
+static bool header_written(const char *path)
+{
+	char magic[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool yes = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+		   !memcmp(magic, RAW_MAGIC, sizeof magic);
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/* Takes in the logs that appeared in rawdir since the last call. */
+static void follow_scan(struct recorder_follow *fl)
+{
+	DIR *dir = opendir(fl->rawdir);
+	for (struct dirent *e; dir && fl->n < FOLLOW_MAX && (e = readdir(dir));) {
+		size_t l = strlen(e->d_name);
+		char path[PATH_MAX];
+		if (l < 5 || strcmp(e->d_name + l - 4, ".raw") ||
+		    snprintf(path, sizeof path, "%s/%s", fl->rawdir, e->d_name) >=
+			    (int)sizeof path ||
+		    follow_find(fl, path))
+			continue;
+		if (!header_written(path))
+			continue; /* not made yet: next time */
+		xgrow((void **)&fl->logs, &fl->cap, fl->n + 1, sizeof *fl->logs);
+		struct livelog *lg = &fl->logs[fl->n++];
+		*lg = (struct livelog){.path = xstrdup(path), .t = trace_new(path)};
+		lg->live = recorder_live_open(path, lg->t, &lg->info);
+	}
+	if (dir)
+		closedir(dir);
+}
+
+/* One step of every log: whether any op was converted. */
+static bool follow_step(struct recorder_follow *fl)
+{
+	bool progress = false;
+	for (size_t i = 0; i < fl->n; i++) {
+		struct livelog *lg = &fl->logs[i];
+		uint64_t before = lg->info.ops;
+		if (lg->live && recorder_live_step(lg->live, false) < 0) {
+			recorder_live_close(lg->live);
+			lg->live = NULL; /* reported: recorder_finish says it failed */
+		}
+		progress |= lg->info.ops != before;
+	}
+	return progress;
+}
+
+struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status)
+{
+	struct recorder_follow *fl = xcalloc(1, sizeof *fl);
+	fl->rawdir = rawdir;
+	for (unsigned round = 0;; round++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR && errno != EAGAIN))
+			break;
+		if (round % 16 == 0)
+			follow_scan(fl);
+		if (!follow_step(fl)) {
+			struct timespec pause = {0, 1000000}; /* 1 ms: the program has the CPU */
+			nanosleep(&pause, NULL);
+		}
+	}
+	return fl;
+}
+
+static void follow_free(struct recorder_follow *fl)
+{
+	for (size_t i = 0; fl && i < fl->n; i++) {
+		if (fl->logs[i].live)
+			recorder_live_close(fl->logs[i].live);
+		if (fl->logs[i].t)
+			trace_free(fl->logs[i].t);
+		free(fl->logs[i].path);
+	}
+	if (fl)
+		free(fl->logs);
+	free(fl);
 }
 
 /* ---- The whole recording ------------------------------------------------ */
@@ -275,13 +401,15 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int recorder_finish(const char *out, const char *rawdir, int status)
+int recorder_finish(const char *out, const char *rawdir, int status, struct recorder_follow *fl)
 {
 	double start = now_seconds();
 	struct rawfile *files;
 	size_t n;
-	if (rawfiles_list(rawdir, &files, &n) < 0)
+	if (rawfiles_list(rawdir, &files, &n) < 0) {
+		follow_free(fl);
 		return -1;
+	}
 	int rc = 0, width = n >= 1000 ? 4 : n >= 100 ? 3 : n >= 10 ? 2 : 1;
 	json_t *summary = json_array();
 	fprintf(stderr, "heapbench record: %zu process%s\n", n, n == 1 ? "" : "es");
@@ -296,8 +424,9 @@ int recorder_finish(const char *out, const char *rawdir, int status)
 			rc = -1;
 			break;
 		}
-		rc = process_record(&files[i], file, summary);
+		rc = process_record(&files[i], fl, file, summary);
 	}
+	follow_free(fl);
 	rawfiles_remove(files, n);
 	if (rc == 0)
 		return summary_write(out, status, now_seconds() - start, summary);

@@ -8,6 +8,7 @@
 #define HB_RECORDER_SESSION_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The path of libheapbench-record.so next to this binary, into out; -1 if
  * it is missing (not reported: out holds the path looked for, if any). */
@@ -23,10 +24,18 @@ const char *recorder_order(void);
  * the recorder writes.  0 or -1 (reported). */
 int recorder_prepare(const char *out, char *absout, char *rawdir, size_t len);
 
-/* Converts every raw log in rawdir into a trace in out, prints the table
- * of processes on stderr and writes out/summary.json with the program's
- * exit status and the seconds all this took (convert_seconds); the logs
- * are removed.  0 or -1 (reported). */
-int recorder_finish(const char *out, const char *rawdir, int status);
+/* Waits for the program pid (its wait status into *status) and meanwhile
+ * converts the raw logs in rawdir as they are written, on a CPU the
+ * program leaves idle, so that little is left to do once it ends.  The
+ * result is for recorder_finish. */
+struct recorder_follow;
+struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status);
+
+/* Converts every raw log in rawdir into a trace in out (finishing what fl,
+ * which it frees, has begun), prints the table of processes on stderr and
+ * writes out/summary.json with the program's exit status and the seconds
+ * all this took after the program ended (convert_seconds); the logs are
+ * removed.  0 or -1 (reported). */
+int recorder_finish(const char *out, const char *rawdir, int status, struct recorder_follow *fl);
 
 #endif
