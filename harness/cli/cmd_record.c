@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "base/out.h"
 #include "base/util.h"
 #include "cli/cmd.h"
 #include "recorder/session.h"
@@ -106,8 +105,6 @@ int cmd_record(int argc, char **argv)
 	}
 	if (recorder_prepare(out, absout, rawdir, sizeof rawdir) < 0)
 		return HB_EXIT_USAGE;
-	/* level 1: on op records as small as 3 and 1.4x faster (see out.h) */
-	out_set_zstd_level(1);
 	struct recorder_follow *fl = NULL;
 	int exit_status = run_recorded(argv + optind, lib, rawdir, &fl);
 	int rc = recorder_finish(absout, rawdir, exit_status, fl);

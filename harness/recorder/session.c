@@ -26,6 +26,7 @@
 #include "base/jsonx.h"
 #include "base/out.h"
 #include "recorder/convert.h"
+#include "recorder/hbtstream.h"
 #include "recorder/raw.h"
 
 #define RECORDER_LIB "libheapbench-record.so"
@@ -41,7 +42,9 @@ struct livelog {
 	char *path;
 	struct trace *t;
 	struct recorder_info info;
-	struct recorder_live *live; /* NULL: it failed, or could not be read */
+	struct recorder_live *live; /* NULL: it could not be read */
+	struct hbt_stream out;      /* the ops converted so far, compressed */
+	bool failed;                /* reported: recorder_finish fails */
 };
 
 /* The logs converted while the program runs. */
@@ -261,9 +264,10 @@ static int process_record(const struct rawfile *f, struct recorder_follow *fl, c
 	struct livelog *l = follow_find(fl, f->path);
 	struct trace *t = l ? l->t : trace_new(file);
 	struct recorder_info own = {0}, *info = l ? &l->info : &own;
-	int rc = !l        ? recorder_convert(f->path, t, info)
-		 : l->live ? recorder_live_step(l->live, true)
-			   : -1;
+	struct hbt_stream fresh = {0}, *out = l ? &l->out : &fresh;
+	int rc = !l          ? recorder_convert(f->path, t, info)
+		 : l->failed ? -1
+			     : recorder_live_step(l->live, true);
 	if (l) {
 		free(t->path);
 		t->path = xstrdup(file);
@@ -271,7 +275,9 @@ static int process_record(const struct rawfile *f, struct recorder_follow *fl, c
 	}
 	if (rc == 0) {
 		process_meta(t, &f->h, cmd);
-		rc = trace_write(t, file);
+		rc = hbts_finish(out, t, file);
+	} else {
+		hbts_free(out);
 	}
 	if (rc == 0) {
 		const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
@@ -318,6 +324,7 @@ static void follow_scan(struct recorder_follow *fl)
 		struct livelog *lg = &fl->logs[fl->n++];
 		*lg = (struct livelog){.path = xstrdup(path), .t = trace_new(path)};
 		lg->live = recorder_live_open(path, lg->t, &lg->info);
+		lg->failed = !lg->live;
 	}
 	if (dir)
 		closedir(dir);
@@ -330,10 +337,9 @@ static bool follow_step(struct recorder_follow *fl)
 	for (size_t i = 0; i < fl->n; i++) {
 		struct livelog *lg = &fl->logs[i];
 		uint64_t before = lg->info.ops;
-		if (lg->live && recorder_live_step(lg->live, false) < 0) {
-			recorder_live_close(lg->live);
-			lg->live = NULL; /* reported: recorder_finish says it failed */
-		}
+		if (!lg->failed && (recorder_live_step(lg->live, false) < 0 ||
+				    hbts_feed(&lg->out, lg->t, false) < 0))
+			lg->failed = true;
 		progress |= lg->info.ops != before;
 	}
 	return progress;
@@ -364,6 +370,7 @@ static void follow_free(struct recorder_follow *fl)
 			recorder_live_close(fl->logs[i].live);
 		if (fl->logs[i].t)
 			trace_free(fl->logs[i].t);
+		hbts_free(&fl->logs[i].out);
 		free(fl->logs[i].path);
 	}
 	if (fl)
