@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,9 @@ struct livelog {
 	struct recorder_live *live; /* NULL: it could not be read */
 	struct hbt_stream out;      /* the ops converted so far, compressed */
 	bool failed;                /* reported: recorder_finish fails */
+	struct raw_header h;        /* as it was when the log was found */
+	char *written;              /* the trace, written once the process ended; or NULL */
+	char recorded[64];          /* its "recorded" metadata, for the table */
 };
 
 /* The logs converted while the program runs. */
@@ -52,6 +56,7 @@ struct recorder_follow {
 	const char *rawdir;
 	struct livelog *logs;
 	size_t n, cap;
+	size_t active; /* logs still converted (not written, not failed) */
 };
 
 /* ---- Before the program ------------------------------------------------- */
@@ -254,53 +259,75 @@ static struct livelog *follow_find(struct recorder_follow *fl, const char *path)
 	return NULL;
 }
 
-/* The trace of the process of f, finished from what was converted while
- * the program ran (if anything was), written to file, then reported. */
+/* Finishes the trace t of the process of header h (its ops in out so far)
+ * and writes it to file; "recorded" (64 bytes) gets its date.  Frees t. */
+static int trace_finish(struct trace *t, const struct raw_header *h, struct hbt_stream *out,
+			const char *file, char *recorded)
+{
+	char cmd[RAW_CMDLINE_MAX + 1];
+	command_text(h, cmd, sizeof cmd);
+	process_meta(t, h, cmd);
+	snprintf(recorded, 64, "%s", trace_meta_get(t, "recorded"));
+	int rc = hbts_finish(out, t, file);
+	trace_free(t);
+	return rc;
+}
+
+/* The trace of the process of f into file, then reported: finished from
+ * what was converted while the program ran (if anything was), or moved
+ * into place if it was written then. */
 static int process_record(const struct rawfile *f, struct recorder_follow *fl, const char *file,
 			  json_t *summary)
 {
-	char cmd[RAW_CMDLINE_MAX + 1];
-	command_text(&f->h, cmd, sizeof cmd);
 	struct livelog *l = follow_find(fl, f->path);
-	struct trace *t = l ? l->t : trace_new(file);
 	struct recorder_info own = {0}, *info = l ? &l->info : &own;
-	struct hbt_stream fresh = {0}, *out = l ? &l->out : &fresh;
-	int rc = !l          ? recorder_convert(f->path, t, info)
-		 : l->failed ? -1
-			     : recorder_live_step(l->live, true);
-	if (l) {
-		free(t->path);
-		t->path = xstrdup(file);
+	char recorded[64];
+	int rc;
+	if (l && l->written) {
+		snprintf(recorded, sizeof recorded, "%s", l->recorded);
+		rc = rename(l->written, file) < 0 ? -1 : 0;
+		if (rc < 0)
+			hb_error("%s: %s", file, strerror(errno));
+	} else if (l) {
+		rc = l->failed ? -1 : recorder_live_step(l->live, true);
+		struct trace *t = l->t;
 		l->t = NULL;
-	}
-	if (rc == 0) {
-		process_meta(t, &f->h, cmd);
-		rc = hbts_finish(out, t, file);
+		if (rc == 0)
+			rc = trace_finish(t, &f->h, &l->out, file, recorded);
+		else
+			trace_free(t);
 	} else {
-		hbts_free(out);
+		struct trace *t = trace_new(file);
+		struct hbt_stream fresh = {0};
+		rc = recorder_convert(f->path, t, info);
+		if (rc == 0)
+			rc = trace_finish(t, &f->h, &fresh, file, recorded);
+		else
+			trace_free(t);
 	}
 	if (rc == 0) {
+		char cmd[RAW_CMDLINE_MAX + 1];
+		command_text(&f->h, cmd, sizeof cmd);
 		const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-		process_report(&f->h, base, cmd, trace_meta_get(t, "recorded"), info, summary);
+		process_report(&f->h, base, cmd, recorded, info, summary);
 	}
-	trace_free(t);
 	return rc;
 }
 
 /* ---- While the program runs -------------------------------------------- */
 
-/* Logs converted at once while the program runs; the others are converted
- * after it (it bounds the memory of a recording of many processes). */
+/* Logs converted at once while the program runs (a log whose process has
+ * ended is written and leaves its place); the others are converted after
+ * it.  It bounds the memory of a recording of many processes. */
 #define FOLLOW_MAX 8
 
-/* Whether the log at path has its header (the recorder writes its magic
- * last). */
-static bool header_written(const char *path)
+/* The header of the log at path, if it is written (the recorder writes
+ * its magic last). */
+static bool header_read(const char *path, struct raw_header *h)
 {
-	char magic[8];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool yes = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
-		   !memcmp(magic, RAW_MAGIC, sizeof magic);
+	bool yes = fd >= 0 && pread(fd, h, sizeof *h, 0) == (ssize_t)sizeof *h &&
+		   !memcmp(h->magic, RAW_MAGIC, sizeof h->magic);
 	if (fd >= 0)
 		close(fd);
 	return yes;
@@ -310,36 +337,84 @@ static bool header_written(const char *path)
 static void follow_scan(struct recorder_follow *fl)
 {
 	DIR *dir = opendir(fl->rawdir);
-	for (struct dirent *e; dir && fl->n < FOLLOW_MAX && (e = readdir(dir));) {
+	for (struct dirent *e; dir && fl->active < FOLLOW_MAX && (e = readdir(dir));) {
 		size_t l = strlen(e->d_name);
 		char path[PATH_MAX];
+		struct raw_header h;
 		if (l < 5 || strcmp(e->d_name + l - 4, ".raw") ||
 		    snprintf(path, sizeof path, "%s/%s", fl->rawdir, e->d_name) >=
 			    (int)sizeof path ||
-		    follow_find(fl, path))
-			continue;
-		if (!header_written(path))
-			continue; /* not made yet: next time */
+		    follow_find(fl, path) || !header_read(path, &h))
+			continue; /* not ours, known, or not made yet (next time) */
 		xgrow((void **)&fl->logs, &fl->cap, fl->n + 1, sizeof *fl->logs);
 		struct livelog *lg = &fl->logs[fl->n++];
 		*lg = (struct livelog){.path = xstrdup(path), .t = trace_new(path)};
+		lg->h = h;
 		lg->live = recorder_live_open(path, lg->t, &lg->info);
 		lg->failed = !lg->live;
+		fl->active += !lg->failed;
 	}
 	if (dir)
 		closedir(dir);
 }
 
-/* One step of every log: whether any op was converted. */
-static bool follow_step(struct recorder_follow *fl)
+/* Whether the process image of lg is over: its process is gone, or it
+ * executed another program (whose log we know). */
+static bool log_over(const struct recorder_follow *fl, const struct livelog *lg)
+{
+	if (kill((pid_t)lg->h.pid, 0) < 0 && errno == ESRCH)
+		return true;
+	for (size_t i = 0; i < fl->n; i++)
+		if (fl->logs[i].h.pid == lg->h.pid && fl->logs[i].h.exec_seq > lg->h.exec_seq)
+			return true;
+	return false;
+}
+
+/* Converts the rest of the log of a process image that is over and writes
+ * its trace next to the log, for recorder_finish to move into place. */
+static void log_write(struct recorder_follow *fl, struct livelog *lg)
+{
+	size_t len = strlen(lg->path);
+	char *file = xmalloc(len + 16);
+	snprintf(file, len + 16, "%.*s.hbt.zst", (int)(len - 4), lg->path);
+	struct trace *t = lg->t;
+	lg->t = NULL;
+	bool ok = recorder_live_step(lg->live, true) == 0;
+	if (ok)
+		ok = trace_finish(t, &lg->h, &lg->out, file, lg->recorded) == 0;
+	else
+		trace_free(t);
+	if (ok) {
+		lg->written = file;
+	} else {
+		lg->failed = true; /* reported */
+		free(file);
+	}
+	recorder_live_close(lg->live);
+	lg->live = NULL;
+	fl->active--;
+}
+
+/* One step of every log: whether any op was converted.  Each `check`
+ * steps, logs whose process has ended are written. */
+static bool follow_step(struct recorder_follow *fl, bool check)
 {
 	bool progress = false;
 	for (size_t i = 0; i < fl->n; i++) {
 		struct livelog *lg = &fl->logs[i];
 		uint64_t before = lg->info.ops;
-		if (!lg->failed && (recorder_live_step(lg->live, false) < 0 ||
-				    hbts_feed(&lg->out, lg->t, false) < 0))
-			lg->failed = true;
+		if (lg->failed || lg->written)
+			continue;
+		if (check && log_over(fl, lg)) {
+			log_write(fl, lg);
+			progress = true;
+			continue;
+		}
+		if (recorder_live_step(lg->live, false) < 0 ||
+		    hbts_feed(&lg->out, lg->t, false) < 0) {
+			lg->failed = true; /* reported; recorder_finish fails */
+			fl->active--;
+		}
 		progress |= lg->info.ops != before;
 	}
 	return progress;
@@ -355,7 +430,7 @@ struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *stat
 			break;
 		if (round % 16 == 0)
 			follow_scan(fl);
-		if (!follow_step(fl)) {
+		if (!follow_step(fl, round % 16 == 0)) {
 			struct timespec pause = {0, 1000000}; /* 1 ms: the program has the CPU */
 			nanosleep(&pause, NULL);
 		}
@@ -366,12 +441,16 @@ struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *stat
 static void follow_free(struct recorder_follow *fl)
 {
 	for (size_t i = 0; fl && i < fl->n; i++) {
-		if (fl->logs[i].live)
-			recorder_live_close(fl->logs[i].live);
-		if (fl->logs[i].t)
-			trace_free(fl->logs[i].t);
-		hbts_free(&fl->logs[i].out);
-		free(fl->logs[i].path);
+		struct livelog *lg = &fl->logs[i];
+		if (lg->live)
+			recorder_live_close(lg->live);
+		if (lg->t)
+			trace_free(lg->t);
+		hbts_free(&lg->out);
+		if (lg->written)
+			unlink(lg->written); /* still there if a rename failed */
+		free(lg->written);
+		free(lg->path);
 	}
 	if (fl)
 		free(fl->logs);
