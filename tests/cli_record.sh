@@ -107,6 +107,35 @@ for order in ticks seq; do
 		"$? $(summary "$T/threads-$order" '.processes[0].calls_cut_short') $(summary "$T/threads-$order" '.processes[0].frees_of_untraced_blocks')"
 	check "threads, ordered by $order: each thread's calls in program order" "$want_calls" "$(threadcalls "$tr")"
 done
+# ---- converted while the program runs (raw.h): logs ordered by the
+# counter, once 50 ms old; HEAPBENCH_RECORD_FOLLOW=0 converts after exit;
+# the output directories have names of one length: the program sees the
+# path in its environment ----
+live_env=(env HEAPBENCH_RECORD_ORDER=ticks PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0)
+live_one='my %h; $h{$_} = "x" x ($_ % 200) for 1..100000; delete $h{$_} for grep { $_ % 3 } 1..100000'
+run "${live_env[@]}" "$HB" record -o "$T/live" -- perl -e "$live_one"
+run "${live_env[@]}" HEAPBENCH_RECORD_FOLLOW=0 "$HB" record -o "$T/post" -- perl -e "$live_one"
+check "live: a program converted while it runs gives the trace, op for op, of one converted after" \
+	"$(ops "$T/post/1-perl.hbt.zst" | md5sum)" "$(ops "$T/live/1-perl.hbt.zst" | md5sum)"
+check "live: ... and the same summary" "$(jq -c '.processes[0] | del(.pid, .ppid, .recorded)' "$T/post/summary.json")" \
+	"$(jq -c '.processes[0] | del(.pid, .ppid, .recorded)' "$T/live/summary.json")"
+live_threads='use threads; my @t = map { threads->create(sub { my %h; for my $i (1..60000) { $h{$i} = "x" x ($i % 50); delete $h{$i - 50} if $i > 50 } return scalar keys %h }) } 1..4; $_->join for @t'
+run "${live_env[@]}" "$HB" record -o "$T/live-threads" -- perl -e "$live_threads"
+run "${live_env[@]}" HEAPBENCH_RECORD_FOLLOW=0 "$HB" record -o "$T/post-threads" -- perl -e "$live_threads"
+"$HB" trace lint "$T/live-threads/1-perl.hbt.zst" >/dev/null 2>&1
+check "live, 4 threads: a valid trace, no call cut short, nothing untraced, the calls of the run converted after" \
+	"0 0 0 5 $(summary "$T/post-threads" '.processes[0].ops')" \
+	"$? $(summary "$T/live-threads" '.processes[0] | "\(.calls_cut_short) \(.frees_of_untraced_blocks) \(.threads) \(.ops)"')"
+live_sh="perl -e '$live_one'; perl -e '$live_one'"
+run "${live_env[@]}" "$HB" record -o "$T/live-sh" -- sh -c "$live_sh"
+run "${live_env[@]}" HEAPBENCH_RECORD_FOLLOW=0 "$HB" record -o "$T/post-sh" -- sh -c "$live_sh"
+same=0
+for f in 1-sh 2-perl 3-perl; do
+	[ "$(ops "$T/live-sh/$f.hbt.zst" | md5sum)" == "$(ops "$T/post-sh/$f.hbt.zst" | md5sum)" ] && same=$((same + 1))
+done
+check "live, 3 processes (each written once it ends): every trace as converted after" 3 "$same"
+check "live: nothing left behind in the output directory" "1-sh.hbt.zst 2-perl.hbt.zst 3-perl.hbt.zst summary.json" \
+	"$(ls -A "$T/live-sh" | tr '\n' ' ' | sed 's/ $//')"
 check "summary.json has the seconds the conversion took" true \
 	"$(jq '.convert_seconds | type == "number" and . >= 0' "$T/threads/summary.json")"
 

@@ -55,6 +55,7 @@ static int run_recorded(char **argv, const char *lib, const char *rawdir,
 		snprintf(preload, len, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("HEAPBENCH_RECORD_DIR", rawdir, 1);
+		unsetenv("HEAPBENCH_RECORD_FOLLOW"); /* ours: the program runs as it would */
 		/* a user's (or a test's) choice stays */
 		setenv("HEAPBENCH_RECORD_ORDER", recorder_order(), 0);
 		execvp(argv[0], argv);
@@ -66,7 +67,8 @@ static int run_recorded(char **argv, const char *lib, const char *rawdir,
 		hb_error("record: cannot fork: %s", strerror(errno));
 		status = -1;
 	} else {
-		*fl = recorder_follow(rawdir, pid, &status);
+		const char *follow = getenv("HEAPBENCH_RECORD_FOLLOW");
+		*fl = recorder_follow(rawdir, pid, &status, !follow || strcmp(follow, "0"));
 	}
 	sigaction(SIGINT, &oldint, NULL);
 	sigaction(SIGQUIT, &oldquit, NULL);

@@ -420,14 +420,16 @@ static bool follow_step(struct recorder_follow *fl, bool check)
 	return progress;
 }
 
-struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status)
+struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status, bool live)
 {
 	struct recorder_follow *fl = xcalloc(1, sizeof *fl);
 	fl->rawdir = rawdir;
 	for (unsigned round = 0;; round++) {
-		pid_t r = waitpid(pid, status, WNOHANG);
+		pid_t r = waitpid(pid, status, live ? WNOHANG : 0);
 		if (r == pid || (r < 0 && errno != EINTR && errno != EAGAIN))
 			break;
+		if (!live)
+			continue;
 		if (round % 16 == 0)
 			follow_scan(fl);
 		if (!follow_step(fl, round % 16 == 0)) {

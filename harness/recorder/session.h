@@ -7,6 +7,7 @@
 #ifndef HB_RECORDER_SESSION_H
 #define HB_RECORDER_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -25,11 +26,11 @@ const char *recorder_order(void);
 int recorder_prepare(const char *out, char *absout, char *rawdir, size_t len);
 
 /* Waits for the program pid (its wait status into *status) and meanwhile
- * converts the raw logs in rawdir as they are written, on a CPU the
- * program leaves idle, so that little is left to do once it ends.  The
- * result is for recorder_finish. */
+ * (live) converts the raw logs in rawdir as they are written, on a CPU
+ * the program leaves idle, so that little is left to do once it ends.
+ * The result is for recorder_finish. */
 struct recorder_follow;
-struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status);
+struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status, bool live);
 
 /* Converts every raw log in rawdir into a trace in out (finishing what fl,
  * which it frees, has begun), prints the table of processes on stderr and
