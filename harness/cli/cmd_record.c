@@ -31,6 +31,9 @@ static const char record_usage[] =
 	"\n"
 	"  -o OUT   the output directory (created; must be empty if it exists)\n"
 	"\n"
+	"The logs are converted while COMMAND runs, on a core it leaves idle;\n"
+	"HEAPBENCH_RECORD_FOLLOW=0 converts them only after it ends.\n"
+	"\n"
 	"Exit status: COMMAND's (128 + N if signal N killed it); 2 if heapbench\n"
 	"could not record.\n";
 

@@ -1,6 +1,7 @@
 /*
  * raw.h - the recorder's raw log: what libheapbench-record.so writes while a
- * program runs and `heapbench record` turns into a trace afterwards.
+ * program runs and `heapbench record` turns into a trace, as it is written
+ * and after the program ends.
  *
  * One file per process image (a fork or an exec starts a new one), named
  * PID-K.raw in the directory given by HEAPBENCH_RECORD_DIR.  The file is a

@@ -10,7 +10,7 @@
  * file mapping, so the records are in the page cache the moment they are
  * written and survive _exit, a crash or SIGKILL.  Failed calls are not
  * recorded.  Pointers stay pointers here; `heapbench record` turns them into
- * dense ids afterwards (convert.c).
+ * dense ids (convert.c), while the program runs and after.
  *
  * The hard cases:
  *   - start-up: dlsym itself may call calloc before the real functions are

@@ -3,9 +3,14 @@
  * ready before the program runs, then filled with one trace per process
  * image, a table on stderr and summary.json once it is done.
  *
- * Traces are numbered in the order the processes started and named after
- * the program (1-make.hbt.zst, 2-sh.hbt.zst, ...); each carries where it
- * came from in its metadata (recorder, recorded, command, pid).
+ * While the program runs (recorder_follow) the parent converts up to
+ * FOLLOW_MAX logs at once as they are written, every 1 ms, compressing
+ * their ops as it goes (hbtstream.h), and writes the trace of a process
+ * image as soon as it has ended; after the program, recorder_finish does
+ * what is left.  Traces are numbered in the order the processes started
+ * and named after the program (1-make.hbt.zst, 2-sh.hbt.zst, ...); each
+ * carries where it came from in its metadata (recorder, recorded,
+ * command, pid).
  */
 #include "recorder/session.h"
 
