@@ -123,6 +123,7 @@ struct run {
 	uint64_t key;            /* its order key, before-call calls first */
 	uint16_t thread;         /* dense, in order of first op */
 	bool named;              /* thread assigned */
+	bool parked;             /* RUN_WAIT, but its thread has ended (merge_park) */
 	uint32_t tid;
 };
 
@@ -241,8 +242,13 @@ static const struct run *merge_second(const struct merge *m)
 static struct run *merge_run(struct merge *m, uint32_t tid)
 {
 	struct idmap_slot *s = idmap_find(&m->by_tid, tid);
-	if (s->key)
-		return m->all[s->val];
+	if (s->key) {
+		struct run *r = m->all[s->val];
+		if (r->parked) /* a new thread with an ended one's tid: its calls are later */
+			m->wait[m->nwait++] = r;
+		r->parked = false;
+		return r;
+	}
 	s = idmap_insert(&m->by_tid, s, tid);
 	s->val = (uint32_t)m->nall;
 	struct run *r = xcalloc(1, sizeof *r);
@@ -298,9 +304,48 @@ static void merge_chunks(struct merge *m)
 
 /* Takes in what the program wrote since the last call: new chunks, and
  * the next record of each run that was waiting for it. */
+/* Whether thread tid of process pid has ended: then it writes nothing more
+ * and all it wrote is visible (the kernel's exit orders it before this
+ * look).  A thread later given the same tid takes a chunk of its own first
+ * (raw.h): its calls come after this look, so after `safe`. */
+static bool thread_ended(uint64_t pid, uint32_t tid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/%" PRIu64 "/task/%" PRIu32, pid, tid);
+	return stat(path, &st) < 0 && errno == ENOENT;
+}
+
+/* While the program runs: the waiting runs of threads that have ended,
+ * with nothing more to read, stop holding the merge back (parked, until a
+ * chunk of their tid comes); one look per waiting run per step. */
+static void merge_park(struct merge *m)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < m->nwait; i++) {
+		struct run *r = m->wait[i];
+		if (!thread_ended(m->log->h->pid, r->tid)) {
+			m->wait[k++] = r;
+			continue;
+		}
+		if (run_next(r, m->log, m->lost, false) == RUN_READY) {
+			m->heap[m->n++] = r;
+			heap_up(m->heap, m->n - 1);
+		} else {
+			r->parked = true;
+		}
+	}
+	m->nwait = k;
+}
+
 static void merge_refresh(struct merge *m, bool final)
 {
 	m->final = final;
+	for (size_t i = 0; final && i < m->nall; i++)
+		if (m->all[i]->parked) { /* the end of its chunk is looked at as ever */
+			m->all[i]->parked = false;
+			m->wait[m->nwait++] = m->all[i];
+		}
 	merge_chunks(m);
 	size_t k = 0;
 	for (size_t i = 0; i < m->nwait; i++) {
@@ -314,6 +359,8 @@ static void merge_refresh(struct merge *m, bool final)
 		}
 	}
 	m->nwait = k;
+	if (!final && m->nwait)
+		merge_park(m);
 	m->next = merge_second(m);
 }
 
