@@ -193,7 +193,8 @@ struct merge {
 	size_t scan;    /* chunks before this are known, but for pending ones */
 	uint32_t *pend; /* taken chunks whose header was still zero */
 	size_t npend;
-	bool final; /* the program is done: every record is written */
+	bool final;    /* the program is done: every record is written */
+	size_t budget; /* records this step may still take, while the program runs */
 	const struct raw_log *log;
 	uint64_t *lost;
 };
@@ -389,11 +390,12 @@ static void merge_free(struct merge *m)
  * comparison per record. */
 static int merge_next(struct merge *m, const uint64_t **rec, uint16_t *thread)
 {
-	if (!m->n || m->nwait)
+	if (!m->n || m->nwait || (!m->final && !m->budget))
 		return 0;
 	struct run *r = m->heap[0];
 	if (!m->final && (r->key >> 1) + 1 >= m->safe)
 		return 0;
+	m->budget -= !m->final;
 	if (!r->named) {
 		if (m->nthreads == TRACE_THREADS_MAX) {
 			hb_error("more than %d threads", TRACE_THREADS_MAX);
@@ -879,6 +881,9 @@ static double ns_per_tick(const struct raw_header *h)
  * to within a few ns in 50 ms (2e-6, far below the slew NTP may give
  * CLOCK_MONOTONIC itself). */
 #define LIVE_AFTER_NS 50000000u
+/* Records a step takes at most while the program runs (a few ms): the
+ * follower, at a low priority, stops soon when the program ends. */
+#define LIVE_STEP_RECORDS (1u << 16)
 
 /* One log being converted, in steps while the program runs, then whole. */
 struct recorder_live {
@@ -996,6 +1001,7 @@ int recorder_live_step(struct recorder_live *l, bool final)
 		return l->failed ? -1 : 0;
 	raw_refresh(&l->log);
 	merge_refresh(&l->m, final);
+	l->m.budget = LIVE_STEP_RECORDS;
 	if (convert_some(l) < 0) {
 		l->failed = 1;
 		return -1;

@@ -19,12 +19,16 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,7 +65,8 @@ struct recorder_follow {
 	const char *rawdir;
 	struct livelog *logs;
 	size_t n, cap;
-	size_t active; /* logs still converted (not written, not failed) */
+	size_t active;    /* logs still converted (not written, not failed) */
+	atomic_bool stop; /* the program has ended: the follower stops */
 };
 
 /* ---- Before the program ------------------------------------------------- */
@@ -325,6 +330,8 @@ static int process_record(const struct rawfile *f, struct recorder_follow *fl, c
  * ended is written and leaves its place); the others are converted after
  * it.  It bounds the memory of a recording of many processes. */
 #define FOLLOW_MAX 8
+/* The follower's nice value: a tenth of a core against a program at 0. */
+#define FOLLOW_NICE 10
 
 /* The header of the log at path, if it is written (the recorder writes
  * its magic last). */
@@ -425,22 +432,36 @@ static bool follow_step(struct recorder_follow *fl, bool check)
 	return progress;
 }
 
-struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status, bool live)
+/* The follower thread: converts the logs as they come until told to stop.
+ * It runs at a low priority (FOLLOW_NICE): on a core the program leaves
+ * idle it has the core; where other programs want the cores, it gives way
+ * to them and to the program, and the work is done after the program. */
+static void *follow_loop(void *arg)
 {
-	struct recorder_follow *fl = xcalloc(1, sizeof *fl);
-	fl->rawdir = rawdir;
-	for (unsigned round = 0;; round++) {
-		pid_t r = waitpid(pid, status, live ? WNOHANG : 0);
-		if (r == pid || (r < 0 && errno != EINTR && errno != EAGAIN))
-			break;
-		if (!live)
-			continue;
+	struct recorder_follow *fl = arg;
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), FOLLOW_NICE); /* this thread's */
+	for (unsigned round = 0; !atomic_load(&fl->stop); round++) {
 		if (round % 16 == 0)
 			follow_scan(fl);
 		if (!follow_step(fl, round % 16 == 0)) {
 			struct timespec pause = {0, 1000000}; /* 1 ms: the program has the CPU */
 			nanosleep(&pause, NULL);
 		}
+	}
+	return NULL;
+}
+
+struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *status, bool live)
+{
+	struct recorder_follow *fl = xcalloc(1, sizeof *fl);
+	fl->rawdir = rawdir;
+	pthread_t follower;
+	live = live && pthread_create(&follower, NULL, follow_loop, fl) == 0;
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	if (live) {
+		atomic_store(&fl->stop, true);
+		pthread_join(follower, NULL);
 	}
 	return fl;
 }
