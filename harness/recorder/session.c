@@ -277,7 +277,8 @@ static int trace_finish(struct trace *t, const struct raw_header *h, struct hbt_
 	char cmd[RAW_CMDLINE_MAX + 1];
 	command_text(h, cmd, sizeof cmd);
 	process_meta(t, h, cmd);
-	snprintf(recorded, 64, "%s", trace_meta_get(t, "recorded"));
+	const char *date = trace_meta_get(t, "recorded");
+	snprintf(recorded, 64, "%s", date ? date : "");
 	int rc = hbts_finish(out, t, file);
 	trace_free(t);
 	return rc;
