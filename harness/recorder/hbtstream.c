@@ -72,30 +72,9 @@ int hbts_feed(struct hbt_stream *s, const struct trace *t, bool all)
 static int header_frame(const struct trace *t, struct hbts_part *f)
 {
 	struct buf b = {0};
-	struct hbt_header h = {0};
-	buf_append(&b, (const char *)&h, sizeof h); /* filled below */
-	/* the format's metadata is UTF-8: a recorded command line may not be */
-	for (size_t i = 0; i < t->nmeta; i++) {
-		buf_printf(&b, "%s: ", t->meta[i].key);
-		buf_append_utf8(&b, t->meta[i].value);
-		buf_append(&b, "\n", 1);
-	}
-	memcpy(h.magic, HBT_MAGIC, HBT_MAGIC_LEN);
-	h.version = HBT_VERSION;
-	h.header_size = sizeof h;
-	h.record_size = sizeof(struct trace_op);
-	h.op_count = t->nops;
-	h.id_count = t->nids;
-	h.thread_count = t->nthreads;
-	h.meta_offset = sizeof h;
-	h.meta_size = b.len - sizeof h;
-	h.ops_offset = (b.len + 7) & ~(uint64_t)7;
-	h.flags = t->times ? HBT_F_TIMES : 0;
-	static const char zeros[8];
-	buf_append(&b, zeros, h.ops_offset - b.len);
-	memcpy(b.data, &h, sizeof h);
+	hbt_head(t, &b);
 	int rc = part_feed(f, b.data, b.len, true, t->path);
-	free(b.data);
+	buf_free(&b);
 	return rc;
 }
 

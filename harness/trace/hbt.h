@@ -52,4 +52,11 @@ _Static_assert(sizeof(struct hbt_header) == HBT_HEADER_SIZE, "hbt header layout"
 
 bool hbt_is_magic(const void *p);
 
+struct trace;
+struct buf;
+/* Appends to b the head of t's .hbt file: the header, the metadata (as
+ * UTF-8: a recorded command line may not be) and the zeros up to
+ * ops_offset; the records follow it (write.c). */
+void hbt_head(const struct trace *t, struct buf *b);
+
 #endif

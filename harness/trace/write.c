@@ -210,17 +210,16 @@ static int write_rep(const struct trace *t, struct out *o)
 
 /* ---- Binary ------------------------------------------------------------- */
 
-static int write_hbt(const struct trace *t, struct out *o)
+void hbt_head(const struct trace *t, struct buf *b)
 {
-	struct buf meta = {0};
-	/* the format's metadata is UTF-8: a recorded command line may not be */
+	size_t start = b->len;
+	struct hbt_header h = {0};
+	buf_append(b, (const char *)&h, sizeof h); /* filled below */
 	for (size_t i = 0; i < t->nmeta; i++) {
-		buf_printf(&meta, "%s: ", t->meta[i].key);
-		buf_append_utf8(&meta, t->meta[i].value);
-		buf_append(&meta, "\n", 1);
+		buf_printf(b, "%s: ", t->meta[i].key);
+		buf_append_utf8(b, t->meta[i].value);
+		buf_append(b, "\n", 1);
 	}
-	struct hbt_header h;
-	memset(&h, 0, sizeof h);
 	memcpy(h.magic, HBT_MAGIC, HBT_MAGIC_LEN);
 	h.version = HBT_VERSION;
 	h.header_size = sizeof h;
@@ -229,15 +228,19 @@ static int write_hbt(const struct trace *t, struct out *o)
 	h.id_count = t->nids;
 	h.thread_count = t->nthreads;
 	h.meta_offset = sizeof h;
-	h.meta_size = meta.len;
+	h.meta_size = b->len - start - sizeof h;
 	h.ops_offset = (h.meta_offset + h.meta_size + 7) & ~(uint64_t)7;
 	h.flags = t->times ? HBT_F_TIMES : 0;
 	static const char zeros[8];
-	int rc = out_write(o, &h, sizeof h);
-	if (rc == 0 && meta.len)
-		rc = out_write(o, meta.data, meta.len);
-	if (rc == 0)
-		rc = out_write(o, zeros, h.ops_offset - h.meta_offset - h.meta_size);
+	buf_append(b, zeros, (size_t)(start + h.ops_offset - b->len));
+	memcpy(b->data + start, &h, sizeof h);
+}
+
+static int write_hbt(const struct trace *t, struct out *o)
+{
+	struct buf head = {0};
+	hbt_head(t, &head);
+	int rc = out_write(o, head.data, head.len);
 	/* in slices, so that compression streams through bounded buffers */
 	for (uint64_t i = 0; i < t->nops && rc == 0; i += 1u << 16) {
 		uint64_t n = t->nops - i < (1u << 16) ? t->nops - i : (1u << 16);
@@ -247,7 +250,7 @@ static int write_hbt(const struct trace *t, struct out *o)
 		uint64_t n = t->nops - i < (1u << 16) ? t->nops - i : (1u << 16);
 		rc = out_write(o, t->times + i, (size_t)n * sizeof *t->times);
 	}
-	buf_free(&meta);
+	buf_free(&head);
 	return rc;
 }
 
