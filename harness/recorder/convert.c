@@ -7,7 +7,8 @@
  * key (a heap of runs, one comparison per record while a run stays first).
  * While the program runs, the merge stops where a record still to be
  * written could come first (struct merge), and goes on at the next step;
- * the order, and so the trace, is the same however the steps fall.
+ * the order, and so the ops, are the same however the steps fall (the
+ * times only by the rate of the counter, taken at the first step).
  * The conversion follows every block by its address from its allocation
  * through its reallocs to its free and gives the blocks dense ids (the
  * lowest id not live, as every reader does: trace.h), writing the op array
@@ -74,6 +75,11 @@ static int raw_map(const char *path, struct raw_log *log)
 	const char *map = len >= RAW_HEADER_BYTES ? mmap(NULL, RAW_MAP_RESERVE, PROT_READ,
 							 MAP_SHARED | MAP_NORESERVE, fd, 0)
 						  : MAP_FAILED;
+	if (map == MAP_FAILED && len >= RAW_HEADER_BYTES) {
+		hb_error("%s: cannot map the log: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	const struct raw_header *h = (const void *)map;
 	if (map == MAP_FAILED || memcmp(h->magic, RAW_MAGIC, 8) ||
 	    (h->order != RAW_ORDER_SEQ && h->order != RAW_ORDER_TICKS)) {
@@ -289,6 +295,11 @@ static void merge_chunks(struct merge *m)
 		m->safe = raw_ticks_fenced() - log->h->start_ticks;
 		uint64_t next = load_acquire(&log->h->next);
 		next = next > RAW_HEADER_BYTES ? (next - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES : 0;
+		/* chunks taken past the length read before `safe` (the file
+		 * grew in between) may hold keys below it that this step cannot
+		 * see: nothing is safe until the next step reads the length */
+		if (next > end)
+			m->safe = 0;
 		end = next < end ? next : end;
 	}
 	size_t k = 0;

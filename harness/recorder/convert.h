@@ -27,8 +27,10 @@ int recorder_convert(const char *path, struct trace *t, struct recorder_info *in
  * puts in t the calls that can be put in order by then (none before the
  * log is 50 ms old, or at all when its order is not the time-stamp
  * counter: raw.h); the last one, once the program is done (final), the
- * rest, and t's counts.  The trace is the one recorder_convert makes of
- * the finished log.  open: NULL if the log cannot be read; step: 0 or -1
+ * rest, and t's counts.  The ops are those recorder_convert makes of the
+ * finished log; the times may differ by the error of the counter's rate,
+ * which is measured at the first step rather than at the end (parts in a
+ * million).  open: NULL if the log cannot be read; step: 0 or -1
  * (reported; the later steps fail too). */
 struct recorder_live;
 struct recorder_live *recorder_live_open(const char *path, struct trace *t,

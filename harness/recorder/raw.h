@@ -56,6 +56,7 @@
 #define HB_RAW_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define RAW_MAGIC        "HBRAW\0\4\0"
 #define RAW_HEADER_BYTES 4096u
@@ -86,8 +87,19 @@ struct raw_header {
 	uint32_t order;                      /* enum raw_order */
 	uint64_t start_mono_ns, start_ticks; /* read together: ticks' rate */
 	uint64_t next;                 /* the next chunk's offset: chunks before it are taken */
+	uint64_t pidns;                /* raw_pidns() of the recorded process, 0 unknown */
 	char cmdline[RAW_CMDLINE_MAX]; /* /proc/self/cmdline: NUL-separated */
 };
+
+/* The caller's pid namespace (the inode of /proc/self/ns/pid), or 0.  The
+ * pid and tids in a log are the recorded process's, as its namespace
+ * numbers them: heapbench can ask /proc about them only from the same
+ * namespace. */
+static inline uint64_t raw_pidns(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
 
 /* The head of a chunk: tid 0 = never started. */
 struct raw_chunk {

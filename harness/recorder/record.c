@@ -147,6 +147,7 @@ static void log_header(struct raw_header *h, uint64_t k)
 	h->pid = (uint64_t)getpid();
 	h->ppid = (uint64_t)getppid();
 	h->exec_seq = k;
+	h->pidns = raw_pidns();
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	h->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;

@@ -55,6 +55,7 @@ struct livelog {
 	struct recorder_live *live; /* NULL: it could not be read */
 	struct hbt_stream out;      /* the ops converted so far, compressed */
 	bool failed;                /* reported: recorder_finish fails */
+	bool later;                 /* not followed (another pid namespace): converted after */
 	struct raw_header h;        /* as it was when the log was found */
 	char *written;              /* the trace, written once the process ended; or NULL */
 	char recorded[64];          /* its "recorded" metadata, for the table */
@@ -66,6 +67,7 @@ struct recorder_follow {
 	struct livelog *logs;
 	size_t n, cap;
 	size_t active;    /* logs still converted (not written, not failed) */
+	uint64_t pidns;   /* heapbench's own pid namespace (raw_pidns) */
 	atomic_bool stop; /* the program has ended: the follower stops */
 };
 
@@ -291,6 +293,8 @@ static int process_record(const struct rawfile *f, struct recorder_follow *fl, c
 			  json_t *summary)
 {
 	struct livelog *l = follow_find(fl, f->path);
+	if (l && l->later)
+		l = NULL; /* converted here, as if not followed */
 	struct recorder_info own = {0}, *info = l ? &l->info : &own;
 	char recorded[64];
 	int rc;
@@ -361,8 +365,15 @@ static void follow_scan(struct recorder_follow *fl)
 			continue; /* not ours, known, or not made yet (next time) */
 		xgrow((void **)&fl->logs, &fl->cap, fl->n + 1, sizeof *fl->logs);
 		struct livelog *lg = &fl->logs[fl->n++];
-		*lg = (struct livelog){.path = xstrdup(path), .t = trace_new(path)};
-		lg->h = h;
+		*lg = (struct livelog){.path = xstrdup(path), .h = h};
+		/* whether the process runs and which of its threads do are asked
+		 * of /proc by its pid and tids: only in heapbench's own namespace
+		 * (unshare -p, a container) do they mean what the log says */
+		if (!h.pidns || h.pidns != fl->pidns) {
+			lg->later = true;
+			continue;
+		}
+		lg->t = trace_new(path);
 		lg->live = recorder_live_open(path, lg->t, &lg->info);
 		lg->failed = !lg->live;
 		fl->active += !lg->failed;
@@ -416,7 +427,7 @@ static bool follow_step(struct recorder_follow *fl, bool check)
 	for (size_t i = 0; i < fl->n; i++) {
 		struct livelog *lg = &fl->logs[i];
 		uint64_t before = lg->info.ops;
-		if (lg->failed || lg->written)
+		if (lg->failed || lg->written || lg->later)
 			continue;
 		if (check && log_over(fl, lg)) {
 			log_write(fl, lg);
@@ -427,6 +438,12 @@ static bool follow_step(struct recorder_follow *fl, bool check)
 		    hbts_feed(&lg->out, lg->t, false) < 0) {
 			lg->failed = true; /* reported; recorder_finish fails */
 			fl->active--;
+			/* its memory goes now: the bound of FOLLOW_MAX logs holds */
+			recorder_live_close(lg->live);
+			lg->live = NULL;
+			trace_free(lg->t);
+			lg->t = NULL;
+			hbts_free(&lg->out);
 		}
 		progress |= lg->info.ops != before;
 	}
@@ -456,6 +473,7 @@ struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *stat
 {
 	struct recorder_follow *fl = xcalloc(1, sizeof *fl);
 	fl->rawdir = rawdir;
+	fl->pidns = raw_pidns();
 	pthread_t follower;
 	live = live && pthread_create(&follower, NULL, follow_loop, fl) == 0;
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)

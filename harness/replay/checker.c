@@ -137,9 +137,14 @@ static struct ranges ranges_of(enum replay_check check, uint64_t n)
  * reads the record, for the exact test and the message. */
 #define LIVE_FAR UINT32_MAX
 
+static uint64_t slot_reach(const struct slot *s)
+{
+	return s->usable > s->size ? s->usable : s->size ? s->size : 1;
+}
+
 static uint64_t live_value(uint32_t id, const struct slot *s)
 {
-	uint64_t reach = s->usable > s->size ? s->usable : s->size ? s->size : 1;
+	uint64_t reach = slot_reach(s);
 	return (uint64_t)(reach < LIVE_FAR ? reach : LIVE_FAR) << 32 | id;
 }
 
@@ -150,10 +155,7 @@ static uint32_t live_id(uint64_t v)
 
 static uint64_t live_reach(const struct checker *c, uint64_t v)
 {
-	const struct slot *s = &c->slots[live_id(v)];
-	if (v >> 32 != LIVE_FAR)
-		return v >> 32;
-	return s->usable > s->size ? s->usable : s->size ? s->size : 1;
+	return v >> 32 != LIVE_FAR ? v >> 32 : slot_reach(&c->slots[live_id(v)]);
 }
 
 /* The live neighbours of a, which is no live block's start, and the
@@ -161,7 +163,7 @@ static uint64_t live_reach(const struct checker *c, uint64_t v)
  * lookup; valid until the next. */
 static const struct addrmap_near *neighbours_of(struct checker *c, uintptr_t a)
 {
-	if (!c->nb.valid || c->nb.at != a)
+	if (!c->nb.valid || c->nb.at != a || c->nb.n.gen != c->live.gen)
 		addrmap_near(&c->live, a, &c->nb.n);
 	c->nb.valid = false;
 	return &c->nb.n;
