@@ -136,6 +136,14 @@ done
 check "live, 3 processes (each written once it ends): every trace as converted after" 3 "$same"
 check "live: nothing left behind in the output directory" "1-sh.hbt.zst 2-perl.hbt.zst 3-perl.hbt.zst summary.json" \
 	"$(ls -A "$T/live-sh" | tr '\n' ' ' | sed 's/ $//')"
+# many processes at once in the follower's table (it grows: each log's
+# live state must stay where it was made), and their traces all written
+many_sh='for i in $(seq 40); do ls / >/dev/null; done'
+run "${live_env[@]}" "$HB" record -o "$T/live-many" -- sh -c "$many_sh"
+run "${live_env[@]}" HEAPBENCH_RECORD_FOLLOW=0 "$HB" record -o "$T/post-many" -- sh -c "$many_sh"
+check "live, 42 processes: every trace, and as many calls as converted after" \
+	"$(jq '.processes | length' "$T/post-many/summary.json") $(jq '[.processes[].ops] | add' "$T/post-many/summary.json")" \
+	"$(jq '.processes | length' "$T/live-many/summary.json") $(jq '[.processes[].ops] | add' "$T/live-many/summary.json")"
 # a program in a pid namespace of its own: its pid and tids mean nothing to
 # heapbench's /proc, so its log is converted after it (the pid it gets,
 # 77777, does not exist outside; followed live, it looked ended at once)

@@ -54,10 +54,16 @@
 struct raw_log {
 	const char *map; /* RAW_MAP_RESERVE bytes, of which len are the file */
 	size_t len;
+	size_t populated; /* bytes from the start whose pages were read in at once */
 	int fd;
 	const struct raw_header *h;
 	unsigned timeword; /* 1 when records carry a time word (RAW_ORDER_SEQ) */
 };
+
+static uint64_t load_acquire(const void *p)
+{
+	return atomic_load_explicit((const _Atomic uint64_t *)p, memory_order_acquire);
+}
 
 /* Maps the log at path (shared: a program still writing it is seen);
  * -1 if it cannot be read or has no header (reported). */
@@ -102,20 +108,24 @@ static void raw_refresh(struct raw_log *log)
 	if (fstat(log->fd, &st) < 0 || (size_t)st.st_size <= log->len)
 		return;
 	size_t len = (size_t)st.st_size < RAW_MAP_RESERVE ? (size_t)st.st_size : RAW_MAP_RESERVE;
-	/* a hint: page by page, the reads would fault */
-	madvise((void *)(log->map + log->len), len - log->len, MADV_POPULATE_READ);
 	log->len = len;
+	/* a hint, page by page the reads would fault; as far as chunks are
+	 * taken: the file grows ahead in large steps, and reading its holes
+	 * in would zero pages that nothing reads (16 MiB for a program that
+	 * made three calls) */
+	uint64_t taken = load_acquire(&log->h->next);
+	size_t upto = taken < len ? (size_t)taken : len;
+	if (upto > log->populated) {
+		madvise((void *)(log->map + log->populated), upto - log->populated,
+			MADV_POPULATE_READ);
+		log->populated = upto;
+	}
 }
 
 static void raw_unmap(struct raw_log *log)
 {
 	munmap((void *)log->map, RAW_MAP_RESERVE);
 	close(log->fd);
-}
-
-static uint64_t load_acquire(const void *p)
-{
-	return atomic_load_explicit((const _Atomic uint64_t *)p, memory_order_acquire);
 }
 
 /* ---- Runs: one thread's records in order -------------------------------- */
@@ -291,17 +301,18 @@ static void merge_chunks(struct merge *m)
 {
 	const struct raw_log *log = m->log;
 	size_t end = (log->len - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES;
-	if (!m->final) {
+	if (!m->final)
 		m->safe = raw_ticks_fenced() - log->h->start_ticks;
-		uint64_t next = load_acquire(&log->h->next);
-		next = next > RAW_HEADER_BYTES ? (next - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES : 0;
-		/* chunks taken past the length read before `safe` (the file
-		 * grew in between) may hold keys below it that this step cannot
-		 * see: nothing is safe until the next step reads the length */
-		if (next > end)
-			m->safe = 0;
-		end = next < end ? next : end;
-	}
+	/* chunks past `next` were never taken (the file grows ahead of them
+	 * in large steps: their headers are holes, not worth a page fault) */
+	uint64_t next = load_acquire(&log->h->next);
+	next = next > RAW_HEADER_BYTES ? (next - RAW_HEADER_BYTES) / RAW_CHUNK_BYTES : 0;
+	/* chunks taken past the length read before `safe` (the file grew in
+	 * between) may hold keys below it that this step cannot see: nothing
+	 * is safe until the next step reads the length */
+	if (!m->final && next > end)
+		m->safe = 0;
+	end = next < end ? next : end;
 	size_t k = 0;
 	for (size_t j = 0; j < m->npend; j++) /* a chunk pending stays so, or is started */
 		if (!merge_chunk(m, m->pend[j]) && !m->final)

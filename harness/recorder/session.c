@@ -64,7 +64,7 @@ struct livelog {
 /* The logs converted while the program runs. */
 struct recorder_follow {
 	const char *rawdir;
-	struct livelog *logs;
+	struct livelog **logs;
 	size_t n, cap;
 	size_t active;    /* logs still converted (not written, not failed) */
 	uint64_t pidns;   /* heapbench's own pid namespace (raw_pidns) */
@@ -263,12 +263,25 @@ static void process_report(const struct raw_header *h, const char *base, const c
 }
 
 /* The log converted while the program ran at path, or NULL. */
+/* Where path is, or goes, in fl->logs (sorted by path: a scan looks up
+ * every name in the directory, and a build makes thousands). */
+static size_t follow_pos(const struct recorder_follow *fl, const char *path)
+{
+	size_t lo = 0, hi = fl->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(fl->logs[mid]->path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct livelog *follow_find(struct recorder_follow *fl, const char *path)
 {
-	for (size_t i = 0; fl && i < fl->n; i++)
-		if (!strcmp(fl->logs[i].path, path))
-			return &fl->logs[i];
-	return NULL;
+	size_t i = fl ? follow_pos(fl, path) : 0;
+	return fl && i < fl->n && !strcmp(fl->logs[i]->path, path) ? fl->logs[i] : NULL;
 }
 
 /* Finishes the trace t of the process of header h (its ops in out so far)
@@ -364,7 +377,12 @@ static void follow_scan(struct recorder_follow *fl)
 		    follow_find(fl, path) || !header_read(path, &h))
 			continue; /* not ours, known, or not made yet (next time) */
 		xgrow((void **)&fl->logs, &fl->cap, fl->n + 1, sizeof *fl->logs);
-		struct livelog *lg = &fl->logs[fl->n++];
+		/* each log on its own: its live state points into it */
+		struct livelog *lg = xcalloc(1, sizeof(struct livelog));
+		size_t at = follow_pos(fl, path);
+		memmove(&fl->logs[at + 1], &fl->logs[at], (fl->n - at) * sizeof *fl->logs);
+		fl->logs[at] = lg;
+		fl->n++;
 		*lg = (struct livelog){.path = xstrdup(path), .h = h};
 		/* whether the process runs and which of its threads do are asked
 		 * of /proc by its pid and tids: only in heapbench's own namespace
@@ -389,7 +407,7 @@ static bool log_over(const struct recorder_follow *fl, const struct livelog *lg)
 	if (kill((pid_t)lg->h.pid, 0) < 0 && errno == ESRCH)
 		return true;
 	for (size_t i = 0; i < fl->n; i++)
-		if (fl->logs[i].h.pid == lg->h.pid && fl->logs[i].h.exec_seq > lg->h.exec_seq)
+		if (fl->logs[i]->h.pid == lg->h.pid && fl->logs[i]->h.exec_seq > lg->h.exec_seq)
 			return true;
 	return false;
 }
@@ -425,7 +443,7 @@ static bool follow_step(struct recorder_follow *fl, bool check)
 {
 	bool progress = false;
 	for (size_t i = 0; i < fl->n; i++) {
-		struct livelog *lg = &fl->logs[i];
+		struct livelog *lg = fl->logs[i];
 		uint64_t before = lg->info.ops;
 		if (lg->failed || lg->written || lg->later)
 			continue;
@@ -488,7 +506,7 @@ struct recorder_follow *recorder_follow(const char *rawdir, pid_t pid, int *stat
 static void follow_free(struct recorder_follow *fl)
 {
 	for (size_t i = 0; fl && i < fl->n; i++) {
-		struct livelog *lg = &fl->logs[i];
+		struct livelog *lg = fl->logs[i];
 		if (lg->live)
 			recorder_live_close(lg->live);
 		if (lg->t)
@@ -498,6 +516,7 @@ static void follow_free(struct recorder_follow *fl)
 			unlink(lg->written); /* still there if a rename failed */
 		free(lg->written);
 		free(lg->path);
+		free(lg);
 	}
 	if (fl)
 		free(fl->logs);
