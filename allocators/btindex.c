@@ -258,6 +258,12 @@ static unsigned leaf_pos(const struct bt *h, const struct bx_leaf *lf, struct bx
 	return lo;
 }
 
+static void path_forget(struct bt *h)
+{
+	if (h->fit)
+		h->fit->end = NULL;
+}
+
 /* The path to indexed block b: the last search's if it ended at b (then
  * consumed), else a descent into p; the leaf, with b's entry in idx. */
 static struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
@@ -269,8 +275,7 @@ static struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
 		*pp = fit;
 		return &((union bx_node *)fit->node[height])->leaf;
 	}
-	if (fit)
-		fit->end = NULL;
+	path_forget(h);
 	struct bt_path *p = *pp;
 	struct bx_key k = key_of(h, b, bt_size(b));
 	struct bx_leaf *lf = descend_key(h, k, p);
@@ -283,12 +288,6 @@ static struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
 	HB_ASSERT(j < lf->n && lf->blk[j] == b); /* b is indexed */
 	p->idx[height] = j;
 	return lf;
-}
-
-static void path_forget(struct bt *h)
-{
-	if (h->fit)
-		h->fit->end = NULL;
 }
 
 /* An entry of size `size` joined the leaf at the end of p: the maxima on
@@ -315,6 +314,16 @@ static void max_fix(struct bt *h, const struct bt_path *p, int level)
 			break;
 		up->max[p->idx[l - 1]] = m;
 	}
+}
+
+/* An entry of size `gone` left the leaf at the end of p, or shrank from
+ * it: only if it was as large as the leaf's record can the maxima fall. */
+static void max_drop(struct bt *h, const struct bt_path *p, uint64_t gone)
+{
+	int height = tree(h)->height;
+	if (height > 0 &&
+	    gone >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
+		max_fix(h, p, height);
 }
 
 /* The first entry of the leaf at the end of p now has key k, below its old
@@ -545,10 +554,8 @@ void bt_tree_remove(struct bt *h, char *b)
 		return;
 	if (lf->n == 0)
 		node_drop(h, p, height);
-	else if (lf->n >= BX_SPARSE || !leaf_merge(h, p)) {
-		if (size >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
-			max_fix(h, p, height); /* b may have been the leaf's largest */
-	}
+	else if (lf->n >= BX_SPARSE || !leaf_merge(h, p))
+		max_drop(h, p, size);
 }
 
 void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
@@ -565,9 +572,8 @@ void bt_tree_replace(struct bt *h, char *old, char *b, uint64_t old_size)
 		keys_raise(h, p, key_of(h, b, size));
 	if (size > old_size)
 		max_raise(h, p, size);
-	else if (size < old_size && height > 0 &&
-		 old_size >= ((union bx_node *)p->node[height - 1])->inner.max[p->idx[height - 1]])
-		max_fix(h, p, height); /* old may have been the leaf's largest */
+	else if (size < old_size)
+		max_drop(h, p, old_size);
 }
 
 void bt_tree_grow(struct bt *h, char *b, uint64_t size)
