@@ -539,10 +539,13 @@ static inline size_t live_hash(const struct livemap *m, uint64_t addr)
 	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> m->shift); /* Fibonacci */
 }
 
+/* Small at first: most processes of a build or a script make a few
+ * hundred calls, and clearing a map's pages is what a conversion costs
+ * the kernel; a large program's map doubles its way up. */
 static void live_init(struct livemap *m)
 {
-	m->cap = 1u << 16;
-	m->shift = 64 - 16;
+	m->cap = 1u << 10;
+	m->shift = 64 - 10;
 	m->used = 0;
 	m->s = slots_new(m->cap);
 }

@@ -78,14 +78,35 @@ static int header_frame(const struct trace *t, struct hbts_part *f)
 	return rc;
 }
 
-int hbts_finish(struct hbt_stream *s, const struct trace *t, const char *path)
+/* The rest of t and the end of each frame.  A stream not yet begun (a
+ * trace shorter than a batch: most processes of a build or a script) gets
+ * its bytes and its end in one call, so that zstd knows their size and
+ * sizes its tables and window to them, not to a stream of unknown length. */
+static int hbts_end(struct hbt_stream *s, const struct trace *t, const char *path)
 {
-	struct hbts_part head = {0};
+	uint64_t n = t->nops - s->done;
+	if (n && !s->ops.zstd && !s->times.zstd) {
+		if (part_feed(&s->ops, t->ops + s->done, (size_t)n * sizeof *t->ops, true, path) <
+		    0)
+			return -1;
+		if (t->times && part_feed(&s->times, t->times + s->done,
+					  (size_t)n * sizeof *t->times, true, path) < 0)
+			return -1;
+		s->done = t->nops;
+		return 0;
+	}
 	int rc = hbts_feed(s, t, true);
 	if (rc == 0 && s->ops.zstd)
 		rc = part_feed(&s->ops, NULL, 0, true, path);
 	if (rc == 0 && s->times.zstd)
 		rc = part_feed(&s->times, NULL, 0, true, path);
+	return rc;
+}
+
+int hbts_finish(struct hbt_stream *s, const struct trace *t, const char *path)
+{
+	struct hbts_part head = {0};
+	int rc = hbts_end(s, t, path);
 	if (rc == 0)
 		rc = header_frame(t, &head);
 	struct out *o = rc == 0 ? out_open(path, TRACE_COMP_NONE) : NULL;

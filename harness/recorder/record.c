@@ -198,6 +198,11 @@ static void log_start_locked(void)
 		atomic_store(&log_state, -1);
 		return;
 	}
+	/* no readahead: a fault past what is written would read in (and
+	 * zero) a window of the file's holes, and then the unlink after
+	 * conversion frees it again; a process that makes few calls would pay
+	 * more for that than for its calls */
+	madvise(m, MAP_RESERVE, MADV_RANDOM);
 	log_header(m, k - 1);
 	log_fd = fd;
 	log_map = m;

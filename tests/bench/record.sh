@@ -6,7 +6,9 @@
 # hash entries made, two thirds deleted) run plain, under `heapbench record`
 # (which converts the logs while the program runs), under `heapbench record`
 # with HEAPBENCH_RECORD_FOLLOW=0 (which converts them after it ends, as
-# before issue 19) and under heaptrack, interleaved, ROUNDS times each; the
+# before issue 19) and under heaptrack, interleaved, ROUNDS times each, and
+# a fourth workload of 300 short processes, what recording a build or a
+# script costs per process (heaptrack follows no child: no figure); the
 # table shows the median wall-clock seconds and the slowdowns against the
 # plain run.  Whole commands are timed: recording and writing the traces
 # (heaptrack: its own interpretation and compression) all count.  Then, from
@@ -36,19 +38,23 @@ secs() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
 }
 
-# each workload is one process (heaptrack follows no child)
+# each workload but the last is one process; the last, what a build or a
+# script is, 300 short processes one after another (each sort a log and a
+# trace of its own: what recording costs per process); heaptrack follows
+# no child, so it has no figure there
 workload() {
 	case "$1" in
 	sqlite3) cmd=(sqlite3 :memory: ".read $W/sqlite.sql") ;;
 	perl) cmd=(perl "$W/hash.pl") ;;
 	perl-1liner) cmd=(perl -e 'my %h; $h{$_} = "x" x ($_ % 200) for 1..300000; delete $h{$_} for grep { $_ % 3 } 1..300000') ;;
+	procs-300) cmd=(sh -c 'for i in $(seq 300); do printf "b\na\nc\n" | sort; done') ;;
 	esac
 }
 
 f='%-12s %7s %7s %7s %9s %8s %7s %7s %9s %10s %10s %8s\n'
 printf "$f" workload plain record after heaptrack "" record/ after/ heaptrack/ "after exit" "after exit" record
 printf "$f" "" s s s s ops plain plain plain "M ops/s" "(after)" ns/call
-for w in sqlite3 perl perl-1liner; do
+for w in sqlite3 perl perl-1liner procs-300; do
 	workload "$w"
 	for x in plain record after heaptrack convert convafter percall; do : >"$D/$x"; done
 	for ((r = 0; r < ROUNDS; r++)); do
@@ -64,7 +70,7 @@ for w in sqlite3 perl perl-1liner; do
 		echo "$pr" >>"$D/plain" && echo "$rr" >>"$D/record" && echo "$ar" >>"$D/after"
 		echo "$cr" >>"$D/convert" && echo "$ca" >>"$D/convafter"
 		rm -f "$D"/ht.*
-		secs heaptrack -o "$D/ht" "${cmd[@]}" >>"$D/heaptrack"
+		if [ "$w" = procs-300 ]; then echo nan; else secs heaptrack -o "$D/ht" "${cmd[@]}"; fi >>"$D/heaptrack"
 	done
 	ops=$(jq '[.processes[].ops] | add' "$D/out/summary.json")
 	p=$(median <"$D/plain")
@@ -75,8 +81,9 @@ for w in sqlite3 perl perl-1liner; do
 	ca=$(median <"$D/convafter")
 	pc=$(median <"$D/percall")
 	awk -v w="$w" -v p="$p" -v r="$rr" -v a="$ar" -v h="$h" -v ops="$ops" -v c="$cs" -v ca="$ca" -v pc="$pc" 'BEGIN {
-		printf "%-12s %7.3f %7.3f %7.3f %9.3f %8d %7.2f %7.2f %9.2f %10.1f %10.1f %8.0f\n", w, p, r, a, h,
-			ops, r / p, a / p, h / p, ops / c / 1e6, ops / ca / 1e6, pc }'
+		hs = h == "nan" ? "-" : sprintf("%.3f", h); hr = h == "nan" ? "-" : sprintf("%.2f", h / p)
+		printf "%-12s %7.3f %7.3f %7.3f %9s %8d %7.2f %7.2f %9s %10.1f %10.1f %8.0f\n", w, p, r, a, hs,
+			ops, r / p, a / p, hr, ops / c / 1e6, ops / ca / 1e6, pc }'
 done
 echo "goals: record/plain <= 1.50 and below heaptrack/plain; conversion after exit >= 20 M ops/s"
 echo "(after: HEAPBENCH_RECORD_FOLLOW=0, everything converted after the program ends)"
