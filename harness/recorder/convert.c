@@ -86,6 +86,10 @@ static int raw_map(const char *path, struct raw_log *log)
 		close(fd);
 		return -1;
 	}
+	/* the log is in the page cache, written by its process: reading
+	 * ahead would only zero the holes past what it has written */
+	if (map != MAP_FAILED)
+		madvise((void *)map, RAW_MAP_RESERVE, MADV_RANDOM);
 	const struct raw_header *h = (const void *)map;
 	if (map == MAP_FAILED || memcmp(h->magic, RAW_MAGIC, 8) ||
 	    (h->order != RAW_ORDER_SEQ && h->order != RAW_ORDER_TICKS)) {
