@@ -234,9 +234,15 @@ static void maybe_sample(struct checker *c, uint64_t i, bool new_peak)
 			m->rise_shift++;
 	}
 	/* the accounting: at its own interval, at a footprint 1/64 above
-	 * where it was kept, at the end */
+	 * where it was kept, at the end, and at a peak of live bytes that
+	 * stand above its highest reading.  The library holds every live
+	 * byte, so that reading lifts its peak to them at least: peak live /
+	 * its peak cannot pass 1 for want of a reading (as it did, 1.005,
+	 * when load had doubled the interval past the peak).  Such readings
+	 * come only as often as the library's footprint has to grow. */
 	bool own = m->stats_every && i % m->stats_every == 0;
-	if (c->j->heap || !c->a->stats || !(own || last || m->footprint >= m->stats_next))
+	bool above = (peak || last) && c->live_bytes > m->stats_peak;
+	if (c->j->heap || !c->a->stats || !(own || above || last || m->footprint >= m->stats_next))
 		return;
 	read_stats(c, last);
 	uint64_t t2 = os_now_ns();
