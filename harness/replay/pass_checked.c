@@ -140,7 +140,10 @@ REPLAY_INLINE void prefetch_records(const struct checker *c, uint64_t i)
 
 /* The bytes the pattern check of op i reads, if it frees or moves a live
  * block: what the block holds now (a block allocated between now and op i
- * makes this a useless fetch, never a wrong one: a prefetch cannot fault). */
+ * makes this a useless fetch, never a wrong one: a prefetch cannot fault).
+ * At --check fast that is every line of the first REPLAY_FAST_BYTES and of
+ * the last ones from the word boundary below them (checker.c's ranges_of):
+ * a block is rarely line-aligned, so each range may span two lines. */
 REPLAY_INLINE void prefetch_block(const struct checker *c, uint64_t i)
 {
 	const struct trace_op *op = &c->t->ops[i];
@@ -152,7 +155,8 @@ REPLAY_INLINE void prefetch_block(const struct checker *c, uint64_t i)
 		return;
 	__builtin_prefetch(p, 0);
 	if (n > REPLAY_FAST_BYTES) {
-		__builtin_prefetch(p + n - REPLAY_FAST_BYTES, 0);
+		__builtin_prefetch(p + REPLAY_FAST_BYTES - 1, 0);
+		__builtin_prefetch(p + ((n - REPLAY_FAST_BYTES) & ~(uint64_t)7), 0);
 		__builtin_prefetch(p + n - 1, 0);
 	}
 }
