@@ -437,13 +437,11 @@ static void underflow_fix(struct addrmap *m, const struct addrmap_step *path, in
 	}
 }
 
-int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
+/* The remove, along path: the descent to key's leaf. */
+static int remove_along(struct addrmap *m, const struct addrmap_step *path, uintptr_t key,
+			uint64_t *val)
 {
-	if (!m->root)
-		return -1;
-	struct addrmap_step path[MAX_DEPTH];
-	uint32_t li = descend(m, key, path);
-	struct leaf *l = LEAF(li);
+	struct leaf *l = LEAF(path[m->height - 1].node);
 	unsigned at = rank_le(l->key, l->n, key);
 	if (at == 0 || l->key[at - 1] != key)
 		return -1;
@@ -454,6 +452,53 @@ int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
 	m->count--;
 	m->gen++;
 	return 0;
+}
+
+int addrmap_remove(struct addrmap *m, uintptr_t key, uint64_t *val)
+{
+	if (!m->root)
+		return -1;
+	struct addrmap_step path[MAX_DEPTH];
+	descend(m, key, path);
+	return remove_along(m, path, key, val);
+}
+
+/* ---- Seeking ahead ------------------------------------------------------------------- */
+
+void addrmap_seek(const struct addrmap *m, uintptr_t key, struct addrmap_seek *sk)
+{
+	sk->height = m->height;
+	if (!m->root)
+		return;
+	const char *leaf = m->nodes[descend(m, key, sk->path)].bytes;
+	for (unsigned off = 0; off < NODE_BYTES; off += 64)
+		__builtin_prefetch(leaf + off, 1);
+}
+
+/* Whether sk's path is the one a descent to key would take now: the same
+ * root and height, and at every inner node on it the child it names, with
+ * key within that child's separators (so rank_le would choose it).  Only
+ * nodes reachable from the root are read. */
+static bool seek_valid(const struct addrmap *m, uintptr_t key, const struct addrmap_seek *sk)
+{
+	if (sk->height != m->height || !m->root || sk->path[0].node != m->root)
+		return false;
+	for (uint32_t d = 0; d + 1 < m->height; d++) {
+		const struct inner *in = INNER(sk->path[d].node);
+		unsigned s = sk->path[d].slot;
+		if (s > in->n || in->child[s] != sk->path[d + 1].node ||
+		    (s > 0 && in->key[s - 1] > key) || (s < in->n && in->key[s] <= key))
+			return false;
+	}
+	return true;
+}
+
+int addrmap_remove_seek(struct addrmap *m, uintptr_t key, uint64_t *val,
+			const struct addrmap_seek *sk)
+{
+	if (!seek_valid(m, key, sk))
+		return addrmap_remove(m, key, val);
+	return remove_along(m, sk->path, key, val);
 }
 
 /* ---- Queries ------------------------------------------------------------------------- */

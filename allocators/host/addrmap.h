@@ -64,4 +64,18 @@ void addrmap_near(const struct addrmap *m, uintptr_t key, struct addrmap_near *n
 int addrmap_insert_near(struct addrmap *m, uintptr_t key, uint64_t val,
 			const struct addrmap_near *nb);
 
+/* A descent made ahead of an operation on key (the checker's frees, some
+ * ops before they come): the path, with the leaf's lines being fetched.
+ * The operation then follows it if it is the path to its key in the map as
+ * it is then (checked node by node: the root, each child and the
+ * separators around it), else descends again. */
+struct addrmap_seek {
+	uint32_t height;
+	struct addrmap_step path[ADDRMAP_MAX_DEPTH];
+};
+void addrmap_seek(const struct addrmap *m, uintptr_t key, struct addrmap_seek *sk);
+/* addrmap_remove of key, along sk if it is still valid. */
+int addrmap_remove_seek(struct addrmap *m, uintptr_t key, uint64_t *val,
+			const struct addrmap_seek *sk);
+
 #endif

@@ -447,12 +447,13 @@ int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n)
 	return 0;
 }
 
-void check_drop(struct checker *c, uint32_t id)
+void check_drop(struct checker *c, uint64_t i, uint32_t id)
 {
 	struct slot *s = &c->slots[id];
 	if (c->ptrs[id]) {
 		uintptr_t a = (uintptr_t)c->ptrs[id];
-		addrmap_remove(&c->live, a, NULL);
+		/* along the descent made ahead for op i, if it still leads to a */
+		addrmap_remove_seek(&c->live, a, NULL, &c->seeks[i % CHECK_SEEKS]);
 		c->m.reused_pages -= reused_pages_of(c, a, s->size ? s->size : 1, NULL);
 		c->usable_live -= counted_usable(c, a, s);
 	}

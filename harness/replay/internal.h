@@ -256,6 +256,9 @@ struct measure {
 	uint64_t stride, win_live, win_foot;
 };
 
+/* The ring of descents made ahead: more than the ops the pass looks ahead. */
+#define CHECK_SEEKS 32
+
 struct checker {
 	struct replay_job *j;
 	const struct trace *t;
@@ -271,6 +274,9 @@ struct checker {
 		struct addrmap_near n;
 		bool valid;
 	} nb;
+	/* the descents of the live index made ahead for the frees and
+	 * reallocs to come, op i's at seeks[i % CHECK_SEEKS] (pass_checked.c) */
+	struct addrmap_seek seeks[CHECK_SEEKS];
 	uint64_t live_bytes, usable_live, seeds;
 	bool usable_unknown; /* usable_size could not tell for some block */
 	/* the slack past a request carries the pattern (checker.c's
@@ -298,8 +304,9 @@ int check_moved(struct checker *c, uint64_t i, const struct slot *old, const voi
 /* Records the block now at ptrs[id] (n bytes, allocated or moved by op i)
  * and writes its pattern. */
 int check_adopt(struct checker *c, uint64_t i, uint32_t id, uint64_t n);
-/* Forgets live block id (its address stays in the id table). */
-void check_drop(struct checker *c, uint32_t id);
+/* Forgets live block id, freed or moved by op i (its address stays in the
+ * id table). */
+void check_drop(struct checker *c, uint64_t i, uint32_t id);
 
 /* ---- Measurement (measure.c) ------------------------------------------------------ */
 

@@ -59,7 +59,7 @@ static int checked_realloc(struct checker *c, uint64_t i, const struct trace_op 
 	void *old_ptr = c->ptrs[id];
 	if (check_pattern(c, i, id, "before realloc") < 0)
 		return -1;
-	check_drop(c, id);
+	check_drop(c, i, id);
 	replay_op(&c->j->calls, op, c->ptrs, NULL, 0);
 	const unsigned char *p = c->ptrs[id];
 	uint64_t n = op->size;
@@ -79,7 +79,7 @@ static int checked_free(struct checker *c, uint64_t i, const struct trace_op *op
 		if (check_pattern(c, i, op->id, "before free") < 0)
 			return -1;
 		p = c->ptrs[op->id];
-		check_drop(c, op->id);
+		check_drop(c, i, op->id);
 	}
 	char why[ALLOC_ERRLEN] = "";
 	if (replay_op(&c->j->calls, op, c->ptrs, why, sizeof why) == 0)
@@ -139,12 +139,15 @@ REPLAY_INLINE void prefetch_records(const struct checker *c, uint64_t i)
 }
 
 /* The bytes the pattern check of op i reads, if it frees or moves a live
- * block: what the block holds now (a block allocated between now and op i
- * makes this a useless fetch, never a wrong one: a prefetch cannot fault).
+ * block, and the descent of the live index to the block (then fetching its
+ * leaf) that removes it: what the block holds now (a block allocated
+ * between now and op i makes this a useless fetch, never a wrong one: a
+ * prefetch cannot fault, and the removal follows the descent only if it is
+ * still the path to the block's address, addrmap.h).
  * At --check fast that is every line of the first REPLAY_FAST_BYTES and of
  * the last ones from the word boundary below them (checker.c's ranges_of):
  * a block is rarely line-aligned, so each range may span two lines. */
-REPLAY_INLINE void prefetch_block(const struct checker *c, uint64_t i)
+REPLAY_INLINE void prefetch_block(struct checker *c, uint64_t i)
 {
 	const struct trace_op *op = &c->t->ops[i];
 	if ((op->kind != TRACE_FREE && op->kind != TRACE_REALLOC) || op->id >= c->t->nids)
@@ -154,6 +157,7 @@ REPLAY_INLINE void prefetch_block(const struct checker *c, uint64_t i)
 	if (!p)
 		return;
 	__builtin_prefetch(p, 0);
+	addrmap_seek(&c->live, (uintptr_t)p, &c->seeks[i % CHECK_SEEKS]);
 	if (n > REPLAY_FAST_BYTES) {
 		__builtin_prefetch(p + REPLAY_FAST_BYTES - 1, 0);
 		__builtin_prefetch(p + ((n - REPLAY_FAST_BYTES) & ~(uint64_t)7), 0);
@@ -161,7 +165,9 @@ REPLAY_INLINE void prefetch_block(const struct checker *c, uint64_t i)
 	}
 }
 
-REPLAY_INLINE void prefetch_ahead(const struct checker *c, uint64_t i)
+_Static_assert(PREFETCH_OPS < CHECK_SEEKS, "a descent made ahead is kept until its op");
+
+REPLAY_INLINE void prefetch_ahead(struct checker *c, uint64_t i)
 {
 	if (i + 2 * PREFETCH_OPS < c->t->nops)
 		prefetch_records(c, i + 2 * PREFETCH_OPS);

@@ -301,9 +301,21 @@ static int insert_after_near(struct addrmap *m, uintptr_t key, uint64_t val, uin
 	return rc;
 }
 
+/* A remove as the checker makes it, along a descent made ahead: this op's
+ * own (1 of 4), or one made for an op up to 7 removes before (often of
+ * another key, or of this key in a map changed since: a stale path, which
+ * the map must see and not follow). */
+static int remove_after_seek(struct addrmap *m, uintptr_t key, uint64_t *val, uint64_t i)
+{
+	static struct addrmap_seek ring[8];
+	addrmap_seek(m, key, &ring[i % 8]);
+	return addrmap_remove_seek(m, key, val, &ring[(i + (i / 4 % 4 ? i / 16 % 8 : 0)) % 8]);
+}
+
 /* One op, the same on map and reference, results compared.  bias (0..100):
  * how often a mutation is an insert rather than a remove; half the inserts
- * follow addrmap_near (insert_after_near). */
+ * follow addrmap_near (insert_after_near), half the removes addrmap_seek
+ * (remove_after_seek). */
 static void random_op(struct addrmap *m, struct ref *r, uint64_t *s, uintptr_t base, uint64_t span,
 		      unsigned bias, uint64_t i)
 {
@@ -313,7 +325,8 @@ static void random_op(struct addrmap *m, struct ref *r, uint64_t *s, uintptr_t b
 	if (op < 30) {
 		bool ins = rng_next(s) % 100 < bias;
 		int want = ins ? ref_insert(r, key, i) : ref_remove(r, key, &rv);
-		int got = !ins    ? addrmap_remove(m, key, &gv)
+		int got = !ins    ? (i % 2 ? remove_after_seek(m, key, &gv, i / 2)
+					   : addrmap_remove(m, key, &gv))
 			  : i % 2 ? insert_after_near(m, key, i, i / 2)
 				  : addrmap_insert(m, key, i);
 		if (got != want || (!ins && want == 0 && gv != rv))
