@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "btag.h"
 #include "heap.h"
@@ -186,19 +187,27 @@ static int64_t where(struct side *s, void *p)
 /* ops between two bt_check calls; the tallest tree index seen */
 static uint64_t check_every = 997;
 static int tallest;
+/* the heaps are spread over hundreds of GiB (test_huge): each touched page
+ * must be a small page, not a transparent huge one */
+static bool small_pages;
 
-static void differential(const struct trace *t, const char *backend, const char *opt_key,
-			 const char *opt_val, const struct bt_policy *ref)
+static void differential_opts(const struct trace *t, const char *backend,
+			      const struct backend_opts *opts, const struct bt_policy *ref)
 {
-	struct backend_opt o = {opt_key, opt_val};
-	struct backend_opts opts = {&o, opt_key ? 1 : 0};
 	struct side fast = {.a = allocator_find(backend)}, slow = {0};
-	char err[256];
+	char err[256], label[128];
+	int at = snprintf(label, sizeof label, "%s", backend);
+	for (size_t k = 0; k < opts->n && at > 0 && (size_t)at < sizeof label; k++)
+		at += snprintf(label + at, sizeof label - (size_t)at, ":%s=%s", opts->v[k].key,
+			       opts->v[k].value);
 	assert_non_null(fast.a);
 	fast.heap = heap_create(0);
 	slow.heap = heap_create(0);
-	assert_int_equal(fast.a->init(&fast.st, fast.heap, &opts, err, sizeof err), 0);
-	assert_int_equal(bt_init(&slow.st, slow.heap, ref, &opts, err, sizeof err), 0);
+	if (small_pages) /* advice only: test_huge checked that the heaps reserve this much */
+		for (struct heap *hp = fast.heap; hp; hp = hp == fast.heap ? slow.heap : NULL)
+			(void)madvise(heap_lo(hp), HEAP_RESERVE, MADV_NOHUGEPAGE);
+	assert_int_equal(fast.a->init(&fast.st, fast.heap, opts, err, sizeof err), 0);
+	assert_int_equal(bt_init(&slow.st, slow.heap, ref, opts, err, sizeof err), 0);
 	fast.ptrs = calloc(t->nids + 1, sizeof(void *));
 	slow.ptrs = calloc(t->nids + 1, sizeof(void *));
 	for (uint64_t i = 0; i < t->nops; i++) {
@@ -206,10 +215,10 @@ static void differential(const struct trace *t, const char *backend, const char 
 		void *pf = side_call(&fast, op), *ps = side_call(&slow, op);
 		int64_t wf = where(&fast, pf), ws = where(&slow, ps);
 		if (wf != ws)
-			fail_msg("%s%s%s on %s: op %llu (%s): the backend chose offset %lld, the "
+			fail_msg("%s on %s: op %llu (%s): the backend chose offset %lld, the "
 				 "reference %lld",
-				 backend, opt_key ? ":" : "", opt_key ? opt_val : "", t->path,
-				 (unsigned long long)i, ref->name, (long long)wf, (long long)ws);
+				 label, t->path, (unsigned long long)i, ref->name, (long long)wf,
+				 (long long)ws);
 		struct heap_usage uf, us;
 		heap_usage(fast.heap, &uf);
 		heap_usage(slow.heap, &us);
@@ -217,7 +226,7 @@ static void differential(const struct trace *t, const char *backend, const char 
 		if (uf.footprint - index != us.footprint)
 			fail_msg("%s on %s: op %llu: footprint %llu less %llu of index, reference "
 				 "%llu",
-				 backend, t->path, (unsigned long long)i,
+				 label, t->path, (unsigned long long)i,
 				 (unsigned long long)uf.footprint, (unsigned long long)index,
 				 (unsigned long long)us.footprint);
 		struct bt *f = fast.st;
@@ -230,8 +239,7 @@ static void differential(const struct trace *t, const char *backend, const char 
 			slow.ptrs[op->id] = op->kind == TRACE_FREE ? NULL : ps;
 		}
 		if (i % check_every == 0 && bt_check(fast.st, err, sizeof err) < 0)
-			fail_msg("%s: check after op %llu: %s", backend, (unsigned long long)i,
-				 err);
+			fail_msg("%s: check after op %llu: %s", label, (unsigned long long)i, err);
 	}
 	assert_int_equal(bt_check(fast.st, err, sizeof err), 0);
 	assert_int_equal(bt_check(slow.st, err, sizeof err), 0);
@@ -239,6 +247,14 @@ static void differential(const struct trace *t, const char *backend, const char 
 	free(slow.ptrs);
 	heap_destroy(fast.heap);
 	heap_destroy(slow.heap);
+}
+
+static void differential(const struct trace *t, const char *backend, const char *opt_key,
+			 const char *opt_val, const struct bt_policy *ref)
+{
+	struct backend_opt o = {opt_key, opt_val};
+	struct backend_opts opts = {&o, opt_key ? 1 : 0};
+	differential_opts(t, backend, &opts, ref);
 }
 
 static const struct {
@@ -318,6 +334,112 @@ static void test_bundled(void **state)
 	}
 }
 
+/* ---- Blocks of 32 GiB and more ------------------------------------------------ */
+
+/* The tree index keeps sizes as 32-bit counts of 16-byte units, which
+ * saturate at 32 GiB - 16 (btindex.c): there a request must read the
+ * blocks' own headers to choose, and best fit must still take the smallest
+ * of the saturated blocks.  Blocks that large stay in the break with
+ * mmap_threshold=0; the simulated heap only reserves address space, and
+ * nothing here writes a payload, so the test touches a few thousand small
+ * pages (headers and footers). */
+#define HUGE_SLOTS 40
+#define HUGE_OPS   4000
+#define HUGE_CAP   ((uint64_t)0x7fffffff * 16) /* the largest exact compact size */
+#define GIB        ((uint64_t)1 << 30)
+
+static uint64_t huge_rand(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17; /* xorshift64 */
+	return *x;
+}
+
+/* A request: small, large, either side of the saturation point, or past it. */
+static uint64_t huge_size(uint64_t *rng)
+{
+	uint64_t r = huge_rand(rng), v = r >> 8;
+	switch (r % 4) {
+	case 0: return 16 + v % 4096;
+	case 1: return v % GIB;
+	case 2: return HUGE_CAP - 65536 + v % 131072;
+	default: return HUGE_CAP + v % (8 * GIB);
+	}
+}
+
+static void huge_op(struct trace_op *op, uint8_t kind, uint32_t id, uint64_t size)
+{
+	*op = (struct trace_op){.size = size, .id = id, .kind = kind};
+}
+
+/* Saturated free blocks A (40 GiB), B (33), C (35) apart, freed in the
+ * order A, C, B, then requests on both sides of the point: the first ops
+ * of the huge trace; the rest is random, with at most 120 GiB live. */
+static uint64_t huge_trace(struct trace_op *ops, uint64_t seed)
+{
+	static const uint64_t lead[] = {40 * GIB, 100, 33 * GIB, 100, 35 * GIB, 100};
+	uint64_t n = 0, live[HUGE_SLOTS] = {0}, total = 0, rng = seed * 0x9e3779b97f4a7c15u;
+	for (uint32_t k = 0; k < 6; k++)
+		huge_op(&ops[n++], TRACE_ALLOC, k, lead[k]), live[k] = lead[k], total += lead[k];
+	static const uint32_t order[] = {0, 4, 2};
+	for (int k = 0; k < 3; k++)
+		huge_op(&ops[n++], TRACE_FREE, order[k], 0), total -= live[order[k]],
+			live[order[k]] = 0;
+	huge_op(&ops[n++], TRACE_ALLOC, 0, HUGE_CAP - 1000), live[0] = HUGE_CAP, total += HUGE_CAP;
+	huge_op(&ops[n++], TRACE_ALLOC, 2, 34 * GIB), live[2] = 34 * GIB, total += 34 * GIB;
+	while (n < HUGE_OPS) {
+		uint32_t id = (uint32_t)(huge_rand(&rng) % HUGE_SLOTS);
+		uint64_t size = huge_size(&rng);
+		if (live[id] && live[id] < 65536 && size < 120 * GIB - total &&
+		    huge_rand(&rng) % 4 == 0)
+			/* a realloc moves only the small block's bytes */
+			huge_op(&ops[n++], TRACE_REALLOC, id, size), total += size - live[id],
+				live[id] = size;
+		else if (live[id])
+			huge_op(&ops[n++], TRACE_FREE, id, 0), total -= live[id], live[id] = 0;
+		else if (size < 120 * GIB - total)
+			huge_op(&ops[n++], TRACE_ALLOC, id, size), live[id] = size, total += size;
+	}
+	return n;
+}
+
+static void test_huge(void **state)
+{
+	(void)state;
+	struct heap *probe = heap_create(0);
+	bool room = probe && HEAP_RESERVE >= 240 * GIB && heap_sbrk(probe, (intptr_t)(240 * GIB));
+	if (probe)
+		heap_destroy(probe);
+	if (!room) {
+		print_message("skipped: this system lets a heap reserve less than 240 GiB\n");
+		skip();
+	}
+	static const struct {
+		const char *backend, *order;
+		const struct bt_policy *ref;
+	} cases[] = {
+		{"first-fit", "address", &ref_address}, {"first-fit", "lifo", &ref_lifo},
+		{"first-fit", "fifo", &ref_fifo},       {"next-fit", NULL, &ref_next},
+		{"best-fit", NULL, &ref_best},
+	};
+	struct trace_op *ops = calloc(HUGE_OPS, sizeof *ops);
+	assert_non_null(ops);
+	small_pages = true;
+	for (uint64_t seed = 1; seed <= 2; seed++) {
+		char name[64];
+		snprintf(name, sizeof name, "huge blocks/seed %llu", (unsigned long long)seed);
+		struct trace t = {.path = name, .ops = ops, .nids = HUGE_SLOTS, .nthreads = 1};
+		t.nops = huge_trace(ops, seed);
+		for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+			struct backend_opt o[] = {{"mmap_threshold", "0"},
+						  {"order", cases[k].order}};
+			struct backend_opts opts = {o, cases[k].order ? 2 : 1};
+			differential_opts(&t, cases[k].backend, &opts, cases[k].ref);
+		}
+	}
+	small_pages = false;
+	free(ops);
+}
+
 /* The definitions on a hand-made free list: blocks A (64), B (256), C (128)
  * free in address order A < B < C, freed in the order C, A, B.  A request
  * of 100 bytes (a 128-byte block) must take: address first fit B; lifo
@@ -367,10 +489,9 @@ static void test_hand_made(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hand_made),
-		cmocka_unit_test(test_generated),
-		cmocka_unit_test(test_deep),
-		cmocka_unit_test(test_bundled),
+		cmocka_unit_test(test_hand_made), cmocka_unit_test(test_generated),
+		cmocka_unit_test(test_deep),      cmocka_unit_test(test_bundled),
+		cmocka_unit_test(test_huge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
