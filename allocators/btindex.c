@@ -80,7 +80,7 @@ struct bx_leaf {
 struct bx_inner {
 	uint32_t max[BX_INNER + 1]; /* compact: the largest size below each child */
 	void *child[BX_INNER];
-	struct bx_key key[BX_INNER];
+	struct bx_key key[BX_INNER + 1]; /* key[n]: BX_END, which ends a descent's scan */
 	uint32_t n;
 };
 
@@ -93,6 +93,10 @@ union bx_node {
 
 _Static_assert(sizeof(union bx_node) == BX_NODE, "nodes fill their size");
 _Static_assert(BX_CHUNK % BX_NODE == 0, "chunks hold whole nodes");
+
+/* Above every key: the lowest address, insertion number or size has a
+ * key below it. */
+static const struct bx_key BX_END = {UINT64_MAX, UINT64_MAX};
 
 #define FAIL(...) return snprintf(why, len, __VA_ARGS__), -1
 
@@ -283,7 +287,7 @@ static void inner_put(struct bx_inner *in, unsigned i, void *child, struct bx_ke
 	unsigned m = in->n - i;
 	memmove(&in->max[i + 1], &in->max[i], m * sizeof in->max[0]);
 	memmove(&in->child[i + 1], &in->child[i], m * sizeof in->child[0]);
-	memmove(&in->key[i + 1], &in->key[i], m * sizeof in->key[0]);
+	memmove(&in->key[i + 1], &in->key[i], (m + 1) * sizeof in->key[0]);
 	in->max[i] = max, in->child[i] = child, in->key[i] = k;
 	in->n++;
 }
@@ -293,7 +297,7 @@ static void inner_del(struct bx_inner *in, unsigned i)
 	unsigned m = --in->n - i;
 	memmove(&in->max[i], &in->max[i + 1], m * sizeof in->max[0]);
 	memmove(&in->child[i], &in->child[i + 1], m * sizeof in->child[0]);
-	memmove(&in->key[i], &in->key[i + 1], m * sizeof in->key[0]);
+	memmove(&in->key[i], &in->key[i + 1], (m + 1) * sizeof in->key[0]);
 	in->max[in->n] = 0;
 }
 
@@ -309,10 +313,10 @@ static struct bx_leaf *descend_key(struct bt *h, struct bx_key k, struct bt_path
 		struct bx_inner *in = &t->inner;
 		unsigned i = 1;
 		if (by_size)
-			while (i < in->n && !key_lt(k, in->key[i]))
+			while (!key_lt(k, in->key[i])) /* stops at key[n] at the latest */
 				i++;
 		else
-			while (i < in->n && in->key[i].hi <= k.hi)
+			while (in->key[i].hi <= k.hi)
 				i++;
 		p->node[l] = t, p->idx[l] = i - 1;
 		t = in->child[i - 1];
@@ -364,19 +368,12 @@ static void path_forget(struct bt *h)
 		h->fit->end = NULL;
 }
 
-/* The path to indexed block b: the last search's if it ended at b (then
- * consumed), else a descent into p; the leaf, with b's entry in idx. */
-static struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
+/* The path to indexed block b by a descent into p; the leaf, with b's
+ * entry in idx. */
+static struct bx_leaf *path_descend(struct bt *h, char *b, struct bt_path *p)
 {
 	int height = tree(h)->height;
-	struct bt_path *fit = h->fit;
-	if (fit && fit->end == b) {
-		fit->end = NULL;
-		*pp = fit;
-		return &((union bx_node *)fit->node[height])->leaf;
-	}
 	path_forget(h);
-	struct bt_path *p = *pp;
 	struct bx_key k = key_of(h, b, bt_size(b));
 	struct bx_leaf *lf = descend_key(h, k, p);
 	unsigned j = 0;
@@ -388,6 +385,20 @@ static struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
 	HB_ASSERT(j < lf->n && lf->blk[j] == b); /* b is indexed */
 	p->idx[height] = j;
 	return lf;
+}
+
+/* The path to indexed block b: the last search's if it ended at b (then
+ * consumed: the common case, inline), else a descent into *pp; the leaf,
+ * with b's entry in idx. */
+static inline struct bx_leaf *path_to(struct bt *h, char *b, struct bt_path **pp)
+{
+	struct bt_path *fit = h->fit;
+	if (fit && fit->end == b) {
+		fit->end = NULL;
+		*pp = fit;
+		return &((union bx_node *)fit->node[tree(h)->height])->leaf;
+	}
+	return path_descend(h, b, *pp);
 }
 
 /* An entry of compact size `size` joined the leaf at the end of p: the
@@ -488,7 +499,7 @@ static void child_add(struct bt *h, struct bt_path *p, int level, union bx_node 
 		struct bx_inner *r = &node_new(h)->inner;
 		r->n = 2;
 		r->child[0] = h->root, r->max[0] = lmax, r->key[0] = (struct bx_key){0, 0};
-		r->child[1] = right, r->max[1] = rmax, r->key[1] = k;
+		r->child[1] = right, r->max[1] = rmax, r->key[1] = k, r->key[2] = BX_END;
 		h->root = r;
 		x->height++;
 		return;
@@ -507,8 +518,9 @@ static void child_add(struct bt *h, struct bt_path *p, int level, union bx_node 
 	rt->n = in->n - half;
 	memcpy(rt->max, &in->max[half], rt->n * sizeof in->max[0]);
 	memcpy(rt->child, &in->child[half], rt->n * sizeof in->child[0]);
-	memcpy(rt->key, &in->key[half], rt->n * sizeof in->key[0]);
+	memcpy(rt->key, &in->key[half], (rt->n + 1) * sizeof in->key[0]);
 	memset(&in->max[half], 0, rt->n * sizeof in->max[0]);
+	in->key[half] = BX_END;
 	in->n = half;
 	if (i <= half)
 		inner_put(in, i, right, k, rmax);
@@ -872,6 +884,8 @@ static int node_check(struct bx_walk *w, union bx_node *t, int level, struct bx_
 	struct bx_inner *in = &t->inner;
 	if (in->n == 0 || in->n > BX_INNER || (level == 0 && in->n < 2))
 		FAIL("index node %p holds %u children", (void *)t, (unsigned)in->n);
+	if (in->key[in->n].hi != BX_END.hi || in->key[in->n].lo != BX_END.lo)
+		FAIL("index node %p: no end key after its %u children", (void *)t, (unsigned)in->n);
 	*max = 0;
 	for (unsigned i = 0; i < in->n; i++) {
 		struct bx_key bound = i == 0 ? lo : in->key[i];
