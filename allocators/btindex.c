@@ -311,15 +311,16 @@ static struct bx_leaf *descend_key(struct bt *h, struct bx_key k, struct bt_path
 	bool by_size = h->order == BT_BY_SIZE; /* else every key's lo is 0 */
 	for (int l = 0; l < height; l++) {
 		struct bx_inner *in = &t->inner;
-		unsigned i = 1;
+		const struct bx_key *q = &in->key[1]; /* key[n] ends the scan at the latest */
 		if (by_size)
-			while (!key_lt(k, in->key[i])) /* stops at key[n] at the latest */
-				i++;
+			while (!key_lt(k, *q))
+				q++;
 		else
-			while (in->key[i].hi <= k.hi)
-				i++;
-		p->node[l] = t, p->idx[l] = i - 1;
-		t = in->child[i - 1];
+			while (q->hi <= k.hi)
+				q++;
+		unsigned i = (unsigned)(q - in->key) - 1;
+		p->node[l] = t, p->idx[l] = i;
+		t = in->child[i];
 	}
 	p->node[height] = t;
 	return &t->leaf;
