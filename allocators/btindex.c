@@ -345,11 +345,10 @@ static inline unsigned leaf_pos_address(const struct bx_leaf *lf, const char *b)
 	return (unsigned)(base - lf->blk) + (*base < b);
 }
 
-/* Where key k goes in lf: after every entry below it. */
-static inline unsigned leaf_pos(const struct bt *h, const struct bx_leaf *lf, struct bx_key k)
+/* Where key k goes in lf in an order with keys of two words or in the
+ * blocks: after every entry below it. */
+static unsigned leaf_pos_key(const struct bt *h, const struct bx_leaf *lf, struct bx_key k)
 {
-	if (h->order == BT_BY_ADDRESS)
-		return leaf_pos_address(lf, (const char *)(uintptr_t)k.hi);
 	unsigned lo = 0, hi = lf->n;
 	if (hi && key_lt(entry_key(h, lf, hi - 1), k))
 		return hi; /* appending: the newest of a fifo list, the heap's top */
@@ -363,6 +362,15 @@ static inline unsigned leaf_pos(const struct bt *h, const struct bx_leaf *lf, st
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Where key k goes in lf: after every entry below it.  Address order's
+ * search is inline, the others' a call. */
+static inline unsigned leaf_pos(const struct bt *h, const struct bx_leaf *lf, struct bx_key k)
+{
+	if (h->order == BT_BY_ADDRESS)
+		return leaf_pos_address(lf, (const char *)(uintptr_t)k.hi);
+	return leaf_pos_key(h, lf, k);
 }
 
 static void path_forget(struct bt *h)
