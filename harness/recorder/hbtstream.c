@@ -53,18 +53,26 @@ static void part_free(struct hbts_part *p)
 	*p = (struct hbts_part){0};
 }
 
+/* Runs t's ops (and times) since the last call through their streams,
+ * ending each frame with them if end. */
+static int feed_since(struct hbt_stream *s, const struct trace *t, bool end)
+{
+	uint64_t n = t->nops - s->done;
+	if (part_feed(&s->ops, t->ops + s->done, (size_t)n * sizeof *t->ops, end, t->path) < 0)
+		return -1;
+	if (t->times && part_feed(&s->times, t->times + s->done, (size_t)n * sizeof *t->times, end,
+				  t->path) < 0)
+		return -1;
+	s->done = t->nops;
+	return 0;
+}
+
 int hbts_feed(struct hbt_stream *s, const struct trace *t, bool all)
 {
 	uint64_t n = t->nops - s->done;
 	if (!n || (!all && n < HBTS_BATCH))
 		return 0;
-	if (part_feed(&s->ops, t->ops + s->done, (size_t)n * sizeof *t->ops, false, t->path) < 0)
-		return -1;
-	if (t->times && part_feed(&s->times, t->times + s->done, (size_t)n * sizeof *t->times,
-				  false, t->path) < 0)
-		return -1;
-	s->done = t->nops;
-	return 0;
+	return feed_since(s, t, false);
 }
 
 /* The header and metadata of t, as trace_write puts them (write.c), into
@@ -84,17 +92,8 @@ static int header_frame(const struct trace *t, struct hbts_part *f)
  * sizes its tables and window to them, not to a stream of unknown length. */
 static int hbts_end(struct hbt_stream *s, const struct trace *t, const char *path)
 {
-	uint64_t n = t->nops - s->done;
-	if (n && !s->ops.zstd && !s->times.zstd) {
-		if (part_feed(&s->ops, t->ops + s->done, (size_t)n * sizeof *t->ops, true, path) <
-		    0)
-			return -1;
-		if (t->times && part_feed(&s->times, t->times + s->done,
-					  (size_t)n * sizeof *t->times, true, path) < 0)
-			return -1;
-		s->done = t->nops;
-		return 0;
-	}
+	if (!s->ops.zstd && !s->times.zstd)
+		return t->nops > s->done ? feed_since(s, t, true) : 0;
 	int rc = hbts_feed(s, t, true);
 	if (rc == 0 && s->ops.zstd)
 		rc = part_feed(&s->ops, NULL, 0, true, path);
