@@ -241,7 +241,7 @@ static void maybe_sample(struct checker *c, uint64_t i, bool new_peak)
 	 * when load had doubled the interval past the peak).  Such readings
 	 * come only as often as the library's footprint has to grow. */
 	bool own = m->stats_every && i % m->stats_every == 0;
-	bool above = (peak || last) && c->live_bytes > m->stats_peak;
+	bool above = peak && c->live_bytes > m->stats_peak;
 	if (c->j->heap || !c->a->stats || !(own || above || last || m->footprint >= m->stats_next))
 		return;
 	read_stats(c, last);
